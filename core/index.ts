@@ -1,0 +1,11 @@
+/** Shardflow core: the pure engine. No AWS SDK, no I/O. */
+export * from './duration';
+export * from './errors';
+export * from './filter';
+export * from './kmv-sketch';
+export * from './lake-table';
+export * from './measure';
+export * from './partition';
+export * from './pipeline';
+export * from './schema';
+export * from './window';

@@ -1,0 +1,172 @@
+/**
+ * Lake tables: one definition per table (columns, types, format, partitioning,
+ * location) drives the Glue table in CDK, the local Athena catalog and the
+ * writers (DESIGN.md "Lake tables").
+ */
+import { KMV_K, HASH_SPACE } from './kmv-sketch';
+import type { Measure, Pipeline } from './pipeline';
+import type { ColumnType, FieldType } from './schema';
+
+export type TableRole = 'raw' | 'partials' | 'late' | 'quarantine';
+export type TableFormat = 'parquet' | 'ndjson.gz';
+
+export interface LakeColumn {
+  readonly name: string;
+  readonly type: ColumnType;
+  readonly comment?: string;
+}
+
+export interface LakeTable {
+  readonly database: string;
+  readonly name: string;
+  readonly pipeline: string;
+  readonly role: TableRole;
+  /** Data columns, in file order. Partition columns are not among them. */
+  readonly columns: readonly LakeColumn[];
+  /** Always dt (date, yyyy-MM-dd) then hour (integer, 00-23), UTC. */
+  readonly partitionKeys: readonly [{ readonly name: 'dt'; readonly type: 'string' }, { readonly name: 'hour'; readonly type: 'int' }];
+  readonly format: TableFormat;
+  /** Key prefix in the lake bucket, ending with '/'. */
+  readonly location: string;
+}
+
+export const PARTITION_KEYS: LakeTable['partitionKeys'] = [
+  { name: 'dt', type: 'string' },
+  { name: 'hour', type: 'int' },
+];
+
+/** Extension of data objects for a format. */
+export function formatExtension(f: TableFormat): string {
+  return f === 'parquet' ? '.parquet' : '.ndjson.gz';
+}
+
+export const QUARANTINE_COLUMNS: readonly LakeColumn[] = [
+  { name: 'received_at', type: 'timestamp', comment: 'arrival time of the record (UTC)' },
+  { name: 'source', type: 'string', comment: 'shard id or topic-partition' },
+  { name: 'position', type: 'string', comment: 'sequence number or offset' },
+  { name: 'reason', type: 'string', comment: 'why the record was quarantined' },
+  { name: 'field', type: 'string', comment: 'the field at fault, if any' },
+  { name: 'payload', type: 'string', comment: 'the record data, base64' },
+];
+
+export const LATE_EXTRA_COLUMNS: readonly LakeColumn[] = [
+  { name: 'arrival_time', type: 'timestamp', comment: 'arrival time of the record (UTC)' },
+  { name: 'lateness_ms', type: 'bigint', comment: 'arrival − event time, milliseconds' },
+];
+
+/** The partial-aggregate columns of one measure. */
+export function partialColumns(m: Measure, fieldType: (name: string) => FieldType): LakeColumn[] {
+  const s = m.spec;
+  switch (s.fn) {
+    case 'count':
+      return [{ name: m.name, type: 'bigint' }];
+    case 'sum':
+      return [{ name: m.name, type: fieldType(s.field) === 'double' ? 'double' : 'bigint' }];
+    case 'min':
+    case 'max':
+      return [{ name: m.name, type: fieldType(s.field) === 'int' ? 'bigint' : fieldType(s.field) }];
+    case 'avg':
+      return [{ name: `${m.name}_sum`, type: 'double' }, { name: `${m.name}_count`, type: 'bigint' }];
+    case 'approxDistinct':
+      return [{ name: `${m.name}_sketch`, type: 'array<bigint>', comment: `KMV sketch, k=${KMV_K}` }];
+  }
+}
+
+export function lakeTables(p: Pipeline): LakeTable[] {
+  const fieldType = (n: string): FieldType => {
+    const f = p.schema.find((x) => x.name === n);
+    if (!f) throw new Error(`pipeline ${p.name}: no field ${n}`);
+    return f.type;
+  };
+  const schemaColumns: LakeColumn[] = p.schema.map((f) => ({ name: f.name, type: f.type }));
+  const base = { database: p.database, pipeline: p.name, partitionKeys: PARTITION_KEYS };
+  const tables: LakeTable[] = [
+    { ...base, name: p.tables.raw, role: 'raw', columns: schemaColumns, format: 'parquet', location: `tables/${p.tables.raw}/` },
+    { ...base, name: p.tables.late, role: 'late', columns: [...schemaColumns, ...LATE_EXTRA_COLUMNS], format: 'parquet', location: `tables/${p.tables.late}/` },
+    { ...base, name: p.tables.quarantine, role: 'quarantine', columns: QUARANTINE_COLUMNS, format: 'ndjson.gz', location: `quarantine/${p.name}/` },
+  ];
+  if (p.aggregate) {
+    const a = p.aggregate;
+    tables.push({
+      ...base,
+      name: p.tables.partials,
+      role: 'partials',
+      columns: [
+        { name: 'window_start', type: 'timestamp' },
+        { name: 'window_end', type: 'timestamp' },
+        ...a.groupBy.map((g) => ({ name: g, type: fieldType(g) })),
+        ...a.measures.flatMap((m) => partialColumns(m, fieldType)),
+      ],
+      format: 'parquet',
+      location: `tables/${p.tables.partials}/`,
+    });
+  }
+  return tables;
+}
+
+export function lakeTable(p: Pipeline, role: TableRole): LakeTable {
+  const t = lakeTables(p).find((x) => x.role === role);
+  if (!t) throw new Error(`pipeline ${p.name} has no ${role} table (it has no aggregate)`);
+  return t;
+}
+
+export interface LakeView {
+  readonly database: string;
+  readonly name: string;
+  readonly pipeline: string;
+  /** Athena (Trino) SQL, table names qualified with the database. */
+  readonly sql: string;
+  readonly columns: readonly LakeColumn[];
+}
+
+/**
+ * The final aggregate view: merges partial aggregates (SUM of counts and sums,
+ * MIN of mins, MAX of maxes, avg = SUM(sum)/SUM(count), union of KMV sketches).
+ * Written in Athena's SQL; the local endpoint translates it for DuckDB.
+ */
+export function aggregateView(p: Pipeline): LakeView | null {
+  const a = p.aggregate;
+  if (!a) return null;
+  const fieldType = (n: string): FieldType => p.schema.find((x) => x.name === n)!.type;
+  const keys = ['window_start', 'window_end', ...a.groupBy];
+  const inner: string[] = [...keys];
+  const outer: string[] = [...keys];
+  const columns: LakeColumn[] = [
+    { name: 'window_start', type: 'timestamp' },
+    { name: 'window_end', type: 'timestamp' },
+    ...a.groupBy.map((g) => ({ name: g, type: fieldType(g) as ColumnType })),
+  ];
+  for (const m of a.measures) {
+    const s = m.spec;
+    switch (s.fn) {
+      case 'count':
+      case 'sum':
+        inner.push(`SUM(${m.name}) AS ${m.name}`);
+        outer.push(m.name);
+        columns.push(partialColumns(m, fieldType)[0]!);
+        break;
+      case 'min':
+      case 'max':
+        inner.push(`${s.fn.toUpperCase()}(${m.name}) AS ${m.name}`);
+        outer.push(m.name);
+        columns.push(partialColumns(m, fieldType)[0]!);
+        break;
+      case 'avg':
+        inner.push(`SUM(${m.name}_sum) AS ${m.name}_sum`, `SUM(${m.name}_count) AS ${m.name}_count`);
+        outer.push(`${m.name}_sum / NULLIF(CAST(${m.name}_count AS double), 0) AS ${m.name}`);
+        columns.push({ name: m.name, type: 'double' });
+        break;
+      case 'approxDistinct':
+        inner.push(`slice(array_sort(array_distinct(flatten(array_agg(${m.name}_sketch)))), 1, ${KMV_K}) AS ${m.name}_kmv`);
+        outer.push(
+          `CAST(CASE WHEN cardinality(${m.name}_kmv) < ${KMV_K} THEN cardinality(${m.name}_kmv) ` +
+            `ELSE round(${KMV_K - 1} * ${HASH_SPACE}.0 / element_at(${m.name}_kmv, ${KMV_K})) END AS bigint) AS ${m.name}`,
+        );
+        columns.push({ name: m.name, type: 'bigint' });
+        break;
+    }
+  }
+  const sql =
+    `SELECT ${outer.join(', ')}\nFROM (\n  SELECT ${inner.join(', ')}\n  FROM ${p.database}.${p.tables.partials}\n  GROUP BY ${keys.join(', ')}\n) merged`;
+  return { database: p.database, name: a.view, pipeline: p.name, sql, columns };
+}

@@ -1,0 +1,6 @@
+/** The pipelines this app deploys and runs locally. Add yours here. */
+import type { Pipeline } from '../core';
+import clickstream from './clickstream';
+import iot from './iot';
+
+export const pipelines: readonly Pipeline[] = [clickstream, iot];

@@ -1,0 +1,13 @@
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  test: {
+    include: ['test/**/*.test.ts', 'infra-tests/**/*.test.ts'],
+    // Integration suites start real services (S3, Kinesis, Kafka, DuckDB); they need room.
+    testTimeout: 120_000,
+    hookTimeout: 180_000,
+    pool: 'forks',
+    // 2 cores: more workers only contend with the services under test.
+    maxWorkers: 2,
+  },
+});
