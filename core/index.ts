@@ -9,3 +9,5 @@ export * from './partition';
 export * from './pipeline';
 export * from './schema';
 export * from './window';
+export * from './codec';
+export * from './partial-aggregate';

@@ -1,0 +1,51 @@
+import { describe, expect, it } from 'vitest';
+import { compileDecoder, type SchemaField } from '../core';
+
+const schema: SchemaField[] = [
+  { name: 'id', type: 'string', required: true },
+  { name: 'n', type: 'int', required: true },
+  { name: 'big', type: 'bigint', required: false },
+  { name: 'x', type: 'double', required: false },
+  { name: 'ok', type: 'boolean', required: false },
+  { name: 'ts', type: 'timestamp', required: true },
+];
+const decode = compileDecoder(schema);
+
+describe('compileDecoder', () => {
+  it('decodes a valid record into a typed row (timestamps to epoch ms, absent optionals to null)', () => {
+    // Prepare
+    const json = JSON.stringify({ id: 'a', n: 7, x: 1.5, ts: '2026-11-25T07:05:00.250Z', extra: 'ignored' });
+    // Act
+    const r = decode(json);
+    // Assess
+    expect(r.rejection).toBeUndefined();
+    expect(r.row).toEqual({ id: 'a', n: 7, big: null, x: 1.5, ok: null, ts: Date.UTC(2026, 10, 25, 7, 5, 0, 250) });
+  });
+
+  it('accepts epoch millis and offsets for timestamps, and digit strings for bigint', () => {
+    expect(decode(JSON.stringify({ id: 'a', n: 1, ts: 1_700_000_000_123 })).row?.ts).toBe(1_700_000_000_123);
+    expect(decode(JSON.stringify({ id: 'a', n: 1, ts: '2026-01-01T01:00:00+01:00' })).row?.ts).toBe(Date.UTC(2026, 0, 1));
+    expect(decode(JSON.stringify({ id: 'a', n: 1, ts: 0, big: '9223372036854775807' })).row?.big).toBe(9223372036854775807n);
+  });
+
+  it.each([
+    ['{not json', '', /record is not valid JSON/],
+    ['[1,2]', '', /record must be a JSON object, got an array/],
+    ['"text"', '', /record must be a JSON object, got a string/],
+    [JSON.stringify({ n: 1, ts: 0 }), 'id', /required field "id" is missing/],
+    [JSON.stringify({ id: null, n: 1, ts: 0 }), 'id', /required field "id" is null/],
+    [JSON.stringify({ id: 5, n: 1, ts: 0 }), 'id', /field "id" must be a string, got number 5/],
+    [JSON.stringify({ id: 'a', n: 1.5, ts: 0 }), 'n', /field "n" must be a 32-bit integer/],
+    [JSON.stringify({ id: 'a', n: 2 ** 31, ts: 0 }), 'n', /field "n" must be a 32-bit integer/],
+    [JSON.stringify({ id: 'a', n: 1, ts: 0, x: '1.5' }), 'x', /field "x" must be a finite number, got a string/],
+    [JSON.stringify({ id: 'a', n: 1, ts: 0, ok: 'yes' }), 'ok', /field "ok" must be true or false/],
+    [JSON.stringify({ id: 'a', n: 1, ts: 'yesterday' }), 'ts', /field "ts" must be an ISO-8601 date-time/],
+    [JSON.stringify({ id: 'a', n: 1, ts: '2026-11-25' }), 'ts', /field "ts" must be an ISO-8601 date-time/],
+    [JSON.stringify({ id: 'a', n: 1, ts: 0, big: 2 ** 60 }), 'big', /field "big" must be an integer/],
+  ])('rejects %s naming field "%s"', (json, fieldName, reason) => {
+    const r = decode(json);
+    expect(r.row).toBeUndefined();
+    expect(r.rejection?.field).toBe(fieldName);
+    expect(r.rejection?.reason).toMatch(reason);
+  });
+});

@@ -1,0 +1,125 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { aggregateRows, finalizePartialRows, hash52, KmvSketch, kmvEstimate, KMV_K, mergePartialRows, type Row } from '../core';
+import clickstream from '../pipelines/clickstream';
+import iot from '../pipelines/iot';
+
+const T0 = Date.UTC(2026, 10, 25, 10, 0, 0);
+
+const clickRow = fc.record({
+  event_id: fc.uuid(),
+  user_id: fc.constantFrom('u1', 'u2', 'u3', 'u4', 'u5', 'u6'),
+  category: fc.constantFrom('books', 'games', 'music'),
+  value: fc.double({ min: -100, max: 1000, noNaN: true, noDefaultInfinity: true }),
+  ts: fc.integer({ min: T0, max: T0 + 5 * 60_000 }),
+});
+
+const iotRow = fc.record({
+  device_id: fc.constantFrom('d1', 'd2'),
+  site: fc.constantFrom('north', 'south'),
+  temperature: fc.option(fc.double({ min: -40, max: 60, noNaN: true, noDefaultInfinity: true }), { nil: null }),
+  humidity: fc.constant(null),
+  ts: fc.integer({ min: T0, max: T0 + 20 * 60_000 }),
+});
+
+/** Values compared with a tolerance: float sums depend on the order of addition. */
+function normalise(rows: Row[]): Record<string, unknown>[] {
+  return rows
+    .map((r) => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, typeof v === 'number' && !Number.isInteger(v) ? Math.round(v * 1e6) / 1e6 : v])))
+    .sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b)));
+}
+
+describe('partial aggregates', () => {
+  it.each([
+    ['clickstream', clickstream, clickRow],
+    ['iot', iot, iotRow],
+  ] as const)('%s: aggregating split batches then merging equals one pass over all rows', (_n, p, arb) => {
+    fc.assert(
+      fc.property(fc.array(arb as fc.Arbitrary<Row>, { maxLength: 200 }), fc.integer({ min: 1, max: 5 }), (rows, parts) => {
+        const whole = finalizePartialRows(p.aggregate!, aggregateRows(p, rows));
+        const chunks: Row[] = [];
+        const size = Math.ceil(rows.length / parts) || 1;
+        for (let i = 0; i < rows.length; i += size) chunks.push(...aggregateRows(p, rows.slice(i, i + size)));
+        const merged = finalizePartialRows(p.aggregate!, chunks);
+        expect(normalise(merged)).toEqual(normalise(whole));
+      }),
+      { numRuns: 60 },
+    );
+  });
+
+  it('merge is commutative and associative', () => {
+    const p = clickstream;
+    fc.assert(
+      fc.property(fc.array(clickRow as fc.Arbitrary<Row>, { maxLength: 60 }), fc.array(clickRow as fc.Arbitrary<Row>, { maxLength: 60 }), fc.array(clickRow as fc.Arbitrary<Row>, { maxLength: 60 }), (a, b, c) => {
+        const [pa, pb, pc] = [a, b, c].map((x) => aggregateRows(p, x));
+        const m = (...xs: Row[][]) => normalise(mergePartialRows(p.aggregate!, xs.flat()));
+        expect(m(pa!, pb!)).toEqual(m(pb!, pa!));
+        const left = mergePartialRows(p.aggregate!, [...mergePartialRows(p.aggregate!, [...pa!, ...pb!]), ...pc!]);
+        const right = mergePartialRows(p.aggregate!, [...pa!, ...mergePartialRows(p.aggregate!, [...pb!, ...pc!])]);
+        expect(normalise(left)).toEqual(normalise(right));
+      }),
+      { numRuns: 60 },
+    );
+  });
+
+  it('computes exact count, sum, max per window and category', () => {
+    const rows: Row[] = [
+      { event_id: 'a', user_id: 'u1', category: 'books', value: 20, ts: T0 + 1_000 },
+      { event_id: 'b', user_id: 'u2', category: 'books', value: 30, ts: T0 + 59_999 },
+      { event_id: 'c', user_id: 'u1', category: 'books', value: 50, ts: T0 + 60_000 },
+    ];
+    const out = finalizePartialRows(clickstream.aggregate!, aggregateRows(clickstream, rows)).sort((x, y) => (x.window_start as number) - (y.window_start as number));
+    expect(out).toEqual([
+      { window_start: T0, window_end: T0 + 60_000, category: 'books', events: 2, total_value: 50, max_value: 30, users: 2 },
+      { window_start: T0 + 60_000, window_end: T0 + 120_000, category: 'books', events: 1, total_value: 50, max_value: 50, users: 1 },
+    ]);
+  });
+
+  it('avg is sum/count of non-null values and null when there are none', () => {
+    const rows: Row[] = [
+      { device_id: 'd', site: 's', temperature: 10, humidity: null, ts: T0 },
+      { device_id: 'd', site: 's', temperature: null, humidity: null, ts: T0 },
+      { device_id: 'd', site: 's', temperature: 20, humidity: null, ts: T0 },
+      { device_id: 'd', site: 't', temperature: null, humidity: null, ts: T0 },
+    ];
+    const out = finalizePartialRows(iot.aggregate!, aggregateRows(iot, rows));
+    expect(out.find((r) => r.site === 's')).toMatchObject({ readings: 3, avg_temperature: 15, max_temperature: 20 });
+    expect(out.find((r) => r.site === 't')).toMatchObject({ readings: 1, avg_temperature: null, max_temperature: null });
+  });
+});
+
+describe('KMV sketch', () => {
+  it('is exact below k distinct values', () => {
+    const s = new KmvSketch();
+    for (let i = 0; i < 1000; i++) s.add(`user-${i % 700}`);
+    expect(s.estimate()).toBe(700);
+  });
+
+  it('stays within 3 standard errors (3 × 1/sqrt(k−2) ≈ 9.4 %) above k', () => {
+    for (const n of [5_000, 50_000, 200_000]) {
+      const s = new KmvSketch();
+      for (let i = 0; i < n; i++) s.add(`user-${i}`);
+      expect(Math.abs(s.estimate() - n) / n).toBeLessThan(3 / Math.sqrt(KMV_K - 2));
+    }
+  });
+
+  it('merging sketches of overlapping sets estimates the union', () => {
+    const a = new KmvSketch();
+    const b = new KmvSketch();
+    for (let i = 0; i < 30_000; i++) a.add(`u${i}`);
+    for (let i = 20_000; i < 50_000; i++) b.add(`u${i}`);
+    a.merge(b);
+    expect(Math.abs(a.estimate() - 50_000) / 50_000).toBeLessThan(0.1);
+    expect(kmvEstimate(a.values())).toBe(a.estimate());
+  });
+
+  it('hashes to 52-bit non-negative integers', () => {
+    for (const v of ['', 'a', 'user-1', 'ü', 'x'.repeat(1000)]) {
+      const h = hash52(v);
+      expect(Number.isInteger(h)).toBe(true);
+      expect(h).toBeGreaterThanOrEqual(0);
+      expect(h).toBeLessThan(2 ** 52);
+    }
+    expect(hash52('a')).not.toBe(hash52('b'));
+  });
+});
