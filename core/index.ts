@@ -2,6 +2,7 @@
 export * from './duration';
 export * from './errors';
 export * from './filter';
+export * from './filter-compile';
 export * from './kmv-sketch';
 export * from './lake-table';
 export * from './measure';
