@@ -1,0 +1,259 @@
+/**
+ * Kinesis emulator: npm `kinesalite` in-process (LevelDB on disk) or npm
+ * `kinesis-local` (kinesis-mock, the engine LocalStack runs) as a child process.
+ * Either keeps streams and records under `dataDir` across restarts.
+ */
+import fs from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import type { Server } from 'node:http';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { ListStreamsCommand } from '@aws-sdk/client-kinesis';
+import { localKinesisClient } from '../aws-clients';
+import { assertPortFree, freePort, ServiceStartError, type RunningService } from './service';
+import { ServiceProcess, waitUntilReady } from './service-process';
+
+export type KinesisEngine = 'kinesalite' | 'kinesis-local';
+
+export interface KinesisEmulatorOptions {
+  /** Which emulator. @default DEFAULT_KINESIS_ENGINE ('kinesalite') */
+  readonly engine?: KinesisEngine;
+  /** Loopback HTTP port. @default 4568 */
+  readonly port?: number;
+  /** Directory that holds streams and records (one sub-folder per engine). */
+  readonly dataDir: string;
+  /** Give up on readiness after this long, in ms. @default 30000 */
+  readonly startTimeoutMs?: number;
+}
+
+export const DEFAULT_KINESIS_PORT = 4568;
+
+/**
+ * kinesalite, by measurement (`npx tsx scripts/bench/kinesis-emulators.ts`):
+ * its PutRecords time stays flat as records accumulate, while kinesis-local's
+ * grows with the records already stored (see BENCHMARKS.md and that script).
+ */
+export const DEFAULT_KINESIS_ENGINE: KinesisEngine = 'kinesalite';
+
+/**
+ * Time a stream spends CREATING/DELETING/UPDATING, in ms. AWS takes ~30 s;
+ * locally that only slows tests, and createStreamIfMissing waits for ACTIVE anyway.
+ */
+const STATE_TRANSITION_MS = 10;
+
+const require = createRequire(import.meta.url);
+
+export async function startKinesisEmulator(opts: KinesisEmulatorOptions): Promise<RunningService> {
+  const engine = opts.engine ?? DEFAULT_KINESIS_ENGINE;
+  const port = opts.port ?? DEFAULT_KINESIS_PORT;
+  const timeoutMs = opts.startTimeoutMs ?? 30_000;
+  return engine === 'kinesalite'
+    ? startKinesalite(port, opts.dataDir, timeoutMs)
+    : startKinesisLocal(port, opts.dataDir, timeoutMs);
+}
+
+/** ListStreams answers: the HTTP server is up and its store is open. */
+async function answersListStreams(endpoint: string): Promise<boolean> {
+  const client = localKinesisClient(endpoint);
+  try {
+    await client.send(new ListStreamsCommand({}), { abortSignal: AbortSignal.timeout(3_000) });
+    return true;
+  } finally {
+    client.destroy();
+  }
+}
+
+// ---- kinesalite -------------------------------------------------------------
+
+interface KinesaliteOptions {
+  path?: string;
+  createStreamMs?: number;
+  deleteStreamMs?: number;
+  updateStreamMs?: number;
+  shardLimit?: number;
+}
+type KinesaliteFactory = (opts: KinesaliteOptions) => Server;
+
+interface LevelDown {
+  open(cb: (err?: Error) => void): void;
+  close(cb: (err?: Error) => void): void;
+}
+
+/**
+ * kinesalite opens LevelDB lazily and, when that fails (another process holds
+ * the LOCK), emits an unhandled 'error' that would crash this process. Opening
+ * it once here first turns that into a ServiceStartError.
+ */
+async function assertLevelDbOpens(service: string, dbPath: string): Promise<void> {
+  let leveldown: (location: string) => LevelDown;
+  try {
+    leveldown = require('leveldown') as (location: string) => LevelDown;
+  } catch (err) {
+    throw new ServiceStartError(
+      service,
+      `cannot load leveldown (kinesalite's on-disk store): ${(err as Error).message}. Run \`npm ci\` on linux-x64/arm64 or darwin, where it ships prebuilt binaries.`,
+    );
+  }
+  const db = leveldown(dbPath);
+  await new Promise<void>((resolve, reject) => {
+    db.open((err) => {
+      if (err) {
+        reject(
+          new ServiceStartError(
+            service,
+            `cannot open its store ${dbPath}: ${err.message}. Is another emulator using the same dataDir?`,
+          ),
+        );
+        return;
+      }
+      db.close((closeErr) => (closeErr ? reject(closeErr) : resolve()));
+    });
+  });
+}
+
+async function startKinesalite(port: number, dataDir: string, timeoutMs: number): Promise<RunningService> {
+  const service = 'Kinesis emulator (kinesalite)';
+  await assertPortFree(service, port);
+  const dbPath = path.join(dataDir, 'kinesalite');
+  await fs.mkdir(dbPath, { recursive: true });
+  await assertLevelDbOpens(service, dbPath);
+
+  const kinesalite = require('kinesalite') as KinesaliteFactory;
+  const server = kinesalite({
+    path: dbPath,
+    createStreamMs: STATE_TRANSITION_MS,
+    deleteStreamMs: STATE_TRANSITION_MS,
+    updateStreamMs: STATE_TRANSITION_MS,
+    // kinesalite's default (10) mirrors an old AWS account limit; local pipelines may use more.
+    shardLimit: 500,
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', (err: NodeJS.ErrnoException) =>
+      reject(
+        new ServiceStartError(
+          service,
+          err.code === 'EADDRINUSE' ? `port ${port} on 127.0.0.1 is already in use.` : `cannot listen on ${port}: ${err.message}`,
+        ),
+      ),
+    );
+    server.listen(port, '127.0.0.1', () => resolve());
+  });
+
+  const endpoint = `http://127.0.0.1:${port}`;
+  let stopped = false;
+  const stop = async (): Promise<void> => {
+    if (stopped) return;
+    stopped = true;
+    await new Promise<void>((resolve, reject) => {
+      // Closes LevelDB, then the HTTP server (kinesalite wraps server.close).
+      server.close((err?: Error) => (err ? reject(err) : resolve()));
+      // Idle keep-alive sockets from SDK clients would otherwise hold close() open.
+      server.closeIdleConnections();
+      setTimeout(() => server.closeAllConnections(), 2_000).unref();
+    });
+  };
+  try {
+    await waitUntilReady({ service, probe: () => answersListStreams(endpoint), timeoutMs, intervalMs: 50 });
+  } catch (err) {
+    await stop().catch(() => undefined);
+    throw err;
+  }
+  return { name: 'kinesis', endpoint, port, stop };
+}
+
+// ---- kinesis-local (kinesis-mock) -------------------------------------------
+
+async function startKinesisLocal(port: number, dataDir: string, timeoutMs: number): Promise<RunningService> {
+  const service = 'Kinesis emulator (kinesis-local)';
+  await assertPortFree(service, port);
+  let mainJs: string;
+  try {
+    mainJs = require.resolve('kinesis-local/main.js');
+  } catch {
+    throw new ServiceStartError(service, 'npm package kinesis-local is not installed (run `npm ci`).');
+  }
+  // kinesis-mock's JS build loads its TLS certificate at start, even when only plain HTTP is used.
+  const certPath = path.join(path.dirname(mainJs), 'server.json');
+  if (!existsSync(certPath)) {
+    throw new ServiceStartError(service, `its certificate ${certPath} is missing; reinstall kinesis-local.`);
+  }
+  const persistDir = path.join(dataDir, 'kinesis-local');
+  await fs.mkdir(persistDir, { recursive: true });
+  // It always opens a TLS port too (default 4567); give it a free one so it cannot collide.
+  const tlsPort = await freePort();
+  const duration = `${STATE_TRANSITION_MS}ms`;
+  const proc = new ServiceProcess({
+    service,
+    command: process.execPath,
+    args: [mainJs],
+    cwd: persistDir,
+    logFile: path.join(dataDir, 'kinesis-local.log'),
+    env: {
+      ...process.env,
+      KINESIS_MOCK_PLAIN_PORT: String(port),
+      KINESIS_MOCK_TLS_PORT: String(tlsPort),
+      KINESIS_MOCK_CERT_PATH: certPath,
+      SHOULD_PERSIST_DATA: 'true',
+      LOAD_DATA_IF_EXISTS: 'true',
+      PERSIST_PATH: persistDir,
+      // Default 5 s. It does not save on exit (and ignores SIGTERM/SIGINT), so stop()
+      // waits for the next save: this interval bounds both stop time and crash loss.
+      PERSIST_INTERVAL: `${PERSIST_INTERVAL_MS}ms`,
+      CREATE_STREAM_DURATION: duration,
+      DELETE_STREAM_DURATION: duration,
+      MERGE_SHARDS_DURATION: duration,
+      SPLIT_SHARD_DURATION: duration,
+      UPDATE_SHARD_COUNT_DURATION: duration,
+      UPDATE_STREAM_MODE_DURATION: duration,
+      SHARD_LIMIT: '500',
+      LOG_LEVEL: 'WARN',
+    },
+  });
+  const endpoint = `http://127.0.0.1:${port}`;
+  try {
+    await waitUntilReady({ service, process: proc, probe: () => answersListStreams(endpoint), timeoutMs, intervalMs: 100 });
+  } catch (err) {
+    await proc.stop(2_000);
+    throw err;
+  }
+  const persistFile = path.join(persistDir, 'kinesis-data.json');
+  let stopping: Promise<void> | undefined;
+  return {
+    name: 'kinesis',
+    endpoint,
+    port,
+    stop() {
+      stopping ??= (async () => {
+        if (!proc.hasExited) await waitForSaveAfter(persistFile, Date.now(), PERSIST_INTERVAL_MS * 3);
+        // kinesis-mock ignores SIGTERM (measured: still running 6 s later), so no grace period.
+        await proc.stop(0);
+      })();
+      return stopping;
+    },
+  };
+}
+
+/** kinesis-local's save interval, in ms (its PERSIST_INTERVAL). */
+const PERSIST_INTERVAL_MS = 500;
+
+/**
+ * Waits until kinesis-mock has rewritten its data file after `since` (epoch ms),
+ * so that a stop right after a write keeps that write. Gives up after `timeoutMs`.
+ */
+async function waitForSaveAfter(file: string, since: number, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const mtime = await fs.stat(file).then((s) => s.mtimeMs, () => 0);
+    if (mtime > since) {
+      // The save may still be writing a large file; its size settles within a poll or two.
+      let size = -1;
+      for (;;) {
+        await new Promise((r) => setTimeout(r, 50));
+        const now = await fs.stat(file).then((s) => s.size, () => 0);
+        if (now === size || Date.now() > deadline) return;
+        size = now;
+      }
+    }
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}

@@ -1,0 +1,174 @@
+/**
+ * A local service that runs as a child process (kinesis-mock, the Kafka JVM):
+ * its own process group so that stop() takes any grandchildren with it, the
+ * tail of its output kept for error messages, and readiness waits that end on
+ * whichever comes first: ready, exited, or timed out.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import { ServiceStartError } from './service';
+
+export interface ServiceProcessOptions {
+  /** Human name used in errors, e.g. 'Kafka broker'. */
+  readonly service: string;
+  readonly command: string;
+  readonly args: readonly string[];
+  readonly env?: NodeJS.ProcessEnv;
+  readonly cwd?: string;
+  /** Also append stdout and stderr to this file (kept across restarts, for post-mortems). */
+  readonly logFile?: string;
+}
+
+export interface ProcessExit {
+  readonly code: number | null;
+  readonly signal: NodeJS.Signals | null;
+  /** Set when the process could not be spawned at all (e.g. ENOENT). */
+  readonly error?: Error;
+}
+
+/** Output kept in memory for error messages, in characters. */
+const TAIL_CHARS = 4_000;
+
+export class ServiceProcess {
+  readonly exited: Promise<ProcessExit>;
+  private exit: ProcessExit | undefined;
+  private output = '';
+  private readonly child: ChildProcess;
+  private readonly killOnParentExit = (): void => this.signal('SIGKILL');
+
+  constructor(private readonly opts: ServiceProcessOptions) {
+    const log = opts.logFile ? fs.createWriteStream(opts.logFile, { flags: 'a' }) : undefined;
+    this.child = spawn(opts.command, [...opts.args], {
+      cwd: opts.cwd,
+      env: opts.env ?? process.env,
+      // Own process group: stop() signals -pid, which reaches anything the service forks.
+      detached: true,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const keep = (chunk: Buffer): void => {
+      this.output = (this.output + chunk.toString('utf8')).slice(-TAIL_CHARS);
+      log?.write(chunk);
+    };
+    this.child.stdout?.on('data', keep);
+    this.child.stderr?.on('data', keep);
+    this.exited = new Promise<ProcessExit>((resolve) => {
+      this.child.once('error', (error) => {
+        this.exit ??= { code: null, signal: null, error };
+        resolve(this.exit);
+      });
+      this.child.once('close', (code, signal) => {
+        this.exit ??= { code, signal };
+        resolve(this.exit);
+      });
+    }).finally(() => {
+      process.off('exit', this.killOnParentExit);
+      log?.end();
+    });
+    // A test runner that dies without calling stop() must not leave a JVM behind.
+    process.on('exit', this.killOnParentExit);
+  }
+
+  get pid(): number | undefined {
+    return this.child.pid;
+  }
+
+  get hasExited(): boolean {
+    return this.exit !== undefined;
+  }
+
+  /** The last few KB of stdout+stderr. */
+  tail(): string {
+    return this.output.trim();
+  }
+
+  /** One line for errors: how it ended plus its last output. */
+  describeExit(): string {
+    const e = this.exit;
+    if (!e) return 'still running';
+    if (e.error) return `could not run \`${this.opts.command}\`: ${e.error.message}`;
+    const how = e.signal ? `killed by ${e.signal}` : `exited with code ${e.code}`;
+    const tail = this.tail();
+    return tail ? `${how}. Last output:\n${tail}` : `${how} with no output`;
+  }
+
+  /** SIGTERM to the group, SIGKILL after `graceMs`, and wait for the exit (idempotent). */
+  async stop(graceMs = 10_000): Promise<ProcessExit> {
+    if (this.exit) return this.exit;
+    this.signal('SIGTERM');
+    const timer = setTimeout(() => this.signal('SIGKILL'), graceMs);
+    try {
+      return await this.exited;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  private signal(sig: NodeJS.Signals): void {
+    const pid = this.child.pid;
+    if (pid === undefined || this.exit) return;
+    try {
+      process.kill(-pid, sig);
+    } catch {
+      // Group already gone: fall back to the child itself.
+      try {
+        this.child.kill(sig);
+      } catch {
+        /* already exited */
+      }
+    }
+  }
+}
+
+/** One probe may not take longer than this (ms), so a half-started service cannot stall the wait. */
+const PROBE_TIMEOUT_MS = 5_000;
+
+function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`probe took longer than ${ms} ms`)), ms);
+  });
+  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
+}
+
+export interface ReadinessOptions {
+  readonly service: string;
+  /** Resolves true once the service answers; throwing or false means not yet. */
+  readonly probe: () => Promise<boolean>;
+  readonly timeoutMs: number;
+  /** Pause between probes, in ms. */
+  readonly intervalMs?: number;
+  /** When given, an exit before ready ends the wait with its output. */
+  readonly process?: ServiceProcess;
+}
+
+/**
+ * Polls `probe` until it answers, the process exits, or `timeoutMs` passes.
+ * Throws ServiceStartError naming the cause and the last probe error.
+ */
+export async function waitUntilReady(opts: ReadinessOptions): Promise<void> {
+  const deadline = Date.now() + opts.timeoutMs;
+  let lastError = 'no answer yet';
+  let exited = false;
+  void opts.process?.exited.then(() => {
+    exited = true;
+  });
+  while (Date.now() < deadline) {
+    if (exited || opts.process?.hasExited) {
+      throw new ServiceStartError(opts.service, `stopped before it was ready: ${opts.process?.describeExit()}`);
+    }
+    try {
+      if (await withTimeout(opts.probe(), Math.max(1, Math.min(PROBE_TIMEOUT_MS, deadline - Date.now())))) return;
+    } catch (err) {
+      lastError = (err as Error).message || (err as Error).name;
+    }
+    await new Promise((r) => setTimeout(r, opts.intervalMs ?? 200));
+  }
+  if (opts.process?.hasExited) {
+    throw new ServiceStartError(opts.service, `stopped before it was ready: ${opts.process.describeExit()}`);
+  }
+  const tail = opts.process?.tail();
+  throw new ServiceStartError(
+    opts.service,
+    `not ready after ${opts.timeoutMs} ms (last probe: ${lastError})` + (tail ? `. Last output:\n${tail}` : ''),
+  );
+}
