@@ -49,29 +49,42 @@ export class PartialAggregator {
 
   /** Adds a row whose event time (epoch ms) is `eventTime`. */
   add(row: Row, eventTime: number): void {
-    const groupValues = this.agg.groupBy.map((g) => row[g] ?? null);
-    const groupKey = groupValues.length === 1 ? String(groupValues[0]) : JSON.stringify(groupValues, bigintSafe);
-    for (const w of assignWindows(this.agg.window, eventTime)) {
-      const key = `${w.start}\u0001${groupKey}`;
-      let g = this.groups.get(key);
-      if (!g) {
-        g = { windowStart: w.start, windowEnd: w.end, groupValues, measures: this.agg.measures.map(emptyState) };
-        this.groups.set(key, g);
-      }
-      const ms = g.measures;
-      for (let i = 0; i < ms.length; i++) {
-        const s = ms[i]!;
-        const f = this.measureFields[i];
-        const v = f === undefined ? 1 : row[f];
-        if (v === null || v === undefined) continue;
-        switch (s.fn) {
-          case 'count': s.n++; break;
-          case 'sum': s.v = (s.v ?? 0) + num(v); break;
-          case 'min': { const x = num(v); if (s.v === null || x < s.v) s.v = x; break; }
-          case 'max': { const x = num(v); if (s.v === null || x > s.v) s.v = x; break; }
-          case 'avg': s.sum += num(v); s.n++; break;
-          case 'approxDistinct': s.sketch.add(String(v)); break;
-        }
+    const gb = this.agg.groupBy;
+    // One group-by field is the common case: skip the array and JSON key per event.
+    const groupKey = gb.length === 1 ? String(row[gb[0]!] ?? '\u0000null') : JSON.stringify(gb.map((g) => row[g] ?? null), bigintSafe);
+    const w = this.agg.window;
+    if (w.kind === 'tumbling') {
+      const start = eventTime - (((eventTime % w.sizeMs) + w.sizeMs) % w.sizeMs);
+      this.addTo(this.group(start, start + w.sizeMs, groupKey, row), row);
+      return;
+    }
+    for (const b of assignWindows(w, eventTime)) this.addTo(this.group(b.start, b.end, groupKey, row), row);
+  }
+
+  private group(start: number, end: number, groupKey: string, row: Row): GroupState {
+    const key = `${start}\u0001${groupKey}`;
+    let g = this.groups.get(key);
+    if (!g) {
+      g = { windowStart: start, windowEnd: end, groupValues: this.agg.groupBy.map((f) => row[f] ?? null), measures: this.agg.measures.map(emptyState) };
+      this.groups.set(key, g);
+    }
+    return g;
+  }
+
+  private addTo(g: GroupState, row: Row): void {
+    const ms = g.measures;
+    for (let i = 0; i < ms.length; i++) {
+      const s = ms[i]!;
+      const f = this.measureFields[i];
+      const v = f === undefined ? 1 : row[f];
+      if (v === null || v === undefined) continue;
+      switch (s.fn) {
+        case 'count': s.n++; break;
+        case 'sum': s.v = (s.v ?? 0) + num(v); break;
+        case 'min': { const x = num(v); if (s.v === null || x < s.v) s.v = x; break; }
+        case 'max': { const x = num(v); if (s.v === null || x > s.v) s.v = x; break; }
+        case 'avg': s.sum += num(v); s.n++; break;
+        case 'approxDistinct': s.sketch.add(String(v)); break;
       }
     }
   }
