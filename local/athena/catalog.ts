@@ -1,0 +1,189 @@
+/**
+ * The local Athena catalog: database → lake tables and aggregate views, from
+ * the pipeline definitions (the same LakeTable objects that drive the Glue
+ * tables in CDK), and the lake objects behind each table.
+ *
+ * DuckDB here has no httpfs, so objects are listed with ListObjectsV2, pruned
+ * by partition before anything is read, downloaded once into a local cache
+ * keyed by key + ETag, and exposed as a DuckDB view over read_parquet /
+ * read_json of the cached files.
+ */
+import { createHash } from 'node:crypto';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { GetObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
+import { aggregateView, formatExtension, lakeTables, type LakeColumn, type LakeTable, type LakeView, type Pipeline } from '../../core';
+import type { PartitionKey, PartitionPredicate } from './query-plan';
+
+export interface CatalogDatabase {
+  readonly name: string;
+  readonly tables: ReadonlyMap<string, LakeTable>;
+  readonly views: ReadonlyMap<string, LakeView>;
+}
+
+/** Databases of all pipelines. Throws when two pipelines define the same table name in one database. */
+export function buildCatalog(pipelines: readonly Pipeline[]): ReadonlyMap<string, CatalogDatabase> {
+  const dbs = new Map<string, { name: string; tables: Map<string, LakeTable>; views: Map<string, LakeView> }>();
+  const db = (name: string) => {
+    let d = dbs.get(name);
+    if (!d) dbs.set(name, (d = { name, tables: new Map(), views: new Map() }));
+    return d;
+  };
+  const claim = (d: { name: string; tables: Map<string, LakeTable>; views: Map<string, LakeView> }, name: string, pipeline: string): void => {
+    const prev = d.tables.get(name) ?? d.views.get(name);
+    if (prev) throw new Error(`Athena catalog: ${d.name}.${name} is defined by pipeline ${prev.pipeline} and again by pipeline ${pipeline}`);
+  };
+  for (const p of pipelines) {
+    for (const t of lakeTables(p)) {
+      const d = db(t.database);
+      claim(d, t.name, p.name);
+      d.tables.set(t.name, t);
+    }
+    const v = aggregateView(p);
+    if (v) {
+      const d = db(v.database);
+      claim(d, v.name, p.name);
+      d.views.set(v.name, v);
+    }
+  }
+  return dbs;
+}
+
+/** Athena (Hive) type name of a lake column type, as SHOW/DESCRIBE print it. */
+export function hiveTypeName(t: LakeColumn['type']): string {
+  return t;
+}
+
+const DUCKDB_TYPE: Readonly<Record<LakeColumn['type'], string>> = {
+  string: 'VARCHAR',
+  int: 'INTEGER',
+  bigint: 'BIGINT',
+  double: 'DOUBLE',
+  boolean: 'BOOLEAN',
+  timestamp: 'TIMESTAMP',
+  'array<bigint>': 'BIGINT[]',
+};
+
+export function duckdbType(t: LakeColumn['type']): string {
+  return DUCKDB_TYPE[t];
+}
+
+/** A lake object selected for a query. */
+export interface LakeObject {
+  readonly key: string;
+  readonly etag: string;
+  /** Bytes. */
+  readonly size: number;
+  readonly partition: PartitionKey;
+}
+
+const PARTITION_PATH = /(?:^|\/)dt=(\d{4}-\d{2}-\d{2})\/hour=(\d{2})\//;
+
+export const quoteIdent = (s: string): string => `"${s.replace(/"/g, '""')}"`;
+export const quoteString = (s: string): string => `'${s.replace(/'/g, "''")}'`;
+
+export interface LakeReaderOptions {
+  readonly s3: S3Client;
+  readonly bucket: string;
+  /** Local directory for downloaded objects. */
+  readonly cacheDir: string;
+}
+
+/** Lists, prunes, fetches and exposes lake objects to DuckDB. */
+export class LakeReader {
+  constructor(private readonly opts: LakeReaderOptions) {}
+
+  /** Objects of a table in the partitions `keep` accepts (all when null). One ListObjectsV2 walk; nothing is read. */
+  async list(table: LakeTable, keep: PartitionPredicate | null, signal?: AbortSignal): Promise<LakeObject[]> {
+    const out: LakeObject[] = [];
+    const ext = formatExtension(table.format);
+    let token: string | undefined;
+    do {
+      signal?.throwIfAborted();
+      const page = await this.opts.s3.send(
+        new ListObjectsV2Command({ Bucket: this.opts.bucket, Prefix: table.location, ContinuationToken: token }),
+        { abortSignal: signal },
+      );
+      for (const o of page.Contents ?? []) {
+        if (!o.Key || !o.Key.endsWith(ext)) continue;
+        const m = PARTITION_PATH.exec(o.Key.slice(table.location.length - 1));
+        if (!m) continue;
+        const partition = { dt: m[1]!, hour: Number(m[2]) };
+        if (keep && !keep(partition)) continue;
+        out.push({ key: o.Key, etag: (o.ETag ?? '').replace(/"/g, ''), size: o.Size ?? 0, partition });
+      }
+      token = page.IsTruncated ? page.NextContinuationToken : undefined;
+    } while (token);
+    return out;
+  }
+
+  /**
+   * Local path of an object, downloading it unless cached. The path keeps the
+   * dt=/hour= directories so that DuckDB's hive_partitioning sees them; the
+   * ETag digest in the file name makes a rewritten object a new cache entry.
+   */
+  async fetch(obj: LakeObject, signal?: AbortSignal): Promise<string> {
+    const dir = path.join(this.opts.cacheDir, this.opts.bucket, path.dirname(obj.key));
+    const tag = createHash('sha256').update(obj.etag).digest('hex').slice(0, 16);
+    const file = path.join(dir, `${tag}--${path.basename(obj.key)}`);
+    try {
+      const st = await fs.stat(file);
+      if (st.size === obj.size) return file;
+    } catch {
+      // not cached yet
+    }
+    await fs.mkdir(dir, { recursive: true });
+    const res = await this.opts.s3.send(new GetObjectCommand({ Bucket: this.opts.bucket, Key: obj.key, IfMatch: obj.etag ? `"${obj.etag}"` : undefined }), { abortSignal: signal });
+    const bytes = await res.Body!.transformToByteArray();
+    const tmp = `${file}.${process.pid}.${Date.now()}.part`;
+    await fs.writeFile(tmp, bytes);
+    await fs.rename(tmp, file);
+    return file;
+  }
+}
+
+/** A typed, empty relation with the table's columns: what a table with no objects reads as. */
+export function emptyRelationSql(table: LakeTable): string {
+  const cols = table.columns.map((c) => `CAST(NULL AS ${duckdbType(c.type)}) AS ${quoteIdent(c.name)}`);
+  return `SELECT ${[...cols, 'CAST(NULL AS VARCHAR) AS dt', 'CAST(NULL AS INTEGER) AS hour'].join(', ')} WHERE false`;
+}
+
+/** Source column types DuckDB reads from the files, by lower-cased name. */
+export type SourceTypes = ReadonlyMap<string, string>;
+
+/**
+ * The SELECT that a table's view runs over local files. Columns are cast to
+ * the lake types; a timestamp stored as epoch millis (integer) or ISO-8601
+ * text is converted; a column absent from every file reads as NULL.
+ */
+export function tableRelationSql(table: LakeTable, files: readonly string[], source: SourceTypes): string {
+  if (files.length === 0) return emptyRelationSql(table);
+  const list = `[${files.map(quoteString).join(', ')}]`;
+  const scan =
+    table.format === 'parquet'
+      ? `read_parquet(${list}, hive_partitioning = true, union_by_name = true, hive_types = {'dt': VARCHAR, 'hour': INTEGER})`
+      : `read_json(${list}, format = 'newline_delimited', compression = 'gzip', hive_partitioning = true, hive_types = {'dt': VARCHAR, 'hour': INTEGER}, columns = {${table.columns
+          .map((c) => `${quoteString(c.name)}: '${c.type === 'timestamp' ? 'VARCHAR' : duckdbType(c.type)}'`)
+          .join(', ')}})`;
+  const cols = table.columns.map((c) => {
+    const src = source.get(c.name.toLowerCase());
+    const target = duckdbType(c.type);
+    const id = quoteIdent(c.name);
+    let expr: string;
+    if (src === undefined) expr = `CAST(NULL AS ${target})`;
+    else if (c.type === 'timestamp' && /^(BIGINT|INTEGER|UBIGINT|HUGEINT)$/.test(src)) expr = `epoch_ms(CAST(${id} AS BIGINT))`;
+    else if (c.type === 'timestamp' && src === 'VARCHAR') expr = `CASE WHEN regexp_full_match(${id}, '-?[0-9]+') THEN epoch_ms(CAST(${id} AS BIGINT)) ELSE CAST(CAST(${id} AS TIMESTAMPTZ) AS TIMESTAMP) END`;
+    else if (c.type === 'timestamp' && src.startsWith('TIMESTAMP WITH TIME ZONE')) expr = `CAST(${id} AS TIMESTAMP)`;
+    else expr = src === target ? id : `CAST(${id} AS ${target})`;
+    return `${expr} AS ${id}`;
+  });
+  return `SELECT ${[...cols, 'dt', 'hour'].join(', ')} FROM ${scan}`;
+}
+
+/** SQL that lists the column types of a file set (for tableRelationSql's `source`). */
+export function describeFilesSql(table: LakeTable, files: readonly string[]): string {
+  const list = `[${files.map(quoteString).join(', ')}]`;
+  if (table.format === 'parquet') return `DESCRIBE SELECT * FROM read_parquet(${list}, union_by_name = true)`;
+  // NDJSON columns are declared (read_json columns=…), so their types are known without reading.
+  return `SELECT ${table.columns.map((c) => `${quoteString(c.name)} AS column_name, '${c.type === 'timestamp' ? 'VARCHAR' : duckdbType(c.type)}' AS column_type`).join(' UNION ALL SELECT ')}`;
+}

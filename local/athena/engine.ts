@@ -1,0 +1,257 @@
+/**
+ * Runs one Athena statement on a fresh in-memory DuckDB: classify, translate,
+ * parse (DuckDB's parser), resolve tables against the catalog, prune and fetch
+ * lake objects, create the views, execute, format.
+ *
+ * One DuckDB instance per query: its views see exactly the partitions this
+ * query needs, and cancelling (interrupt) or failing one query cannot disturb
+ * another.
+ */
+import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
+import type { LakeTable, LakeView } from '../../core';
+import { describeFilesSql, emptyRelationSql, hiveTypeName, quoteIdent, quoteString, tableRelationSql, type CatalogDatabase, type LakeReader } from './catalog';
+import { planFromParseTree, type PartitionPredicate, type QueryPlan } from './query-plan';
+import { columnInfo, formatValue, stringColumn, type ColumnInfo } from './result-format';
+import { AthenaQueryError, classifyStatement, lineColumn, tokenize, translateSql, type Translation } from './sql-translate';
+
+/** The one data catalog, as Athena names it. */
+export const CATALOG = 'awsdatacatalog';
+
+export interface QueryOutcome {
+  readonly columns: readonly ColumnInfo[];
+  readonly rows: readonly (readonly (string | null)[])[];
+  /** SELECT results start with a header row in GetQueryResults and the CSV; SHOW/DESCRIBE results do not. */
+  readonly headerRow: boolean;
+  /** Bytes of lake objects read. */
+  readonly dataScannedBytes: number;
+  readonly statementType: 'DML' | 'UTILITY';
+  readonly substatementType: string;
+}
+
+export interface RunOptions {
+  /** QueryExecutionContext.Database. */
+  readonly database: string;
+  /** ExecutionParameters: SQL literal text for each `?`. */
+  readonly parameters?: readonly string[];
+  readonly signal?: AbortSignal;
+}
+
+export class QueryCancelled extends Error {
+  constructor() {
+    super('Query cancelled');
+    this.name = 'QueryCancelled';
+  }
+}
+
+export class AthenaQueryEngine {
+  constructor(
+    private readonly catalog: ReadonlyMap<string, CatalogDatabase>,
+    private readonly lake: LakeReader,
+  ) {}
+
+  async run(source: string, opts: RunOptions): Promise<QueryOutcome> {
+    const stmt = classifyStatement(source);
+    switch (stmt.kind) {
+      case 'show-tables': {
+        const dbName = stmt.database ?? opts.database;
+        const db = this.database(dbName, source);
+        const names = [...db.tables.keys(), ...db.views.keys()].sort().filter(hiveLike(stmt.like));
+        return utility('SHOW_TABLES', 'tab_name', names.map((n) => [n]));
+      }
+      case 'show-databases':
+        return utility('SHOW_DATABASES', 'database_name', [...this.catalog.keys()].sort().filter(hiveLike(stmt.like)).map((n) => [n]));
+      case 'describe':
+      case 'show-columns': {
+        const rel = this.relation(stmt.table, opts.database, source);
+        const columns = 'role' in rel ? [...rel.columns, { name: 'dt', type: 'string' as const }, { name: 'hour', type: 'int' as const }] : rel.columns;
+        if (stmt.kind === 'show-columns') return utility('SHOW_COLUMNS', 'field', columns.map((c) => [c.name]));
+        const line = (a: string, b: string, c: string): string[] => [`${a.padEnd(20)}\t${b.padEnd(20)}\t${c}`];
+        const rows = columns.map((c) => line(c.name, hiveTypeName(c.type), 'comment' in c && c.comment ? c.comment : ''));
+        if ('role' in rel) rows.push([''], ['# Partition Information'], line('# col_name', 'data_type', 'comment'), [''], line('dt', 'string', ''), line('hour', 'int', ''));
+        return utility('DESCRIBE', 'col_name', rows);
+      }
+      case 'query':
+        return this.query(source, opts);
+    }
+  }
+
+  private database(name: string, source: string, pos?: number): CatalogDatabase {
+    const db = this.catalog.get(name.toLowerCase());
+    if (!db) throw new AthenaQueryError('SCHEMA_NOT_FOUND', `Schema '${name}' does not exist`, pos === undefined ? undefined : lineColumn(source, pos));
+    return db;
+  }
+
+  private relation(parts: readonly string[], defaultDb: string, source: string): LakeTable | LakeView {
+    const table = parts[parts.length - 1]!;
+    const dbName = parts.length >= 2 ? parts[parts.length - 2]! : defaultDb;
+    const db = this.database(dbName, source);
+    const rel = db.tables.get(table) ?? db.views.get(table);
+    if (!rel) throw new AthenaQueryError('TABLE_NOT_FOUND', `Table '${CATALOG}.${db.name}.${table}' does not exist`);
+    return rel;
+  }
+
+  private async query(source: string, opts: RunOptions): Promise<QueryOutcome> {
+    const translation = translateSql(source, opts.parameters ?? []);
+    const instance = await DuckDBInstance.create(':memory:');
+    const conn = await instance.connect();
+    const onAbort = (): void => conn.interrupt();
+    opts.signal?.addEventListener('abort', onAbort);
+    try {
+      const plan = await parse(conn, translation, source);
+      const needs = this.resolve(plan, translation, source, opts.database);
+      // Views read their base tables whole: predicates on a view are not pushed through it.
+      for (const [view] of needs.views) {
+        const vt = translateSql(view.sql);
+        const vplan = await parse(conn, vt, view.sql);
+        for (const [table] of this.resolve(vplan, vt, view.sql, view.database).tables) needs.tables.set(table, [null]);
+      }
+      let scanned = 0;
+      await conn.run(`ATTACH ':memory:' AS ${CATALOG}`);
+      await conn.run(`SET TimeZone = 'UTC'`);
+      // Trino divides integers as integers (5 / 2 = 2); DuckDB's default is 2.5.
+      await conn.run('SET integer_division = true');
+      for (const db of this.catalog.values()) {
+        await conn.run(`CREATE SCHEMA ${CATALOG}.${quoteIdent(db.name)}`);
+        for (const table of db.tables.values()) {
+          const preds = needs.tables.get(table);
+          let relation: string;
+          if (!preds) relation = emptyRelationSql(table);
+          else {
+            const keep: PartitionPredicate | null = preds.includes(null) ? null : (p) => preds.some((f) => f!(p));
+            const objects = await this.lake.list(table, keep, opts.signal);
+            const files: string[] = [];
+            for (const o of objects) {
+              files.push(await this.lake.fetch(o, opts.signal));
+              scanned += o.size;
+            }
+            const sourceTypes = new Map<string, string>();
+            if (files.length > 0) {
+              const d = await conn.runAndReadAll(describeFilesSql(table, files));
+              for (const [name, type] of d.getRows()) sourceTypes.set(String(name).toLowerCase(), String(type));
+            }
+            relation = tableRelationSql(table, files, sourceTypes);
+          }
+          await conn.run(`CREATE VIEW ${CATALOG}.${quoteIdent(db.name)}.${quoteIdent(table.name)} AS ${relation}`);
+        }
+      }
+      for (const db of this.catalog.values()) {
+        await conn.run(`USE ${CATALOG}.${quoteIdent(db.name)}`);
+        for (const view of db.views.values()) {
+          await conn.run(`CREATE VIEW ${CATALOG}.${quoteIdent(db.name)}.${quoteIdent(view.name)} AS ${translateSql(view.sql).sql}`);
+        }
+      }
+      opts.signal?.throwIfAborted();
+      if (this.catalog.has(opts.database.toLowerCase())) await conn.run(`USE ${CATALOG}.${quoteIdent(opts.database.toLowerCase())}`);
+      const reader = await conn.runAndReadAll(translation.sql).catch((err: Error) => {
+        throw opts.signal?.aborted ? new QueryCancelled() : duckdbError(err, translation, source);
+      });
+      const types = reader.columnTypes();
+      const names = plan.columnNames && plan.columnNames.length === types.length ? plan.columnNames : reader.columnNames().map((n) => n.toLowerCase());
+      const rows = reader.getRows().map((r) => r.map((v, i) => formatValue(v, types[i]!)));
+      return { columns: names.map((n, i) => columnInfo(n, types[i]!)), rows, headerRow: true, dataScannedBytes: scanned, statementType: 'DML', substatementType: 'SELECT' };
+    } catch (err) {
+      if (opts.signal?.aborted) throw new QueryCancelled();
+      throw err;
+    } finally {
+      opts.signal?.removeEventListener('abort', onAbort);
+      conn.closeSync();
+      instance.closeSync();
+    }
+  }
+
+  /** Lake tables and views a plan reads, with the partition predicates of each reference (null = all partitions). */
+  private resolve(plan: QueryPlan, translation: Translation, source: string, database: string): { tables: Map<LakeTable, (PartitionPredicate | null)[]>; views: Map<LakeView, true> } {
+    const tables = new Map<LakeTable, (PartitionPredicate | null)[]>();
+    const views = new Map<LakeView, true>();
+    for (const ref of plan.tables) {
+      const schema = ref.schema.toLowerCase();
+      const name = ref.table.toLowerCase();
+      if (!schema && plan.cteNames.has(name)) continue;
+      if (schema === 'information_schema' || schema === 'pg_catalog') continue;
+      const pos = ref.location >= 0 ? translation.sourceOffset(ref.location) : undefined;
+      const at = pos === undefined ? undefined : lineColumn(source, pos);
+      if (ref.catalog && ref.catalog.toLowerCase() !== CATALOG) throw new AthenaQueryError('CATALOG_NOT_FOUND', `Catalog '${ref.catalog}' does not exist`, at);
+      const db = this.database(schema || database, source, pos);
+      const table = db.tables.get(name);
+      const view = db.views.get(name);
+      if (table) tables.set(table, [...(tables.get(table) ?? []), ref.partitions]);
+      else if (view) views.set(view, true);
+      else throw new AthenaQueryError('TABLE_NOT_FOUND', `Table '${CATALOG}.${db.name}.${name}' does not exist`, at);
+    }
+    return { tables, views };
+  }
+}
+
+function utility(substatement: string, column: string, rows: string[][]): QueryOutcome {
+  return { columns: [stringColumn(column)], rows, headerRow: false, dataScannedBytes: 0, statementType: 'UTILITY', substatementType: substatement };
+}
+
+/** Hive's SHOW TABLES pattern: `*` any characters, `|` alternatives, case-insensitive. */
+function hiveLike(pattern: string | undefined): (name: string) => boolean {
+  if (!pattern) return () => true;
+  const alts = pattern.split('|').map((p) => p.trim().split('*').map((s) => s.replace(/[.+?^${}()[\]\\]/g, '\\$&')).join('.*'));
+  const re = new RegExp(`^(?:${alts.join('|')})$`, 'i');
+  return (name) => re.test(name);
+}
+
+async function parse(conn: DuckDBConnection, translation: Translation, source: string): Promise<QueryPlan> {
+  const reader = await conn.runAndReadAll(`SELECT json_serialize_sql(${quoteString(translation.sql)})`);
+  const result = planFromParseTree(String(reader.getRows()[0]![0]));
+  if ('message' in result) {
+    const pos = result.position === null || result.position >= translation.sql.length ? source.trimEnd().length : translation.sourceOffset(result.position);
+    const near = /at or near "(.*)"/.exec(result.message)?.[1];
+    const detail = near !== undefined ? `mismatched input '${sourceTokenAt(source, pos) ?? near}'` : result.message.includes('end of input') ? "mismatched input '<EOF>'" : result.message;
+    throw new AthenaQueryError('SYNTAX_ERROR', detail, lineColumn(source, pos));
+  }
+  return result;
+}
+
+function sourceTokenAt(source: string, pos: number): string | undefined {
+  try {
+    return tokenize(source).find((t) => t.pos === pos)?.text;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The offset of the first identifier `name` in the source (case-insensitive), for error positions DuckDB gives only as text. */
+function findIdentifier(source: string, name: string, call = false): number | undefined {
+  try {
+    const tokens = tokenize(source);
+    const i = tokens.findIndex((t, j) => (t.kind === 'ident' || t.kind === 'qident') && t.text.replace(/^"|"$/g, '').toLowerCase() === name.toLowerCase() && (!call || tokens[j + 1]?.text === '('));
+    return i >= 0 ? tokens[i]!.pos : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** DuckDB's error text → Athena's error code and message. */
+export function duckdbError(err: Error, _translation: Translation, source: string): AthenaQueryError {
+  const msg = err.message;
+  const firstLine = msg.split('\n')[0]!.replace(/^[A-Za-z ]+ Error: /, '');
+  const at = (name: string, call = false): { line: number; column: number } | undefined => {
+    const pos = findIdentifier(source, name, call);
+    return pos === undefined ? undefined : lineColumn(source, pos);
+  };
+  let m: RegExpExecArray | null;
+  if ((m = /(?:Scalar|Aggregate|Table) Function with name "?([^\s"]+)"? does not exist/.exec(msg))) {
+    return new AthenaQueryError('FUNCTION_NOT_FOUND', `Function '${m[1]}' not registered`, at(m[1]!, true));
+  }
+  if ((m = /Referenced column "([^"]+)" not found/.exec(msg)) || (m = /Referenced table "([^"]+)" not found/.exec(msg))) {
+    return new AthenaQueryError('COLUMN_NOT_FOUND', `Column '${m[1]}' cannot be resolved`, at(m[1]!.split('.').pop()!));
+  }
+  if ((m = /No function matches the given name and argument types '([^(]+)\(([^)]*)\)'/.exec(msg))) {
+    return new AthenaQueryError('FUNCTION_NOT_FOUND', `Unexpected parameters (${m[2]!.toLowerCase()}) for function ${m[1]}`, at(m[1]!, true));
+  }
+  if ((m = /column "([^"]+)" must appear in the GROUP BY clause/.exec(msg))) {
+    return new AthenaQueryError('EXPRESSION_NOT_AGGREGATE', `'${m[1]}' must be an aggregate expression or appear in GROUP BY clause`, at(m[1]!));
+  }
+  if (msg.startsWith('Parser Error')) return new AthenaQueryError('SYNTAX_ERROR', firstLine);
+  if (msg.startsWith('Conversion Error')) return new AthenaQueryError('INVALID_CAST_ARGUMENT', firstLine);
+  if (msg.startsWith('Out of Range Error')) return new AthenaQueryError('NUMERIC_VALUE_OUT_OF_RANGE', firstLine);
+  if (msg.startsWith('Invalid Input Error')) return new AthenaQueryError('INVALID_FUNCTION_ARGUMENT', firstLine);
+  if (msg.startsWith('Binder Error') || msg.startsWith('Catalog Error')) return new AthenaQueryError('SEMANTIC_ERROR', firstLine);
+  if (msg.startsWith('Permission Error')) return new AthenaQueryError('PERMISSION_DENIED', firstLine);
+  return new AthenaQueryError('GENERIC_INTERNAL_ERROR', firstLine, undefined, 1);
+}
+

@@ -1,0 +1,216 @@
+/**
+ * What a translated query reads, from DuckDB's own parse tree
+ * (`json_serialize_sql`): the tables it names, the partition predicates
+ * (dt, hour) that prune each table reference, and the output column names
+ * Athena would give (`_col0`… for unnamed expressions).
+ *
+ * The shape of the JSON is DuckDB's serialisation of its ParsedExpression /
+ * TableRef / QueryNode classes (DuckDB 1.5). Anything this file does not
+ * recognise yields "no pruning", which is always correct, only slower.
+ */
+
+/** A partition of a lake table. */
+export interface PartitionKey {
+  /** yyyy-MM-dd */
+  readonly dt: string;
+  readonly hour: number;
+}
+
+export type PartitionPredicate = (p: PartitionKey) => boolean;
+
+export interface TableReference {
+  /** '' when not written. */
+  readonly catalog: string;
+  /** '' when not written. */
+  readonly schema: string;
+  readonly table: string;
+  /** Offset in the translated SQL. */
+  readonly location: number;
+  /** Partitions this reference needs; null = all. */
+  readonly partitions: PartitionPredicate | null;
+}
+
+export interface QueryPlan {
+  readonly tables: readonly TableReference[];
+  /** Names of CTEs (never lake tables). */
+  readonly cteNames: ReadonlySet<string>;
+  /** Athena's column names, or null where DuckDB's names must be used (SELECT *). */
+  readonly columnNames: readonly string[] | null;
+}
+
+export interface ParseFailure {
+  readonly message: string;
+  /** Offset in the translated SQL. */
+  readonly position: number | null;
+}
+
+type Json = { readonly [k: string]: unknown };
+const isObj = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
+const str = (v: unknown): string => (typeof v === 'string' ? v : '');
+/** DuckDB writes "no location" as 2^64 − 1. */
+const location = (v: unknown): number => (typeof v === 'number' && v < 2 ** 53 ? v : -1);
+
+/** Reads DuckDB's parse result (the JSON text json_serialize_sql returned). */
+export function planFromParseTree(jsonText: string): QueryPlan | ParseFailure {
+  const parsed = JSON.parse(jsonText) as Json;
+  if (parsed.error) {
+    const pos = Number(parsed.position);
+    return { message: str(parsed.error_message), position: Number.isFinite(pos) && parsed.position !== undefined ? pos : null };
+  }
+  const statements = parsed.statements as Json[];
+  const root = (statements[0] as Json).node as Json;
+  const tables: TableReference[] = [];
+  const cteNames = new Set<string>();
+  const owned = new Set<Json>();
+  walk(root, (node) => {
+    if (isObj(node.cte_map)) {
+      for (const entry of (node.cte_map.map as Json[]) ?? []) cteNames.add(str(entry.key).toLowerCase());
+    }
+    if (node.type === 'SELECT_NODE') {
+      const refs: Json[] = [];
+      let others = 0;
+      collectFrom(node.from_table, refs, () => others++);
+      const conjuncts = flattenAnd(node.where_clause);
+      for (const ref of refs) {
+        owned.add(ref);
+        const preds = conjuncts.map((c) => partitionPredicate(c, ref, refs.length === 1 && others === 0)).filter((p): p is PartitionPredicate => p !== null);
+        tables.push({
+          catalog: str(ref.catalog_name),
+          schema: str(ref.schema_name),
+          table: str(ref.table_name),
+          location: location(ref.query_location),
+          partitions: preds.length === 0 ? null : (p) => preds.every((f) => f(p)),
+        });
+      }
+    }
+  });
+  // Base tables outside any SELECT's FROM (none known today): read them whole.
+  walk(root, (node) => {
+    if (node.type === 'BASE_TABLE' && !owned.has(node)) {
+      tables.push({ catalog: str(node.catalog_name), schema: str(node.schema_name), table: str(node.table_name), location: location(node.query_location), partitions: null });
+    }
+  });
+  return { tables, cteNames, columnNames: outputNames(root) };
+}
+
+function walk(v: unknown, visit: (node: Json) => void): void {
+  if (Array.isArray(v)) {
+    for (const x of v) walk(x, visit);
+  } else if (isObj(v)) {
+    visit(v);
+    for (const x of Object.values(v)) walk(x, visit);
+  }
+}
+
+function collectFrom(ref: unknown, out: Json[], other: () => void): void {
+  if (!isObj(ref)) return;
+  if (ref.type === 'BASE_TABLE') out.push(ref);
+  else if (ref.type === 'JOIN') {
+    collectFrom(ref.left, out, other);
+    collectFrom(ref.right, out, other);
+  } else if (ref.type !== 'EMPTY') other();
+}
+
+function flattenAnd(e: unknown): Json[] {
+  if (!isObj(e)) return [];
+  if (e.class === 'CONJUNCTION' && e.type === 'CONJUNCTION_AND') return (e.children as unknown[]).flatMap(flattenAnd);
+  return [e];
+}
+
+/** The partition column (dt or hour) an expression names for `ref`, if it does. */
+function partitionColumn(e: unknown, ref: Json, unqualifiedOk: boolean): 'dt' | 'hour' | null {
+  if (!isObj(e) || e.class !== 'COLUMN_REF') return null;
+  const names = (e.column_names as string[]).map((n) => n.toLowerCase());
+  const col = names[names.length - 1];
+  if (col !== 'dt' && col !== 'hour') return null;
+  if (names.length === 1) return unqualifiedOk ? col : null;
+  const qualifier = names[names.length - 2];
+  const alias = str(ref.alias).toLowerCase();
+  const matches = alias ? qualifier === alias : qualifier === str(ref.table_name).toLowerCase();
+  return matches ? col : null;
+}
+
+/** A constant (or a cast of one: DATE '2024-01-01') as a partition value; undefined when not constant. */
+function constant(e: unknown, col: 'dt' | 'hour'): string | number | undefined {
+  if (!isObj(e)) return undefined;
+  if (e.class === 'CAST') return constant(e.child, col);
+  if (e.class !== 'CONSTANT' || !isObj(e.value) || e.value.is_null) return undefined;
+  const v = e.value.value;
+  if (col === 'dt') return typeof v === 'string' && /^\d{4}-\d{2}-\d{2}$/.test(v) ? v : undefined;
+  const n = typeof v === 'number' ? v : typeof v === 'string' && /^\d+$/.test(v) ? Number(v) : NaN;
+  return Number.isFinite(n) ? n : undefined;
+}
+
+const FLIP: Readonly<Record<string, string>> = {
+  COMPARE_EQUAL: 'COMPARE_EQUAL',
+  COMPARE_LESSTHAN: 'COMPARE_GREATERTHAN',
+  COMPARE_GREATERTHAN: 'COMPARE_LESSTHAN',
+  COMPARE_LESSTHANOREQUALTO: 'COMPARE_GREATERTHANOREQUALTO',
+  COMPARE_GREATERTHANOREQUALTO: 'COMPARE_LESSTHANOREQUALTO',
+};
+
+function compare(op: string, a: string | number, b: string | number): boolean {
+  switch (op) {
+    case 'COMPARE_EQUAL': return a === b;
+    case 'COMPARE_LESSTHAN': return a < b;
+    case 'COMPARE_GREATERTHAN': return a > b;
+    case 'COMPARE_LESSTHANOREQUALTO': return a <= b;
+    case 'COMPARE_GREATERTHANOREQUALTO': return a >= b;
+    default: return true;
+  }
+}
+
+/** A predicate on partitions implied by one WHERE conjunct, or null when it implies none we can use. */
+export function partitionPredicate(e: Json, ref: Json, unqualifiedOk: boolean): PartitionPredicate | null {
+  const value = (p: PartitionKey, col: 'dt' | 'hour'): string | number => (col === 'dt' ? p.dt : p.hour);
+  if (e.class === 'COMPARISON' && typeof e.type === 'string' && FLIP[e.type]) {
+    let col = partitionColumn(e.left, ref, unqualifiedOk);
+    let op = e.type;
+    let other = e.right;
+    if (!col) {
+      col = partitionColumn(e.right, ref, unqualifiedOk);
+      op = FLIP[e.type]!;
+      other = e.left;
+    }
+    if (!col) return null;
+    const c = constant(other, col);
+    if (c === undefined) return null;
+    const column = col;
+    return (p) => compare(op, value(p, column), c);
+  }
+  if (e.class === 'BETWEEN') {
+    const col = partitionColumn(e.input, ref, unqualifiedOk);
+    if (!col) return null;
+    const lo = constant(e.lower, col);
+    const hi = constant(e.upper, col);
+    if (lo === undefined || hi === undefined) return null;
+    return (p) => value(p, col) >= lo && value(p, col) <= hi;
+  }
+  if (e.class === 'OPERATOR' && e.type === 'COMPARE_IN') {
+    const [first, ...rest] = e.children as unknown[];
+    const col = partitionColumn(first, ref, unqualifiedOk);
+    if (!col) return null;
+    const values = rest.map((x) => constant(x, col));
+    if (values.some((v) => v === undefined)) return null;
+    const set = new Set(values);
+    return (p) => set.has(value(p, col));
+  }
+  return null;
+}
+
+/** Trino names unnamed select items `_col<i>` and lower-cases the rest. */
+function outputNames(node: Json): string[] | null {
+  if (node.type === 'SET_OPERATION_NODE') return isObj(node.left) ? outputNames(node.left) : null;
+  if (node.type !== 'SELECT_NODE') return null;
+  const items = node.select_list as Json[];
+  if (items.some((x) => x.class === 'STAR' || x.class === 'COLUMNS')) return null;
+  return items.map((x, i) => {
+    const alias = str(x.alias);
+    if (alias) return alias.toLowerCase();
+    if (x.class === 'COLUMN_REF') {
+      const names = x.column_names as string[];
+      return names[names.length - 1]!.toLowerCase();
+    }
+    return `_col${i}`;
+  });
+}
