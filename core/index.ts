@@ -1,5 +1,6 @@
 /** Shardflow core: the pure engine. No AWS SDK, no I/O. */
 export * from './duration';
+export * from './encode';
 export * from './errors';
 export * from './filter';
 export * from './filter-compile';

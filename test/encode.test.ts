@@ -1,0 +1,195 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { gunzipSync } from 'node:zlib';
+import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { encodeNdjsonGz, encodeParquet, formatHiveTimestamp, LakeEncodeError, type LakeColumn, type LakeRow } from '../core';
+
+/** One column of every lake column type. */
+const COLUMNS: readonly LakeColumn[] = [
+  { name: 's', type: 'string' },
+  { name: 'i', type: 'int' },
+  { name: 'b', type: 'bigint' },
+  { name: 'd', type: 'double' },
+  { name: 'f', type: 'boolean' },
+  { name: 't', type: 'timestamp' },
+  { name: 'a', type: 'array<bigint>' },
+];
+
+const DUCKDB_TYPES = { s: 'VARCHAR', i: 'INTEGER', b: 'BIGINT', d: 'DOUBLE', f: 'BOOLEAN', t: 'TIMESTAMP', a: 'BIGINT[]' };
+
+const ROWS: readonly LakeRow[] = [
+  { s: 'books', i: 1, b: 2, d: 1.5, f: true, t: Date.UTC(2025, 5, 1, 12, 34, 56, 789), a: [1, 2, 2 ** 52 - 1] },
+  // every column null (and one key missing entirely, which reads as null)
+  { s: null, i: null, b: null, d: null, f: null, t: null },
+  // edges: non-ASCII text, int32 limits, a BigInt above 2^53, negative zero-ish values, epoch 0, empty list
+  { s: 'café ☕ "quoted"\nline', i: -(2 ** 31), b: 9007199254740993n, d: -0.1, f: false, t: 0, a: [] },
+  { s: '', i: 2 ** 31 - 1, b: -(2n ** 63n), d: 1e300, f: true, t: Date.UTC(1999, 11, 31, 23, 59, 59, 1), a: [-5, 9007199254740993n] },
+];
+
+/** What DuckDB must give back: BIGINT as bigint, timestamps as epoch millis (epoch_ms, a BIGINT). */
+const EXPECTED = [
+  ['books', 1, 2n, 1.5, true, BigInt(Date.UTC(2025, 5, 1, 12, 34, 56, 789)), [1n, 2n, 2n ** 52n - 1n]],
+  [null, null, null, null, null, null, null],
+  ['café ☕ "quoted"\nline', -(2 ** 31), 9007199254740993n, -0.1, false, 0n, []],
+  ['', 2 ** 31 - 1, -(2n ** 63n), 1e300, true, BigInt(Date.UTC(1999, 11, 31, 23, 59, 59, 1)), [-5n, 9007199254740993n]],
+];
+
+const SELECT = `s, i, b, d, f, epoch_ms(t) AS t, a`;
+const JSON_COLUMNS = `{s: 'VARCHAR', i: 'INTEGER', b: 'BIGINT', d: 'DOUBLE', f: 'BOOLEAN', t: 'TIMESTAMP', a: 'BIGINT[]'}`;
+
+let dir: string;
+let db: DuckDBInstance;
+let conn: DuckDBConnection;
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'shardflow-encode-'));
+  db = await DuckDBInstance.create(':memory:');
+  conn = await db.connect();
+  // Timestamps must come back the same whatever the machine's zone: pin one that is not UTC.
+  await conn.run(`SET TimeZone = 'America/New_York'`);
+});
+
+afterAll(() => {
+  conn.closeSync();
+  db.closeSync();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+function write(name: string, bytes: Uint8Array): string {
+  const file = join(dir, name);
+  writeFileSync(file, bytes);
+  return file;
+}
+
+async function rows(sql: string): Promise<unknown[][]> {
+  return (await conn.runAndReadAll(sql)).getRowsJS();
+}
+
+async function types(source: string): Promise<Record<string, string>> {
+  const described = await rows(`DESCRIBE SELECT * FROM ${source}`);
+  return Object.fromEntries(described.map((r) => [r[0] as string, r[1] as string]));
+}
+
+describe.each([
+  { format: 'parquet', file: 'all.parquet', encode: encodeParquet, source: (f: string) => `read_parquet('${f}')` },
+  {
+    format: 'ndjson.gz',
+    file: 'all.ndjson.gz',
+    encode: encodeNdjsonGz,
+    source: (f: string) => `read_json('${f}', format = 'newline_delimited', columns = ${JSON_COLUMNS})`,
+  },
+])('$format writer read back by DuckDB', ({ file, encode, source }) => {
+  it('gives back every column type with exact values and nulls', async () => {
+    // Prepare
+    const path = write(file, encode(COLUMNS, ROWS));
+    // Act
+    const got = await rows(`SELECT ${SELECT} FROM ${source(path)}`);
+    // Assess
+    expect(await types(source(path))).toEqual(DUCKDB_TYPES);
+    expect(got).toEqual(EXPECTED);
+  });
+
+  it('writes a readable zero-row file for zero rows', async () => {
+    const path = write(`empty-${file}`, encode(COLUMNS, []));
+    expect(await rows(`SELECT count(*) FROM ${source(path)}`)).toEqual([[0n]]);
+  });
+});
+
+describe('encodeParquet', () => {
+  it('uses standard Parquet types Athena reads: UTF8, TIMESTAMP_MILLIS (UTC-adjusted) and the 3-level LIST', async () => {
+    const path = write('schema.parquet', encodeParquet(COLUMNS, ROWS));
+    const schema = await rows(`SELECT name, type, converted_type, repetition_type FROM parquet_schema('${path}') WHERE name <> 'schema'`);
+    expect(schema).toEqual([
+      ['s', 'BYTE_ARRAY', 'UTF8', 'OPTIONAL'],
+      ['i', 'INT32', null, 'OPTIONAL'],
+      ['b', 'INT64', null, 'OPTIONAL'],
+      ['d', 'DOUBLE', null, 'OPTIONAL'],
+      ['f', 'BOOLEAN', null, 'OPTIONAL'],
+      ['t', 'INT64', 'TIMESTAMP_MILLIS', 'OPTIONAL'],
+      ['a', null, 'LIST', 'OPTIONAL'],
+      ['list', null, null, 'REPEATED'],
+      ['element', 'INT64', null, 'REQUIRED'],
+    ]);
+  });
+
+  it('compresses with snappy by default and gzip on request', async () => {
+    const snappy = write('snappy.parquet', encodeParquet(COLUMNS, ROWS));
+    const gzip = write('gzip.parquet', encodeParquet(COLUMNS, ROWS, { codec: 'gzip' }));
+    expect(await rows(`SELECT DISTINCT compression FROM parquet_metadata('${snappy}')`)).toEqual([['SNAPPY']]);
+    expect(await rows(`SELECT DISTINCT compression FROM parquet_metadata('${gzip}')`)).toEqual([['GZIP']]);
+    expect(await rows(`SELECT ${SELECT} FROM read_parquet('${gzip}')`)).toEqual(EXPECTED);
+  });
+
+  it('round-trips a 20,000-row KMV partials batch', async () => {
+    const cols: LakeColumn[] = [
+      { name: 'window_start', type: 'timestamp' },
+      { name: 'category', type: 'string' },
+      { name: 'users_sketch', type: 'array<bigint>' },
+    ];
+    const many = Array.from({ length: 20_000 }, (_, i) => ({
+      window_start: 1_700_000_000_000 + (i % 60) * 60_000,
+      category: `c${i % 7}`,
+      users_sketch: [i, i * 3, 2 ** 52 - 1 - i],
+    }));
+    const path = write('partials.parquet', encodeParquet(cols, many));
+    const got = await rows(
+      `SELECT count(*), sum(epoch_ms(window_start)), count(DISTINCT category), sum(list_sum(users_sketch)) FROM read_parquet('${path}')`,
+    );
+    const want = many.reduce((acc, r) => acc + BigInt(r.users_sketch.reduce((x, y) => x + y, 0)), 0n);
+    expect(got[0]![0]).toBe(20_000n);
+    expect(BigInt(got[0]![1] as bigint)).toBe(BigInt(many.reduce((x, r) => x + r.window_start, 0)));
+    expect(got[0]![2]).toBe(7n);
+    expect(BigInt(String(got[0]![3]))).toBe(want);
+  });
+
+  it('needs at least one column', () => {
+    expect(() => encodeParquet([], [])).toThrow(/at least one column \(given 0\)/);
+  });
+});
+
+describe('encodeNdjsonGz', () => {
+  it('writes one JSON object per line with Hive JSON SerDe timestamps', () => {
+    const text = gunzipSync(encodeNdjsonGz(COLUMNS, ROWS.slice(0, 2))).toString('utf8');
+    expect(text).toBe(
+      '{"s":"books","i":1,"b":2,"d":1.5,"f":true,"t":"2025-06-01 12:34:56.789","a":[1,2,4503599627370495]}\n' +
+        '{"s":null,"i":null,"b":null,"d":null,"f":null,"t":null,"a":null}\n',
+    );
+  });
+
+  it('formats timestamps as yyyy-MM-dd HH:mm:ss.SSS in UTC', () => {
+    expect(formatHiveTimestamp(Date.UTC(2024, 1, 29, 3, 4, 5, 6))).toBe('2024-02-29 03:04:05.006');
+    expect(formatHiveTimestamp(-1)).toBe('1969-12-31 23:59:59.999');
+  });
+
+  it('refuses NaN, which JSON cannot hold', () => {
+    expect(() => encodeNdjsonGz([{ name: 'd', type: 'double' }], [{ d: NaN }])).toThrow(/row 0, column "d" \(double\): NDJSON cannot hold NaN/);
+  });
+});
+
+describe.each([
+  { name: 'encodeParquet', encode: encodeParquet },
+  { name: 'encodeNdjsonGz', encode: encodeNdjsonGz },
+])('$name rejects a value that does not fit its column', ({ encode }) => {
+  it.each([
+    { col: { name: 'user', type: 'string' }, value: 42, message: /row 1, column "user" \(string\): expected string, got number 42/ },
+    { col: { name: 'n', type: 'int' }, value: 2 ** 31, message: /row 1, column "n" \(int\): expected an integer in \[-2\^31, 2\^31−1\], got number 2147483648/ },
+    { col: { name: 'n', type: 'int' }, value: 1.5, message: /column "n" \(int\).*got number 1.5/ },
+    { col: { name: 'c', type: 'bigint' }, value: 2 ** 60, message: /row 1, column "c" \(bigint\): value must be a safe integer/ },
+    { col: { name: 'c', type: 'bigint' }, value: 2n ** 63n, message: /column "c" \(bigint\): value is outside the INT64 range/ },
+    { col: { name: 'c', type: 'bigint' }, value: '7', message: /column "c" \(bigint\): value must be an integer number or a BigInt, got string "7"/ },
+    { col: { name: 'ok', type: 'boolean' }, value: 'true', message: /column "ok" \(boolean\): expected boolean, got string "true"/ },
+    { col: { name: 'v', type: 'double' }, value: '1.5', message: /column "v" \(double\): expected double, got string "1.5"/ },
+    { col: { name: 'ts', type: 'timestamp' }, value: '2025-01-01T00:00:00Z', message: /column "ts" \(timestamp\): expected epoch milliseconds/ },
+    { col: { name: 'ts', type: 'timestamp' }, value: 1.5, message: /column "ts" \(timestamp\): expected epoch milliseconds \(an integer number\), got number 1.5/ },
+    { col: { name: 'sk', type: 'array<bigint>' }, value: 5, message: /column "sk" \(array<bigint>\): expected array<bigint>, got number 5/ },
+    { col: { name: 'sk', type: 'array<bigint>' }, value: [1, 2.5], message: /row 1, column "sk" \(array<bigint>\): element 1 must be a safe integer/ },
+    { col: { name: 'sk', type: 'array<bigint>' }, value: [1, null], message: /column "sk" \(array<bigint>\): element 1 must be an integer number or a BigInt, got null/ },
+  ] as const)('$col.type given $value', ({ col, value, message }) => {
+    const good = col.type === 'string' ? 'x' : col.type === 'boolean' ? true : col.type === 'array<bigint>' ? [1] : 1;
+    const call = () => encode([col as LakeColumn], [{ [col.name]: good }, { [col.name]: value as LakeRow[string] }]);
+    expect(call).toThrow(LakeEncodeError);
+    expect(call).toThrow(message);
+  });
+});
