@@ -103,8 +103,16 @@ export class QueryStore {
     await fs.rename(`${file}.tmp`, file);
   }
 
-  async saveResult(id: string, result: StoredResult): Promise<void> {
+  /** Keeps the last few results in memory; older ones are read back from disk. */
+  private remember(id: string, result: StoredResult): void {
+    this.results.delete(id);
     this.results.set(id, result);
+    // 16 results: enough for a client paging through a few queries at once, bounded memory for long sessions.
+    while (this.results.size > 16) this.results.delete(this.results.keys().next().value!);
+  }
+
+  async saveResult(id: string, result: StoredResult): Promise<void> {
+    this.remember(id, result);
     const file = path.join(this.dir, 'results', `${id}.json`);
     await fs.writeFile(`${file}.tmp`, JSON.stringify(result));
     await fs.rename(`${file}.tmp`, file);
@@ -115,7 +123,7 @@ export class QueryStore {
     if (cached) return cached;
     try {
       const r = JSON.parse(await fs.readFile(path.join(this.dir, 'results', `${id}.json`), 'utf8')) as StoredResult;
-      this.results.set(id, r);
+      this.remember(id, r);
       return r;
     } catch {
       return undefined;
