@@ -288,7 +288,8 @@ export async function createTopicIfMissing(brokers: string[], topic: string, par
   const kafka = new Kafka({
     clientId: 'shardflow-admin',
     brokers,
-    logLevel: logLevel.ERROR,
+    // Failures surface as the thrown error; kafkajs would also log TOPIC_ALREADY_EXISTS as an ERROR.
+    logLevel: logLevel.NOTHING,
     connectionTimeout: 5_000,
     requestTimeout: 30_000,
   });
