@@ -13,3 +13,4 @@ export * from './schema';
 export * from './window';
 export * from './codec';
 export * from './partial-aggregate';
+export * from './process-batch';

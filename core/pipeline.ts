@@ -7,6 +7,7 @@
 import { parseDuration, type Duration } from './duration';
 import { PipelineDefinitionError } from './errors';
 import type { FilterExpr } from './filter';
+import { filterToCriteria, filterToSql, compilePredicate } from './filter-compile';
 import type { MeasureSpec } from './measure';
 import { FIELD_TYPES, type FieldSpec, type FieldType, type SchemaField } from './schema';
 import type { Window, WindowSpec } from './window';
@@ -201,7 +202,16 @@ export function definePipeline(input: PipelineInput): Pipeline {
   else if (!et.required) fail('eventTime', `field "${et.name}" must be required: every event needs an event time`);
 
   const filter = input.filter ?? null;
-  if (filter !== null) checkFilter(filter, 'filter', byName, fail);
+  if (filter !== null) {
+    checkFilter(filter, 'filter', byName, fail);
+    // Compile both targets now: a value that only fails to compile must fail at load, not in the handler.
+    try {
+      compilePredicate(filter, schema);
+      filterToSql(filter, schema);
+    } catch (err) {
+      fail('filter', (err as Error).message);
+    }
+  }
 
   const lateness = parseDuration(input.allowedLateness ?? '10 minutes');
   const allowedLatenessMs = 'ms' in lateness ? lateness.ms : fail('allowedLateness', lateness.error);
@@ -225,6 +235,10 @@ export function definePipeline(input: PipelineInput): Pipeline {
   if (aggregate && Object.values(tables).includes(aggregate.view)) fail('aggregate.view', `"${aggregate.view}" is already a table name of this pipeline`);
 
   const processing = checkProcessing(input.processing ?? {}, source, fail);
+  if (processing.lambdaFilterCriteria && filter !== null) {
+    const criteria = filterToCriteria(filter, schema, source.kind);
+    if (!criteria.expressible) fail('processing.lambdaFilterCriteria', `the filter cannot be expressed as Lambda FilterCriteria: ${criteria.reason}`);
+  }
   const scheduledQueries = checkScheduledQueries(input.scheduledQueries ?? [], fail);
 
   return {

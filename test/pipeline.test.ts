@@ -35,3 +35,16 @@ describe('definePipeline', () => {
     expect(() => definePipeline({ ...base, ...override } as never)).toThrow(PipelineDefinitionError);
   });
 });
+
+describe('definePipeline filter compilation', () => {
+  it('fails at load when lambdaFilterCriteria is on and the filter cannot be expressed there', () => {
+    expect(() => definePipeline({ ...base, filter: field('amount').gt(10), processing: { lambdaFilterCriteria: true } })).toThrow(
+      /Pipeline "orders": processing.lambdaFilterCriteria: the filter cannot be expressed as Lambda FilterCriteria: .*amount/,
+    );
+  });
+
+  it('accepts lambdaFilterCriteria for an expressible filter', () => {
+    const p = definePipeline({ ...base, filter: field('id').startsWith('web-'), processing: { lambdaFilterCriteria: true } });
+    expect(p.processing.lambdaFilterCriteria).toBe(true);
+  });
+});
