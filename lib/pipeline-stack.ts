@@ -1,0 +1,115 @@
+/**
+ * One pipeline, deployed: its source (Kinesis stream or Kafka topic), the stream
+ * processor, its Glue tables and view, its scheduled queries, alarms and a
+ * dashboard. The lake (bucket, databases, workgroup) comes from the LakeStack.
+ */
+import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as s3 from 'aws-cdk-lib/aws-s3';
+import type * as sns from 'aws-cdk-lib/aws-sns';
+import type { Construct } from 'constructs';
+import type { Pipeline } from '../core/pipeline';
+import type { DataLake } from './data-lake';
+import { KafkaSource, type KafkaCluster } from './kafka-source';
+import { KinesisSource, type KinesisSourceProps } from './kinesis-source';
+import { LakeCatalog } from './lake-catalog';
+import { Observability } from './observability';
+import { ScheduledQueries } from './scheduled-queries';
+import { StreamProcessor, type StreamProcessorProps } from './stream-processor';
+
+export interface PipelineStackProps extends StackProps {
+  /** The validated pipeline (definePipeline). */
+  readonly pipeline: Pipeline;
+  /** The shared lake (LakeStack.lake). */
+  readonly lake: DataLake;
+  /** Kinesis source overrides (retention, key). @default KINESIS_SOURCE_DEFAULTS */
+  readonly kinesis?: Omit<KinesisSourceProps, 'streamName' | 'shards'>;
+  /** Kafka cluster for a Kafka pipeline. @default a new MSK Serverless cluster in a new VPC */
+  readonly kafkaCluster?: KafkaCluster;
+  /** Stream processor overrides (memory, timeout, pollers, test code). @default STREAM_PROCESSOR_DEFAULTS */
+  readonly processor?: Omit<StreamProcessorProps, 'pipeline' | 'source' | 'lakeBucket' | 'accessLogsBucket'>;
+  /** Test-only: code of the Kafka topic provisioner, to skip bundling. @default the bundled handler */
+  readonly topicHandlerCode?: lambda.Code;
+  /** Query runner that fills SQL placeholders of scheduled queries. @default none: SQL runs as written */
+  readonly queryRenderer?: lambda.IFunction;
+  /** Topic for alarm notifications. @default none */
+  readonly alarmTopic?: sns.ITopic;
+}
+
+export class PipelineStack extends Stack {
+  public readonly kinesisSource?: KinesisSource;
+  public readonly kafkaSource?: KafkaSource;
+  public readonly processor: StreamProcessor;
+  public readonly catalog: LakeCatalog;
+  public readonly scheduledQueries?: ScheduledQueries;
+  public readonly observability: Observability;
+
+  constructor(scope: Construct, id: string, props: PipelineStackProps) {
+    super(scope, id, { description: `Shardflow pipeline ${props.pipeline.name}: ${props.pipeline.description}`.slice(0, 1024), ...props });
+    const { pipeline, lake } = props;
+    lake.database(pipeline.database); // throws if the lake lacks the pipeline's database
+    // The lake is found by name (pseudo-parameters only), not by CloudFormation exports: pipeline
+    // stacks come and go without pinning the lake stack, and IAM resources read the same everywhere.
+    this.addDependency(Stack.of(lake));
+    const lakeBucket = s3.Bucket.fromBucketAttributes(this, 'LakeBucket', {
+      bucketName: lake.bucketName,
+      ...(lake.encryptionKey ? { encryptionKey: lake.encryptionKey } : {}),
+    });
+    // The lake stack's access-log bucket policy already admits log delivery from this account.
+    const accessLogs = s3.Bucket.fromBucketName(this, 'AccessLogs', lake.accessLogsBucketName);
+
+    const src = pipeline.source;
+    let source: StreamProcessorProps['source'];
+    if (src.kind === 'kinesis') {
+      this.kinesisSource = new KinesisSource(this, 'Source', { ...props.kinesis, streamName: src.stream, shards: src.shards });
+      source = { kind: 'kinesis', stream: this.kinesisSource.stream };
+      new CfnOutput(this, 'StreamName', { value: this.kinesisSource.stream.streamName, description: 'Kinesis stream to send events to' });
+    } else {
+      this.kafkaSource = new KafkaSource(this, 'Source', {
+        topicName: src.topic,
+        partitions: src.partitions,
+        clusterName: `shardflow-${pipeline.name}`,
+        ...(props.kafkaCluster ? { cluster: props.kafkaCluster } : {}),
+        ...(props.topicHandlerCode ? { topicHandlerCode: props.topicHandlerCode } : {}),
+      });
+      source = { kind: 'kafka', topic: this.kafkaSource };
+      new CfnOutput(this, 'TopicName', { value: src.topic, description: 'Kafka topic to send events to' });
+      if (this.kafkaSource.bootstrapServers) {
+        new CfnOutput(this, 'BootstrapServers', { value: this.kafkaSource.bootstrapServers, description: 'Kafka bootstrap servers (IAM auth on MSK)' });
+      }
+      if (this.kafkaSource.clusterArn) new CfnOutput(this, 'ClusterArn', { value: this.kafkaSource.clusterArn });
+    }
+
+    this.processor = new StreamProcessor(this, 'Processor', {
+      ...props.processor,
+      pipeline,
+      source,
+      lakeBucket,
+      accessLogsBucket: accessLogs,
+    });
+    this.catalog = new LakeCatalog(this, 'Catalog', { pipeline, bucket: lakeBucket });
+    if (pipeline.scheduledQueries.length > 0) {
+      this.scheduledQueries = new ScheduledQueries(this, 'ScheduledQueries', {
+        pipeline,
+        lakeBucket,
+        workgroupName: lake.workgroupName,
+        ...(props.queryRenderer ? { renderer: props.queryRenderer } : {}),
+      });
+    }
+    this.observability = new Observability(this, 'Observability', {
+      pipeline,
+      function: this.processor.function,
+      failedBatchesBucket: this.processor.failedBatches,
+      ...(this.kinesisSource ? { streamRetention: this.kinesisSource.retention } : {}),
+      ...(this.scheduledQueries ? { scheduledQueryAlarms: [this.scheduledQueries.failureAlarm] } : {}),
+      ...(props.alarmTopic ? { alarmTopic: props.alarmTopic } : {}),
+    });
+
+    new CfnOutput(this, 'LakeBucketName', { value: lakeBucket.bucketName, description: 'S3 bucket of the lake' });
+    new CfnOutput(this, 'WorkgroupName', { value: lake.workgroupName, description: 'Athena workgroup' });
+    new CfnOutput(this, 'DatabaseName', { value: pipeline.database, description: 'Glue database' });
+    new CfnOutput(this, 'FunctionName', { value: this.processor.function.functionName });
+    new CfnOutput(this, 'FailedBatchesBucketName', { value: this.processor.failedBatches.bucketName });
+    new CfnOutput(this, 'DashboardName', { value: this.observability.dashboard.dashboardName });
+  }
+}

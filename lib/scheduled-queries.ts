@@ -1,0 +1,168 @@
+/**
+ * A pipeline's scheduled batch queries: one EventBridge Scheduler schedule per
+ * query (expression as given, UTC), all starting one Step Functions state machine
+ * that renders the SQL, runs it on Athena (StartQueryExecution .sync, with
+ * retries) and fails visibly; an alarm on failed, timed-out or aborted runs.
+ *
+ * Rendering is the swappable step. The SQL may hold {{window_start}}-style
+ * placeholders, which the shared query runner fills (functions/query-runner).
+ * Pass its function as `renderer` and the state machine invokes it with
+ * `{ pipeline, query, sql, scheduledTime }` and runs the `sql` it returns. With no
+ * renderer, the SQL runs as written, and a query that uses placeholders is a
+ * synth error rather than an Athena syntax error at 3 a.m.
+ */
+import { Duration, RemovalPolicy, TimeZone } from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import type * as s3 from 'aws-cdk-lib/aws-s3';
+import * as scheduler from 'aws-cdk-lib/aws-scheduler';
+import * as targets from 'aws-cdk-lib/aws-scheduler-targets';
+import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
+import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
+import { Construct } from 'constructs';
+import type { Pipeline } from '../core/pipeline';
+import { RESULTS_PREFIX } from './data-lake';
+import { checkInteger, checkSeconds, definedOnly, InvalidPropError } from './prop-checks';
+
+export interface ScheduledQueriesProps {
+  /** The validated pipeline; one schedule per pipeline.scheduledQueries entry. */
+  readonly pipeline: Pipeline;
+  /** The lake bucket: tables are read from it, results written to it. */
+  readonly lakeBucket: s3.IBucket;
+  /** Athena workgroup name (it enforces the result location and encryption). */
+  readonly workgroupName: string;
+  /** Glue database name. @default pipeline.database */
+  readonly databaseName?: string;
+  /** Function that fills the SQL placeholders: gets { pipeline, query, sql, scheduledTime }, returns { sql }. @default none: SQL runs as written */
+  readonly renderer?: lambda.IFunction;
+  /** Retries of a failed Athena run, 0-10, with exponential backoff from 30 s. @default 2 */
+  readonly retryAttempts?: number;
+  /** Longest a run may take, 60-86400 s. @default Duration.hours(1) */
+  readonly timeout?: Duration;
+  /** Retention of the state machine's execution log. @default logs.RetentionDays.ONE_MONTH */
+  readonly logRetention?: logs.RetentionDays;
+}
+
+export const SCHEDULED_QUERIES_DEFAULTS = {
+  retryAttempts: 2,
+  timeout: Duration.hours(1),
+  logRetention: logs.RetentionDays.ONE_MONTH,
+} as const satisfies Partial<ScheduledQueriesProps>;
+
+const PLACEHOLDER = /\{\{\s*[a-z_]+\s*\}\}/;
+
+export class ScheduledQueries extends Construct {
+  /** Runs one query: render, Athena .sync, fail on error. */
+  public readonly stateMachine: sfn.StateMachine;
+  /** Schedules by query name. */
+  public readonly schedules: Readonly<Record<string, scheduler.Schedule>>;
+  /** In alarm when a run failed, timed out or was aborted in the last 5 minutes. */
+  public readonly failureAlarm: cloudwatch.Alarm;
+
+  constructor(scope: Construct, id: string, props: ScheduledQueriesProps) {
+    super(scope, id);
+    const p = { ...SCHEDULED_QUERIES_DEFAULTS, ...definedOnly(props) };
+    const pipeline = p.pipeline;
+    checkInteger('Retry attempts', p.retryAttempts, 0, 10);
+    checkSeconds('Timeout', p.timeout, 60, 86_400);
+    if (!p.renderer) {
+      pipeline.scheduledQueries.forEach((q, i) => {
+        const m = PLACEHOLDER.exec(q.sql);
+        if (m) throw new InvalidPropError(`Pipeline "${pipeline.name}": scheduledQueries[${i}].sql uses placeholder ${m[0]} but no renderer (the query runner function) was given to fill it (given renderer: none)`);
+      });
+    }
+    const databaseName = p.databaseName ?? pipeline.database;
+
+    const render: sfn.IChainable = p.renderer
+      ? new tasks.LambdaInvoke(this, 'RenderQuery', {
+          lambdaFunction: p.renderer,
+          payload: sfn.TaskInput.fromObject({
+            pipeline: pipeline.name,
+            'query.$': '$.query',
+            'sql.$': '$.sql',
+            'scheduledTime.$': '$.scheduledTime',
+          }),
+          resultSelector: { 'sql.$': '$.Payload.sql' },
+          resultPath: '$.rendered',
+          retryOnServiceExceptions: true,
+        })
+      : new sfn.Pass(this, 'UseSqlAsWritten', { parameters: { 'sql.$': '$.sql' }, resultPath: '$.rendered' });
+
+    const run = new tasks.AthenaStartQueryExecution(this, 'RunQuery', {
+      queryString: sfn.JsonPath.stringAt('$.rendered.sql'),
+      queryExecutionContext: { catalogName: 'AwsDataCatalog', databaseName },
+      workGroup: p.workgroupName,
+      // Same place the workgroup enforces; naming it scopes the task's S3 policy to it.
+      resultConfiguration: { outputLocation: { bucketName: p.lakeBucket.bucketName, objectKey: `${RESULTS_PREFIX}scheduled/${pipeline.name}/` } },
+      integrationPattern: sfn.IntegrationPattern.RUN_JOB,
+      resultSelector: { 'queryExecutionId.$': '$.QueryExecution.QueryExecutionId', 'state.$': '$.QueryExecution.Status.State' },
+      resultPath: '$.athena',
+    });
+    if (p.retryAttempts > 0) {
+      run.addRetry({
+        // A failed query surfaces as States.TaskFailed; throttling as Athena.TooManyRequestsException.
+        errors: ['Athena.TooManyRequestsException', 'Athena.InternalServerException', 'States.TaskFailed'],
+        maxAttempts: p.retryAttempts,
+        interval: Duration.seconds(30),
+        backoffRate: 2,
+      });
+    }
+    run.addCatch(new sfn.Fail(this, 'QueryFailed', { error: 'ScheduledQueryFailed', cause: 'Athena query failed after retries' }));
+
+    const logGroup = new logs.LogGroup(this, 'ExecutionLogs', { retention: p.logRetention, removalPolicy: RemovalPolicy.DESTROY });
+    this.stateMachine = new sfn.StateMachine(this, 'StateMachine', {
+      comment: `Shardflow scheduled queries of pipeline ${pipeline.name}`,
+      definitionBody: sfn.DefinitionBody.fromChainable(sfn.Chain.start(render).next(run)),
+      timeout: p.timeout,
+      tracingEnabled: true,
+      logs: { destination: logGroup, level: sfn.LogLevel.ALL, includeExecutionData: false },
+    });
+
+    // Athena reads the tables with the caller's rights: this pipeline's tables and quarantine,
+    // plus any table another pipeline's query may join (tables/ as a whole).
+    p.lakeBucket.grantRead(this.stateMachine, 'tables/*');
+    p.lakeBucket.grantRead(this.stateMachine, `quarantine/${pipeline.name}/*`);
+    for (const q of pipeline.scheduledQueries) {
+      if (q.outputTable) p.lakeBucket.grantPut(this.stateMachine, `tables/${q.outputTable}/*`);
+    }
+
+    const schedules: Record<string, scheduler.Schedule> = {};
+    for (const q of pipeline.scheduledQueries) {
+      schedules[q.name] = new scheduler.Schedule(this, `Schedule-${q.name}`, {
+        scheduleName: `shardflow-${pipeline.name}-${q.name}`.slice(0, 64),
+        description: q.description || `Scheduled query ${q.name} of pipeline ${pipeline.name}`,
+        schedule: scheduler.ScheduleExpression.expression(q.schedule, TimeZone.ETC_UTC),
+        target: new targets.StepFunctionsStartExecution(this.stateMachine, {
+          input: scheduler.ScheduleTargetInput.fromObject({
+            query: q.name,
+            sql: q.sql,
+            scheduledTime: scheduler.ContextAttribute.scheduledTime,
+          }),
+          // Scheduler's own retries of StartExecution (throttling); query retries are in the state machine.
+          retryAttempts: 3,
+          maxEventAge: Duration.hours(1),
+        }),
+      });
+    }
+    this.schedules = schedules;
+
+    const failed = new cloudwatch.MathExpression({
+      expression: 'failed + timedOut + aborted',
+      usingMetrics: {
+        failed: this.stateMachine.metricFailed({ period: Duration.minutes(5), statistic: 'Sum' }),
+        timedOut: this.stateMachine.metricTimedOut({ period: Duration.minutes(5), statistic: 'Sum' }),
+        aborted: this.stateMachine.metricAborted({ period: Duration.minutes(5), statistic: 'Sum' }),
+      },
+      label: 'Failed scheduled query runs',
+      period: Duration.minutes(5),
+    });
+    this.failureAlarm = failed.createAlarm(this, 'FailureAlarm', {
+      alarmDescription: `A scheduled query of pipeline ${pipeline.name} failed, timed out or was aborted`,
+      threshold: 1,
+      evaluationPeriods: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
+  }
+}
