@@ -95,7 +95,8 @@ function parquetValue(v: unknown, col: LakeColumn, i: number): unknown {
     case 'bigint':
       return toInt64(v, col, i);
     case 'timestamp':
-      return BigInt(toTimestampMillis(v, col, i));
+      // Left a number: the writer converts TIMESTAMP_MILLIS values to INT64 itself (one BigInt per value, not two).
+      return toTimestampMillis(v, col, i);
     case 'array<bigint>': {
       if (!Array.isArray(v)) break;
       const out = new Array<bigint>(v.length);
@@ -146,18 +147,56 @@ function schemaElements(col: LakeColumn): SchemaElement[] {
   }
 }
 
+/**
+ * UTF-8 bytes of a string column as views into one buffer. The writer would
+ * otherwise call TextEncoder.encode once per value, and that per-call cost was
+ * the largest single item in the encode profile (13 % of samples, plus the GC
+ * of 100,000 small buffers). ASCII is copied by hand; anything else goes
+ * through encodeInto. Dictionary encoding still works: the writer keys byte
+ * arrays by content.
+ */
+function utf8Views(values: readonly (string | null)[]): (Uint8Array | null)[] {
+  let capacity = 0;
+  for (const v of values) if (v !== null) capacity += v.length * 3; // UTF-16 unit → at most 3 UTF-8 bytes
+  const buf = new Uint8Array(capacity);
+  const out = new Array<Uint8Array | null>(values.length);
+  let pos = 0;
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i]!;
+    if (v === null) {
+      out[i] = null;
+      continue;
+    }
+    const start = pos;
+    let k = 0;
+    for (; k < v.length; k++) {
+      const c = v.charCodeAt(k);
+      if (c >= 0x80) break;
+      buf[pos++] = c;
+    }
+    if (k < v.length) pos = start + utf8.encodeInto(v, buf.subarray(start)).written;
+    out[i] = buf.subarray(start, pos);
+  }
+  return out;
+}
+
 function gzip(input: Uint8Array): Uint8Array {
   return gzipSync(input);
 }
 
 export interface ParquetEncodeOptions {
-  /** Page compression. @default 'snappy' (fastest to write at a size close to gzip's; see docs/deps-parquet.md) */
+  /**
+   * Page compression. snappy: 180k clickstream rows per CPU-s, gzip: 118k but
+   * 46 % fewer bytes (scripts/bench/parquet.ts). The handler's throughput
+   * target is CPU-bound, so snappy by default; gzip where bytes scanned matter
+   * more than write CPU. @default 'snappy'
+   */
   readonly codec?: 'snappy' | 'gzip';
 }
 
 /**
- * Encodes rows as one Parquet file, snappy-compressed (the best speed/size
- * tradeoff in the benchmark; Athena and DuckDB read it).
+ * Encodes rows as one Parquet file (one row group), snappy-compressed unless
+ * `options.codec` says otherwise. Synchronous, no init step.
  *
  * Zero rows give a valid zero-row file (schema, no row group): DuckDB and
  * Athena read it as an empty table. Whether to PutObject it is the caller's call.
@@ -172,10 +211,10 @@ export function encodeParquet(columns: readonly LakeColumn[], rows: readonly Lak
     schema.push(...schemaElements(col));
     const data = new Array<unknown>(rows.length);
     for (let i = 0; i < rows.length; i++) data[i] = parquetValue(rows[i]![col.name], col, i);
-    columnData.push({ name: col.name, data: data as ColumnSource['data'] });
+    columnData.push({ name: col.name, data: (col.type === 'string' ? utf8Views(data as (string | null)[]) : data) as ColumnSource['data'] });
   }
   const writer = new ByteWriter();
-  // Snappy is built into hyparquet-writer (pure JS); GZIP is node:zlib (native).
+  // SNAPPY is built into hyparquet-writer (pure JS); GZIP is node:zlib (native, allowed in core/).
   const codec = options.codec === 'gzip' ? 'GZIP' : 'SNAPPY';
   parquetWrite({ writer, schema, columnData, codec, compressors: { GZIP: gzip }, rowGroupSize: ROW_GROUP_ROWS, createdBy: 'shardflow' });
   return writer.getBytes();
