@@ -96,6 +96,8 @@ describe('Kinesis emulator restart', () => {
     try {
       // Assess
       expect(await readShard(client, 'orders')).toEqual(['before-restart']);
+      // A second emulator on the same dataDir would overwrite this one's data: refused.
+      await expect(startKinesisEmulator({ engine, port: await freePort(), dataDir })).rejects.toThrow(/in use|another emulator/);
     } finally {
       client.destroy();
       await svc.stop();
@@ -165,6 +167,10 @@ describe('Kafka broker (KRaft)', () => {
       await admin.disconnect();
       await produce([broker.endpoint], 'clicks', 'second');
       expect(await consumeOne([broker.endpoint], 'lake-writer', 'clicks')).toBe('second');
+      // Kafka 3.9 KRaft does not lock its metadata log: a second broker on this dataDir must be refused by us.
+      await expect(startKafkaBroker({ port: await freePort(), dataDir: dataDir() })).rejects.toThrow(
+        /data directory .* is in use by process/,
+      );
     } finally {
       await broker.stop();
     }

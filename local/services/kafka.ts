@@ -13,7 +13,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Kafka, logLevel } from 'kafkajs';
 import { assertPortFree, freePort, ServiceStartError, type RunningService } from './service';
-import { ServiceProcess, waitUntilReady } from './service-process';
+import { lockDataDir, ServiceProcess, waitUntilReady, type DataDirLock } from './service-process';
 
 /**
  * Pinned with scripts/setup-kafka.sh. 3.9.x rather than 4.x: Kafka 4 removed old
@@ -168,9 +168,16 @@ const LOG4J_PROPERTIES = [
   '',
 ].join('\n');
 
-/** Kafka's cluster id: a UUID in URL-safe base64 without padding (22 chars). */
+/**
+ * Kafka's cluster id: 16 random bytes in URL-safe base64 without padding (22 chars).
+ * Never starting with '-', which StorageTool's argument parser reads as an option
+ * (Kafka's own Uuid.randomUuid() skips those ids for the same reason).
+ */
 function newClusterId(): string {
-  return randomBytes(16).toString('base64url');
+  for (;;) {
+    const id = randomBytes(16).toString('base64url');
+    if (!id.startsWith('-')) return id;
+  }
 }
 
 export async function startKafkaBroker(opts: KafkaBrokerOptions): Promise<RunningService> {
@@ -190,6 +197,28 @@ export async function startKafkaBroker(opts: KafkaBrokerOptions): Promise<Runnin
   const logDir = path.join(dataDir, 'kraft-logs');
   await fs.mkdir(configDir, { recursive: true });
   await fs.mkdir(logDir, { recursive: true });
+  const lock = await lockDataDir(SERVICE, dataDir);
+  try {
+    return await runBroker({ opts, port, controllerPort, libs, dataDir, configDir, logDir, lock });
+  } catch (err) {
+    await lock.release();
+    throw err;
+  }
+}
+
+interface BrokerLaunch {
+  readonly opts: KafkaBrokerOptions;
+  readonly port: number;
+  readonly controllerPort: number;
+  readonly libs: string;
+  readonly dataDir: string;
+  readonly configDir: string;
+  readonly logDir: string;
+  readonly lock: DataDirLock;
+}
+
+async function runBroker({ opts, port, controllerPort, libs, dataDir, configDir, logDir, lock }: BrokerLaunch): Promise<RunningService> {
+  const partitions = opts.partitionsDefault ?? 1;
   const propsFile = path.join(configDir, 'server.properties');
   const log4jFile = path.join(configDir, 'log4j.properties');
   await fs.writeFile(propsFile, serverProperties({ port, controllerPort, logDir, partitions }));
@@ -230,6 +259,7 @@ export async function startKafkaBroker(opts: KafkaBrokerOptions): Promise<Runnin
     cwd: dataDir,
     logFile: path.join(dataDir, 'broker.log'),
   });
+  await lock.recordChild(proc.pid);
   const endpoint = `127.0.0.1:${port}`;
   try {
     await waitUntilReady({
@@ -250,6 +280,7 @@ export async function startKafkaBroker(opts: KafkaBrokerOptions): Promise<Runnin
     async stop() {
       // Controlled shutdown flushes logs and writes clean-shutdown markers; 1–3 s when idle.
       await proc.stop(20_000);
+      await lock.release();
     },
   };
 }

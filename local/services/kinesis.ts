@@ -11,7 +11,7 @@ import path from 'node:path';
 import { ListStreamsCommand } from '@aws-sdk/client-kinesis';
 import { localKinesisClient } from '../aws-clients';
 import { assertPortFree, freePort, ServiceStartError, type RunningService } from './service';
-import { ServiceProcess, waitUntilReady } from './service-process';
+import { lockDataDir, ServiceProcess, waitUntilReady, type DataDirLock } from './service-process';
 
 export type KinesisEngine = 'kinesalite' | 'kinesis-local';
 
@@ -189,6 +189,29 @@ async function startKinesisLocal(port: number, dataDir: string, timeoutMs: numbe
   }
   const persistDir = path.join(dataDir, 'kinesis-local');
   await fs.mkdir(persistDir, { recursive: true });
+  // Two kinesis-mock processes on one data file would overwrite each other's saves.
+  const lock = await lockDataDir(service, persistDir);
+  try {
+    return await runKinesisLocal({ service, port, dataDir, persistDir, mainJs, certPath, timeoutMs, lock });
+  } catch (err) {
+    await lock.release();
+    throw err;
+  }
+}
+
+interface KinesisLocalLaunch {
+  readonly service: string;
+  readonly port: number;
+  readonly dataDir: string;
+  readonly persistDir: string;
+  readonly mainJs: string;
+  readonly certPath: string;
+  readonly timeoutMs: number;
+  readonly lock: DataDirLock;
+}
+
+async function runKinesisLocal(l: KinesisLocalLaunch): Promise<RunningService> {
+  const { service, port, dataDir, persistDir, mainJs, certPath, timeoutMs, lock } = l;
   // It always opens a TLS port too (default 4567); give it a free one so it cannot collide.
   const tlsPort = await freePort();
   const duration = `${STATE_TRANSITION_MS}ms`;
@@ -219,6 +242,7 @@ async function startKinesisLocal(port: number, dataDir: string, timeoutMs: numbe
       LOG_LEVEL: 'WARN',
     },
   });
+  await lock.recordChild(proc.pid);
   const endpoint = `http://127.0.0.1:${port}`;
   try {
     await waitUntilReady({ service, process: proc, probe: () => answersListStreams(endpoint), timeoutMs, intervalMs: 100 });
@@ -237,6 +261,7 @@ async function startKinesisLocal(port: number, dataDir: string, timeoutMs: numbe
         if (!proc.hasExited) await waitForSaveAfter(persistFile, Date.now(), PERSIST_INTERVAL_MS * 3);
         // kinesis-mock ignores SIGTERM (measured: still running 6 s later), so no grace period.
         await proc.stop(0);
+        await lock.release();
       })();
       return stopping;
     },

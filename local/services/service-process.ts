@@ -172,3 +172,64 @@ export async function waitUntilReady(opts: ReadinessOptions): Promise<void> {
     `not ready after ${opts.timeoutMs} ms (last probe: ${lastError})` + (tail ? `. Last output:\n${tail}` : ''),
   );
 }
+
+/** An exclusive claim on a data directory; `release()` is idempotent. */
+export interface DataDirLock {
+  /** Records the service's own pid too, so a lock whose supervisor died but whose child lives still holds. */
+  recordChild(pid: number | undefined): Promise<void>;
+  release(): Promise<void>;
+}
+
+function isAlive(pid: unknown): boolean {
+  if (typeof pid !== 'number' || !Number.isInteger(pid) || pid <= 0) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    // EPERM: alive, owned by another user.
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Claims `<dir>/<name>` with O_EXCL. Needed because neither Kafka 3.9 in KRaft
+ * mode nor kinesis-mock refuses a second process on the same data directory
+ * (measured: a second Kafka broker corrupted the first one's metadata log).
+ * A lock left by dead processes is taken over.
+ */
+export async function lockDataDir(service: string, dir: string, name = '.shardflow.lock'): Promise<DataDirLock> {
+  const file = `${dir}/${name}`;
+  const owner = { supervisor: process.pid, child: undefined as number | undefined };
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      await fs.promises.writeFile(file, JSON.stringify(owner), { flag: 'wx' });
+      let released = false;
+      return {
+        async recordChild(pid) {
+          owner.child = pid;
+          await fs.promises.writeFile(file, JSON.stringify(owner));
+        },
+        async release() {
+          if (released) return;
+          released = true;
+          await fs.promises.rm(file, { force: true });
+        },
+      };
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      const held = await fs.promises
+        .readFile(file, 'utf8')
+        .then((s) => JSON.parse(s) as { supervisor?: number; child?: number })
+        .catch(() => ({}) as { supervisor?: number; child?: number });
+      const live = [held.supervisor, held.child].filter(isAlive);
+      if (live.length > 0) {
+        throw new ServiceStartError(
+          service,
+          `its data directory ${dir} is in use by process ${live.join(' / ')} (lock ${file}). Stop that service or use another dataDir.`,
+        );
+      }
+      await fs.promises.rm(file, { force: true });
+    }
+  }
+  throw new ServiceStartError(service, `could not lock ${file}: another start keeps taking it`);
+}
