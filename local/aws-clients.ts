@@ -22,11 +22,12 @@ export interface LocalClientOptions {
 export const LOCAL_REGION = 'us-east-1';
 
 /**
- * Emulators do not check signatures, but the SDK refuses to sign without
- * credentials; static dummies also keep it from searching ~/.aws or IMDS
- * (which would hang for seconds on a laptop).
+ * One static pair for every local endpoint. s3rver checks signatures and knows
+ * only its own default pair (S3RVER/S3RVER); the Kinesis emulators and the
+ * Athena endpoint accept any key. Static credentials also keep the SDK from
+ * searching ~/.aws or IMDS (which would hang for seconds on a laptop).
  */
-export const LOCAL_CREDENTIALS = { accessKeyId: 'shardflow-local', secretAccessKey: 'shardflow-local' } as const;
+export const LOCAL_CREDENTIALS = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } as const;
 
 /** Per-request limits: an emulator that died mid-request gives an error, not a hang. */
 const CONNECTION_TIMEOUT_MS = 5_000;
