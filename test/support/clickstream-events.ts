@@ -44,7 +44,12 @@ export function prng(seed: number): () => number {
 const CATEGORIES = ['books', 'games', 'music', 'garden', 'toys'];
 const ALLOWED_LATENESS_MS = 10 * 60_000;
 
-export function clickstreamWorkload(n: number, opts: { seed?: number; startMs?: number; arrivalStepMs?: number } = {}): ClickstreamWorkload {
+/**
+ * `arrivalStepMs` 0 with `startMs` = now models a live send, where arrival is
+ * the real put time: `onTheLimit: false` then keeps events away from the
+ * lateness limit, where a second of send time would decide their fate.
+ */
+export function clickstreamWorkload(n: number, opts: { seed?: number; startMs?: number; arrivalStepMs?: number; onTheLimit?: boolean } = {}): ClickstreamWorkload {
   const rand = prng(opts.seed ?? 42);
   const start = opts.startMs ?? Date.UTC(2026, 10, 25, 9, 55, 0);
   const step = opts.arrivalStepMs ?? 60; // 10,000 events span 10 minutes of arrival time, crossing an hour
@@ -71,7 +76,7 @@ export function clickstreamWorkload(n: number, opts: { seed?: number; startMs?: 
     let delay = Math.floor(rand() * 90_000);
     const lateRoll = rand();
     if (lateRoll < 0.04) delay = ALLOWED_LATENESS_MS + 60_000 + Math.floor(rand() * 29 * 60_000);
-    else if (lateRoll < 0.045) delay = ALLOWED_LATENESS_MS; // on the limit: not late
+    else if (lateRoll < 0.045 && opts.onTheLimit !== false) delay = ALLOWED_LATENESS_MS; // on the limit: not late
     const ts = arrivalMs - delay;
     const value = Math.round(rand() * 10_000) / 100; // 0.00 - 100.00; ≤ 10 is filtered
     const category = CATEGORIES[Math.floor(rand() * CATEGORIES.length)]!;

@@ -1,0 +1,258 @@
+/**
+ * `shardflow`: dev, send, query, status (and the batch commands). Every
+ * command talks to the services through the same AWS SDK calls it would use
+ * on AWS; `--target` picks where those calls go.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import readline from 'node:readline';
+import { Command, InvalidArgumentError, Option } from 'commander';
+import type { KinesisClient } from '@aws-sdk/client-kinesis';
+import { Kafka, logLevel } from 'kafkajs';
+import type { Pipeline } from '../core';
+import { localAthenaClient, localKinesisClient } from '../local/aws-clients';
+import { generateEvents } from '../local/event-generator';
+import { findPipeline, loadPipelines } from '../local/pipeline-loader';
+import { sendToKafka, sendToKinesis, toOutgoing, type OutgoingRecord, type SendReport } from '../local/producers';
+import { readRuntimeInfo, startLocalRuntime, statusFile, type PipelineStatus, type RuntimeInfo } from '../local/runtime';
+import { runAthenaQuery, QueryFailedError } from '../local/query';
+import { formatRows, type OutputFormat } from './table-format';
+
+class CliError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'CliError';
+  }
+}
+
+interface GlobalOptions {
+  pipelines: string;
+  dataDir: string;
+  target: 'local' | 'localstack';
+}
+
+const positiveInt = (name: string) => (v: string) => {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError(`${name} must be a whole number ≥ 1 (given ${JSON.stringify(v)})`);
+  return n;
+};
+
+const program = new Command('shardflow')
+  .description('Serverless stream pipelines on AWS, run locally with the same handler and SDK calls')
+  .option('--pipelines <dir>', 'folder of pipeline definitions', 'pipelines')
+  .option('--data-dir <dir>', 'local state: services, lake, checkpoints', '.shardflow')
+  .addOption(new Option('--target <target>', 'where the SDK calls go').choices(['local', 'localstack']).default('local'))
+  .showHelpAfterError();
+
+function globals(): GlobalOptions {
+  return program.opts<GlobalOptions>();
+}
+
+/** Endpoints of the running `dev` (local) or of LocalStack's edge port. */
+async function endpoints(g: GlobalOptions): Promise<RuntimeInfo['endpoints']> {
+  if (g.target === 'localstack') {
+    const edge = process.env.LOCALSTACK_ENDPOINT ?? 'http://localhost:4566';
+    return { kinesis: edge, s3: edge, athena: edge, kafka: process.env.LOCALSTACK_KAFKA ?? 'localhost:4511' };
+  }
+  const info = await readRuntimeInfo(g.dataDir);
+  if (!info) throw new CliError(`no \`shardflow dev\` is running on ${path.resolve(g.dataDir)}: start one with \`npx shardflow dev\` in another terminal`);
+  return info.endpoints;
+}
+
+program
+  .command('dev')
+  .description('start the local services and run every pipeline until Ctrl-C')
+  .option('--kinesis-engine <engine>', 'kinesalite | kinesis-local', 'kinesalite')
+  .option('--kinesis-port <port>', 'Kinesis emulator port', positiveInt('--kinesis-port'), 4568)
+  .option('--s3-port <port>', 'S3 emulator port', positiveInt('--s3-port'), 4569)
+  .option('--athena-port <port>', 'local Athena endpoint port', positiveInt('--athena-port'), 4570)
+  .option('--kafka-port <port>', 'Kafka broker port', positiveInt('--kafka-port'), 9092)
+  .option('--no-status', 'do not draw the live status table')
+  .action(async (o: { kinesisEngine: 'kinesalite' | 'kinesis-local'; kinesisPort: number; s3Port: number; athenaPort: number; kafkaPort: number; status: boolean }) => {
+    const g = globals();
+    const pipelines = await loadPipelines(g.pipelines);
+    process.stderr.write(`shardflow dev: starting services for ${pipelines.map((p) => p.name).join(', ')} …\n`);
+    const rt = await startLocalRuntime({
+      pipelines,
+      dataDir: g.dataDir,
+      kinesisEngine: o.kinesisEngine,
+      ports: { kinesis: o.kinesisPort, s3: o.s3Port, athena: o.athenaPort, kafka: o.kafkaPort },
+    });
+    const e = rt.info.endpoints;
+    process.stderr.write(
+      `ready: S3 ${e.s3}, Athena ${e.athena}${e.kinesis ? `, Kinesis ${e.kinesis}` : ''}${e.kafka ? `, Kafka ${e.kafka}` : ''}\n` +
+        `lake: s3://${rt.info.lakeBucket}/  data: ${path.resolve(g.dataDir)}  logs: ${path.resolve(g.dataDir, 'logs/runtime.log')}\n` +
+        `send events: npx shardflow send ${pipelines[0]!.name} --count 1000   ·   Ctrl-C stops cleanly\n`,
+    );
+    let timer: NodeJS.Timeout | undefined;
+    if (o.status && process.stdout.isTTY) {
+      let lines = 0;
+      timer = setInterval(() => {
+        const text = renderStatus(rt.status());
+        if (lines > 0) readline.moveCursor(process.stdout, 0, -lines);
+        readline.clearScreenDown(process.stdout);
+        process.stdout.write(text + '\n');
+        lines = text.split('\n').length;
+      }, 1_000);
+    }
+    await new Promise<void>((resolve) => {
+      const onSignal = () => {
+        process.stderr.write('\nstopping: finishing in-flight batches and checkpointing …\n');
+        resolve();
+      };
+      process.once('SIGINT', onSignal);
+      process.once('SIGTERM', onSignal);
+    });
+    if (timer) clearInterval(timer);
+    await rt.stop();
+    process.stderr.write('stopped. Nothing in flight was lost; `shardflow dev` resumes from the checkpoints.\n');
+  });
+
+function renderStatus(status: readonly PipelineStatus[]): string {
+  const rows: string[][] = [['pipeline', 'shard/partition', 'lag', 'events in', 'raw', 'filtered', 'quarantined', 'late', 'files', 'failures']];
+  for (const s of status) {
+    const parts = s.mapping?.partitions ?? [];
+    const c = s.counts;
+    rows.push([s.pipeline, s.source, '', '', String(c.raw), String(c.filtered), String(c.quarantined), String(c.late), String(c.objects), '']);
+    for (const p of parts) {
+      const lag = p.millisBehindLatest !== null ? `${p.millisBehindLatest} ms` : p.recordsBehindLatest !== null ? `${p.recordsBehindLatest} rec` : '–';
+      rows.push(['', p.id, lag, String(p.eventsIn), '', '', '', '', '', String(p.failures)]);
+    }
+  }
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+  return rows.map((r) => r.map((v, i) => (i < 2 ? v.padEnd(widths[i]!) : v.padStart(widths[i]!))).join('  ')).join('\n');
+}
+
+async function* readLines(file: string): AsyncGenerator<string> {
+  const input = file === '-' ? process.stdin : fs.createReadStream(file);
+  const rl = readline.createInterface({ input, crlfDelay: Infinity });
+  for await (const line of rl) if (line.trim() !== '') yield line;
+}
+
+program
+  .command('send <pipeline>')
+  .description('send events: from an NDJSON file, stdin (-), or the built-in generator')
+  .option('--count <n>', 'events to generate', positiveInt('--count'), 1000)
+  .option('--rate <r>', 'events per second (default: as fast as possible)', positiveInt('--rate'))
+  .option('--file <file>', 'NDJSON file of events, or - for stdin')
+  .option('--seed <n>', 'generator seed', positiveInt('--seed'), 1)
+  .action(async (name: string, o: { count: number; rate?: number; file?: string; seed: number }) => {
+    const g = globals();
+    const pipeline = findPipeline(await loadPipelines(g.pipelines), name);
+    const ep = await endpoints(g);
+    const records: OutgoingRecord[] = [];
+    if (o.file) {
+      let i = 0;
+      // Lines are sent as they are: a malformed line is the pipeline's to quarantine, not ours to drop.
+      for await (const line of readLines(o.file)) {
+        let key = `k${i}`;
+        try {
+          const ev = JSON.parse(line) as Record<string, unknown>;
+          key = toOutgoing(pipeline, ev, i).partitionKey;
+        } catch {
+          // not JSON: still sent, with a synthetic key
+        }
+        records.push({ data: line, partitionKey: key });
+        i++;
+      }
+    } else {
+      let i = 0;
+      for (const ev of generateEvents(pipeline, o.count, { seed: o.seed })) records.push(toOutgoing(pipeline, ev, i++));
+    }
+    const total = records.length;
+    const started = performance.now();
+    const progress = (r: SendReport) => {
+      if (!process.stderr.isTTY) return;
+      const done = r.sent + r.failed;
+      const width = 30;
+      const filled = Math.round((done / Math.max(1, total)) * width);
+      process.stderr.write(`\r[${'█'.repeat(filled)}${'░'.repeat(width - filled)}] ${done}/${total}  retried ${r.retried}  failed ${r.failed}`);
+    };
+    const report = await sendRecords(pipeline, ep, records, { ...(o.rate ? { rate: o.rate } : {}), onProgress: progress });
+    if (process.stderr.isTTY) process.stderr.write('\n');
+    const secs = (performance.now() - started) / 1000;
+    console.log(`${pipeline.name}: sent ${report.sent}, failed ${report.failed}, retried ${report.retried} in ${secs.toFixed(1)} s (${Math.round(report.sent / Math.max(secs, 0.001))} events/s)`);
+    if (report.failed > 0) {
+      const file = `shardflow-send-failed-${Date.now()}.ndjson`;
+      fs.writeFileSync(file, report.failures.map((f) => f.record.data).join('\n') + '\n');
+      console.error(`${report.failed} event(s) were not accepted (first error: ${report.failures[0]!.error}); they are in ${file} to resend with --file`);
+      process.exitCode = 1;
+    }
+  });
+
+export async function sendRecords(pipeline: Pipeline, ep: RuntimeInfo['endpoints'], records: OutgoingRecord[], opts: { rate?: number; onProgress?: (r: SendReport) => void }): Promise<SendReport> {
+  if (pipeline.source.kind === 'kinesis') {
+    if (!ep.kinesis) throw new CliError('the running runtime has no Kinesis endpoint');
+    const client: KinesisClient = localKinesisClient(ep.kinesis);
+    try {
+      return await sendToKinesis(client, pipeline.source.stream, records, opts);
+    } finally {
+      client.destroy();
+    }
+  }
+  if (!ep.kafka) throw new CliError('the running runtime has no Kafka broker');
+  const kafka = new Kafka({ clientId: 'shardflow-send', brokers: [ep.kafka], logLevel: logLevel.NOTHING });
+  const producer = kafka.producer({ allowAutoTopicCreation: false, idempotent: true, maxInFlightRequests: 1 });
+  await producer.connect();
+  try {
+    return await sendToKafka(producer, pipeline.source.topic, records, opts);
+  } finally {
+    await producer.disconnect();
+  }
+}
+
+program
+  .command('query <sql>')
+  .description('run Athena SQL (Trino dialect) and print the result')
+  .addOption(new Option('--format <format>', 'output format').choices(['table', 'csv', 'json']).default('table'))
+  .option('--database <db>', 'default database', 'shardflow')
+  .option('--workgroup <wg>', 'Athena workgroup', 'primary')
+  .option('--max-rows <n>', 'print at most this many rows', positiveInt('--max-rows'))
+  .action(async (sql: string, o: { format: OutputFormat; database: string; workgroup: string; maxRows?: number }) => {
+    const ep = await endpoints(globals());
+    const client = localAthenaClient(ep.athena);
+    try {
+      const r = await runAthenaQuery(client, { sql, database: o.database, workgroup: o.workgroup }, o.maxRows ? { maxRows: o.maxRows } : {});
+      console.log(formatRows(r.columns, r.rows, o.format));
+      if (o.format === 'table') {
+        console.error(`${r.rows.length} row(s); scanned ${r.dataScannedBytes} bytes in ${r.engineExecutionMs} ms; query ${r.queryExecutionId}`);
+      }
+    } catch (err) {
+      if (err instanceof QueryFailedError) throw new CliError(err.reason);
+      throw err;
+    } finally {
+      client.destroy();
+    }
+  });
+
+program
+  .command('status')
+  .description('services, streams, lag, counts and lake tables of the running `dev`')
+  .action(async () => {
+    const g = globals();
+    const info = await readRuntimeInfo(g.dataDir);
+    if (!info) throw new CliError(`no \`shardflow dev\` is running on ${path.resolve(g.dataDir)}`);
+    console.log(`shardflow dev (pid ${info.pid}) since ${info.startedAt}`);
+    for (const [name, ep] of Object.entries(info.endpoints)) console.log(`  ${name.padEnd(8)} ${ep}`);
+    try {
+      const s = JSON.parse(fs.readFileSync(statusFile(g.dataDir), 'utf8')) as { at: string; pipelines: PipelineStatus[] };
+      console.log(`\nas of ${s.at}:`);
+      console.log(renderStatus(s.pipelines));
+    } catch {
+      console.log('\n(no status yet: the runtime writes it every second)');
+    }
+    const client = localAthenaClient(info.endpoints.athena);
+    try {
+      const r = await runAthenaQuery(client, { sql: 'SHOW TABLES IN shardflow' });
+      console.log(`\ntables in shardflow: ${r.rows.map((x) => x[0]).join(', ')}`);
+    } finally {
+      client.destroy();
+    }
+  });
+
+program.parseAsync(process.argv).catch((err: unknown) => {
+  const e = err as Error;
+  const known = ['CliError', 'PipelineLoadError', 'PipelineDefinitionError', 'ServiceStartError', 'QueryFailedError', 'RecordTooLargeError'];
+  console.error(`shardflow: ${known.includes(e.name) ? e.message : (e.stack ?? e.message)}`);
+  process.exit(1);
+});

@@ -1,0 +1,57 @@
+/**
+ * Built-in event generator for `shardflow send`: plausible events for any
+ * pipeline schema, with event times near now, a little out of order. Seeded,
+ * so that the same command sends the same events.
+ */
+import type { Pipeline, SchemaField } from '../core';
+
+function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Small vocabularies make group-bys meaningful: a handful of categories, sites, users. */
+const WORDS: Record<string, readonly string[]> = {
+  category: ['books', 'games', 'music', 'garden', 'toys', 'sports'],
+  site: ['north', 'south', 'east', 'west'],
+};
+
+function valueFor(f: SchemaField, i: number, rand: () => number, nowMs: number): unknown {
+  if (!f.required && rand() < 0.05) return null;
+  switch (f.type) {
+    case 'string': {
+      const words = WORDS[f.name];
+      if (words) return words[Math.floor(rand() * words.length)];
+      if (f.name.endsWith('_id') || f.name === 'id') return f.name === 'event_id' ? `evt-${i}` : `${f.name.replace(/_id$/, '')}-${Math.floor(rand() * 500)}`;
+      return `${f.name}-${Math.floor(rand() * 20)}`;
+    }
+    case 'int':
+      return Math.floor(rand() * 1000);
+    case 'bigint':
+      return Math.floor(rand() * 1e12);
+    case 'double':
+      return f.name.includes('temp') ? Math.round((10 + rand() * 25) * 10) / 10 : Math.round(rand() * 10_000) / 100;
+    case 'boolean':
+      return rand() < 0.5;
+    case 'timestamp':
+      // Up to 60 s before now: out of order, but never late.
+      return new Date(nowMs - Math.floor(rand() * 60_000)).toISOString();
+  }
+}
+
+export function* generateEvents(p: Pipeline, count: number, opts: { seed?: number; now?: () => number } = {}): Generator<Record<string, unknown>> {
+  const rand = prng(opts.seed ?? 1);
+  const now = opts.now ?? Date.now;
+  for (let i = 0; i < count; i++) {
+    const t = now();
+    const e: Record<string, unknown> = {};
+    for (const f of p.schema) e[f.name] = valueFor(f, i, rand, t);
+    yield e;
+  }
+}

@@ -1,0 +1,240 @@
+/**
+ * The local runtime behind `shardflow dev`: starts the services, creates the
+ * streams, topics and buckets, and runs each pipeline's event source mapping
+ * emulator on the very handler that Lambda runs. Everything persists under
+ * `dataDir`, so a stop and a start lose nothing and redo nothing.
+ */
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import type { S3Client } from '@aws-sdk/client-s3';
+import type { BatchCounts, Pipeline } from '../core';
+import { filterToCriteria } from '../core';
+import { createStreamProcessor } from '../functions/stream-processor/handler';
+import { createLogger, type Logger } from '../functions/shared/logger';
+import { DEFAULT_ATHENA_PORT, DEFAULT_LAKE_BUCKET, startAthenaEndpoint, type AthenaEndpoint } from './athena';
+import { createStreamIfMissing, ensureBucket, localKinesisClient, localS3Client } from './aws-clients';
+import { FileCheckpointStore } from './esm/checkpoint-store';
+import { KafkaEventSourceMapping } from './esm/kafka-mapping';
+import { KinesisEventSourceMapping } from './esm/kinesis-mapping';
+import type { MappingMetrics } from './esm/metrics';
+import { S3OnFailureDestination } from './esm/on-failure-destination';
+import { createTopicIfMissing, startLocalServices, type LocalServiceName, type LocalServices } from './services';
+import type { KinesisEngine } from './services/kinesis';
+
+export const FAILURE_BUCKET = 'shardflow-failures';
+
+export interface LocalRuntimeOptions {
+  readonly pipelines: readonly Pipeline[];
+  /** Root of all local state. @default '.shardflow' */
+  readonly dataDir: string;
+  readonly ports?: Partial<Record<LocalServiceName | 'athena', number>>;
+  readonly kinesisEngine?: KinesisEngine;
+  /** Handler and emulator logs; JSON lines to `<dataDir>/logs/runtime.log` when absent. */
+  readonly logger?: Logger;
+}
+
+/** What `shardflow send`, `query` and `status` need to find a running `dev`. */
+export interface RuntimeInfo {
+  readonly pid: number;
+  readonly startedAt: string;
+  readonly endpoints: { readonly kinesis?: string; readonly s3: string; readonly kafka?: string; readonly athena: string };
+  readonly lakeBucket: string;
+  readonly failureBucket: string;
+  readonly pipelines: readonly string[];
+}
+
+export interface PipelineStatus {
+  readonly pipeline: string;
+  readonly source: string;
+  /** Totals since this runtime started, from the handler's committed batches. */
+  readonly counts: BatchCounts & { objects: number; batches: number };
+  readonly mapping: MappingMetrics | null;
+}
+
+export interface LocalRuntime {
+  readonly info: RuntimeInfo;
+  readonly s3: S3Client;
+  status(): PipelineStatus[];
+  stop(): Promise<void>;
+}
+
+export function runtimeInfoFile(dataDir: string): string {
+  return path.join(dataDir, 'runtime.json');
+}
+
+export function statusFile(dataDir: string): string {
+  return path.join(dataDir, 'status.json');
+}
+
+/** Reads the runtime file of a running `dev`; null when none runs (or it died). */
+export async function readRuntimeInfo(dataDir: string): Promise<RuntimeInfo | null> {
+  let info: RuntimeInfo;
+  try {
+    info = JSON.parse(await fs.readFile(runtimeInfoFile(dataDir), 'utf8')) as RuntimeInfo;
+  } catch {
+    return null;
+  }
+  try {
+    process.kill(info.pid, 0);
+  } catch {
+    return null;
+  }
+  return info;
+}
+
+function fileLogger(file: string): Logger {
+  const lines: string[] = [];
+  let flushing: Promise<void> = Promise.resolve();
+  const flush = () => {
+    if (lines.length === 0) return;
+    const chunk = lines.splice(0).join('\n') + '\n';
+    flushing = flushing.then(() => fs.appendFile(file, chunk)).catch(() => undefined);
+  };
+  setInterval(flush, 500).unref();
+  return createLogger('shardflow-dev', { write: (l) => lines.push(l) });
+}
+
+type Mapping = { start(): Promise<void>; stop(): Promise<void>; metrics(): MappingMetrics };
+
+export async function startLocalRuntime(opts: LocalRuntimeOptions): Promise<LocalRuntime> {
+  const dataDir = path.resolve(opts.dataDir);
+  await fs.mkdir(path.join(dataDir, 'logs'), { recursive: true });
+  const existing = await readRuntimeInfo(dataDir);
+  if (existing && existing.pid !== process.pid) {
+    throw new Error(`another \`shardflow dev\` (pid ${existing.pid}) already runs on ${dataDir}; stop it first, or use another --data-dir`);
+  }
+  const log = opts.logger ?? fileLogger(path.join(dataDir, 'logs', 'runtime.log'));
+  const needKinesis = opts.pipelines.some((p) => p.source.kind === 'kinesis');
+  const needKafka = opts.pipelines.some((p) => p.source.kind === 'kafka');
+  const services: LocalServices = await startLocalServices({
+    dataDir: path.join(dataDir, 'services'),
+    ports: opts.ports ?? {},
+    ...(opts.kinesisEngine ? { kinesisEngine: opts.kinesisEngine } : {}),
+    services: ['s3', ...(needKinesis ? (['kinesis'] as const) : []), ...(needKafka ? (['kafka'] as const) : [])],
+    buckets: [DEFAULT_LAKE_BUCKET, FAILURE_BUCKET],
+  });
+  const started: { stop(): Promise<void> }[] = [];
+  const s3 = localS3Client(services.s3!.endpoint);
+  try {
+    await ensureBucket(s3, DEFAULT_LAKE_BUCKET);
+    await ensureBucket(s3, FAILURE_BUCKET);
+    const athena: AthenaEndpoint = await startAthenaEndpoint({
+      port: opts.ports?.athena ?? DEFAULT_ATHENA_PORT,
+      s3: { endpoint: services.s3!.endpoint, bucket: DEFAULT_LAKE_BUCKET },
+      pipelines: opts.pipelines,
+      dataDir: path.join(dataDir, 'athena'),
+    });
+    started.push(athena);
+
+    const kinesis = services.kinesis ? localKinesisClient(services.kinesis.endpoint) : null;
+    const counts = new Map<string, PipelineStatus['counts']>();
+    const mappings = new Map<string, Mapping>();
+    const onFailure = new S3OnFailureDestination(s3, FAILURE_BUCKET);
+
+    for (const p of opts.pipelines) {
+      const total = { received: 0, raw: 0, filtered: 0, quarantined: 0, late: 0, partials: 0, objects: 0, batches: 0 };
+      counts.set(p.name, total);
+      const handler = createStreamProcessor(p, {
+        s3,
+        bucket: DEFAULT_LAKE_BUCKET,
+        logger: log,
+        onBatch: (_source, c, objects) => {
+          for (const k of ['received', 'raw', 'filtered', 'quarantined', 'late', 'partials'] as const) total[k] += c[k];
+          total.objects += objects;
+          total.batches += 1;
+        },
+      });
+      const criteria = p.processing.lambdaFilterCriteria && p.filter ? filterToCriteria(p.filter, p.schema, p.source.kind) : null;
+      const filters = criteria && criteria.expressible ? criteria.filters : undefined;
+      const checkpoints = new FileCheckpointStore(path.join(dataDir, 'checkpoints'), `${p.name}`);
+      const options = {
+        batchSize: p.processing.batchSize,
+        batchingWindowMs: p.processing.batchingWindowMs,
+        parallelizationFactor: p.processing.parallelizationFactor,
+        startingPosition: p.processing.startingPosition,
+        maxRetryAttempts: p.processing.maxRetryAttempts,
+        maxRecordAgeMs: p.processing.maxRecordAgeMs,
+        bisectBatchOnError: p.processing.bisectBatchOnError,
+      };
+      let mapping: Mapping;
+      if (p.source.kind === 'kinesis') {
+        await createStreamIfMissing(kinesis!, p.source.stream, p.source.shards === 'on-demand' ? 4 : p.source.shards);
+        mapping = new KinesisEventSourceMapping({
+          kinesis: kinesis!,
+          streamName: p.source.stream,
+          handler,
+          options,
+          checkpoints,
+          onFailure,
+          ...(filters ? { filters } : {}),
+          functionName: `shardflow-${p.name}-processor`,
+        });
+      } else {
+        const brokers = [services.kafka!.endpoint];
+        await createTopicIfMissing(brokers, p.source.topic, p.source.partitions);
+        mapping = new KafkaEventSourceMapping({
+          brokers,
+          topic: p.source.topic,
+          handler,
+          options,
+          onFailure,
+          ...(filters ? { filters } : {}),
+          functionName: `shardflow-${p.name}-processor`,
+        });
+      }
+      await mapping.start();
+      mappings.set(p.name, mapping);
+      started.push(mapping);
+    }
+
+    const info: RuntimeInfo = {
+      pid: process.pid,
+      startedAt: new Date().toISOString(),
+      endpoints: {
+        ...(services.kinesis ? { kinesis: services.kinesis.endpoint } : {}),
+        s3: services.s3!.endpoint,
+        ...(services.kafka ? { kafka: services.kafka.endpoint } : {}),
+        athena: athena.endpoint,
+      },
+      lakeBucket: DEFAULT_LAKE_BUCKET,
+      failureBucket: FAILURE_BUCKET,
+      pipelines: opts.pipelines.map((p) => p.name),
+    };
+    await fs.writeFile(runtimeInfoFile(dataDir), JSON.stringify(info, null, 2));
+
+    const status = (): PipelineStatus[] =>
+      opts.pipelines.map((p) => ({
+        pipeline: p.name,
+        source: p.source.kind === 'kinesis' ? `kinesis:${p.source.stream}` : `kafka:${p.source.topic}`,
+        counts: { ...counts.get(p.name)! },
+        mapping: mappings.get(p.name)?.metrics() ?? null,
+      }));
+    // `shardflow status` in another terminal reads this file.
+    const statusTimer = setInterval(() => {
+      fs.writeFile(statusFile(dataDir), JSON.stringify({ at: new Date().toISOString(), pipelines: status() }, null, 2)).catch(() => undefined);
+    }, 1_000);
+    statusTimer.unref();
+
+    let stopping: Promise<void> | null = null;
+    return {
+      info,
+      s3,
+      status,
+      stop: () =>
+        (stopping ??= (async () => {
+          clearInterval(statusTimer);
+          // Mappings first: each finishes its in-flight batch and checkpoints it.
+          for (const m of [...started].reverse()) await m.stop().catch((err: unknown) => log.error('stop failed', { error: err }));
+          kinesis?.destroy();
+          await services.stopAll();
+          s3.destroy();
+          await fs.rm(runtimeInfoFile(dataDir), { force: true });
+        })()),
+    };
+  } catch (err) {
+    for (const m of started.reverse()) await m.stop().catch(() => undefined);
+    await services.stopAll().catch(() => undefined);
+    s3.destroy();
+    throw err;
+  }
+}
