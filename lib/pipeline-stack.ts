@@ -50,7 +50,7 @@ export class PipelineStack extends Stack {
     lake.database(pipeline.database); // throws if the lake lacks the pipeline's database
     // The lake is found by name (pseudo-parameters only), not by CloudFormation exports: pipeline
     // stacks come and go without pinning the lake stack, and IAM resources read the same everywhere.
-    this.addDependency(Stack.of(lake));
+    this.addStackDependency(Stack.of(lake));
     const lakeBucket = s3.Bucket.fromBucketAttributes(this, 'LakeBucket', {
       bucketName: lake.bucketName,
       ...(lake.encryptionKey ? { encryptionKey: lake.encryptionKey } : {}),

@@ -11,7 +11,8 @@
  * renderer, the SQL runs as written, and a query that uses placeholders is a
  * synth error rather than an Athena syntax error at 3 a.m.
  */
-import { Duration, RemovalPolicy, TimeZone } from 'aws-cdk-lib';
+import { Aws, Duration, RemovalPolicy, Stack, TimeZone } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
@@ -23,6 +24,7 @@ import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
 import type { Pipeline } from '../core/pipeline';
 import { RESULTS_PREFIX } from './data-lake';
+import { acknowledgeNag, nagResource } from './nag';
 import { checkInteger, checkSeconds, definedOnly, InvalidPropError } from './prop-checks';
 
 export interface ScheduledQueriesProps {
@@ -59,6 +61,8 @@ export class ScheduledQueries extends Construct {
   public readonly schedules: Readonly<Record<string, scheduler.Schedule>>;
   /** In alarm when a run failed, timed out or was aborted in the last 5 minutes. */
   public readonly failureAlarm: cloudwatch.Alarm;
+  private readonly pipelineName: string;
+  private readonly outputTables: readonly string[];
 
   constructor(scope: Construct, id: string, props: ScheduledQueriesProps) {
     super(scope, id);
@@ -73,6 +77,8 @@ export class ScheduledQueries extends Construct {
       });
     }
     const databaseName = p.databaseName ?? pipeline.database;
+    this.pipelineName = pipeline.name;
+    this.outputTables = pipeline.scheduledQueries.flatMap((q) => (q.outputTable ? [q.outputTable] : []));
 
     const render: sfn.IChainable = p.renderer
       ? new tasks.LambdaInvoke(this, 'RenderQuery', {
@@ -89,15 +95,21 @@ export class ScheduledQueries extends Construct {
         })
       : new sfn.Pass(this, 'UseSqlAsWritten', { parameters: { 'sql.$': '$.sql' }, resultPath: '$.rendered' });
 
-    const run = new tasks.AthenaStartQueryExecution(this, 'RunQuery', {
-      queryString: sfn.JsonPath.stringAt('$.rendered.sql'),
-      queryExecutionContext: { catalogName: 'AwsDataCatalog', databaseName },
-      workGroup: p.workgroupName,
-      // Same place the workgroup enforces; naming it scopes the task's S3 policy to it.
-      resultConfiguration: { outputLocation: { bucketName: p.lakeBucket.bucketName, objectKey: `${RESULTS_PREFIX}scheduled/${pipeline.name}/` } },
-      integrationPattern: sfn.IntegrationPattern.RUN_JOB,
-      resultSelector: { 'queryExecutionId.$': '$.QueryExecution.QueryExecutionId', 'state.$': '$.QueryExecution.Status.State' },
-      resultPath: '$.athena',
+    // The Athena .sync integration as a CustomState: the CDK task grants s3:GetObject and
+    // s3:ListBucket on "*" for the result location; the statements below are scoped instead.
+    const run = new sfn.CustomState(this, 'RunQuery', {
+      stateJson: {
+        Type: 'Task',
+        Resource: `arn:${Aws.PARTITION}:states:::athena:startQueryExecution.sync`,
+        Parameters: {
+          'QueryString.$': '$.rendered.sql',
+          QueryExecutionContext: { Catalog: 'AwsDataCatalog', Database: databaseName },
+          // The workgroup enforces the result location (athena-results/) and its encryption.
+          WorkGroup: p.workgroupName,
+        },
+        ResultSelector: { 'queryExecutionId.$': '$.QueryExecution.QueryExecutionId', 'state.$': '$.QueryExecution.Status.State' },
+        ResultPath: '$.athena',
+      },
     });
     if (p.retryAttempts > 0) {
       run.addRetry({
@@ -119,13 +131,13 @@ export class ScheduledQueries extends Construct {
       logs: { destination: logGroup, level: sfn.LogLevel.ALL, includeExecutionData: false },
     });
 
-    // Athena reads the tables with the caller's rights: this pipeline's tables and quarantine,
-    // plus any table another pipeline's query may join (tables/ as a whole).
-    p.lakeBucket.grantRead(this.stateMachine, 'tables/*');
-    p.lakeBucket.grantRead(this.stateMachine, `quarantine/${pipeline.name}/*`);
+    this.grantQueryRights(p.lakeBucket, p.workgroupName, databaseName);
     for (const q of pipeline.scheduledQueries) {
-      if (q.outputTable) p.lakeBucket.grantPut(this.stateMachine, `tables/${q.outputTable}/*`);
+      if (q.outputTable) {
+        this.stateMachine.addToRolePolicy(new iam.PolicyStatement({ actions: ['s3:PutObject', 's3:AbortMultipartUpload'], resources: [p.lakeBucket.arnForObjects(`tables/${q.outputTable}/*`)] }));
+      }
     }
+    this.acknowledgeFindings(p.lakeBucket, databaseName);
 
     const schedules: Record<string, scheduler.Schedule> = {};
     for (const q of pipeline.scheduledQueries) {
@@ -164,5 +176,50 @@ export class ScheduledQueries extends Construct {
       comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
       treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
     });
+  }
+
+  /** What Athena needs, with the caller's rights, to run a query and write its result. */
+  private grantQueryRights(bucket: s3.IBucket, workgroupName: string, databaseName: string): void {
+    const stack = Stack.of(this);
+    const sm = this.stateMachine;
+    sm.addToRolePolicy(new iam.PolicyStatement({
+      actions: ['athena:StartQueryExecution', 'athena:GetQueryExecution', 'athena:StopQueryExecution'],
+      resources: [stack.formatArn({ service: 'athena', resource: 'workgroup', resourceName: workgroupName })],
+    }));
+    sm.addToRolePolicy(new iam.PolicyStatement({
+      actions: ['athena:GetDataCatalog'],
+      resources: [stack.formatArn({ service: 'athena', resource: 'datacatalog', resourceName: 'AwsDataCatalog' })],
+    }));
+    sm.addToRolePolicy(new iam.PolicyStatement({
+      actions: ['glue:GetDatabase', 'glue:GetTable', 'glue:GetTables', 'glue:GetPartition', 'glue:GetPartitions', 'glue:BatchGetPartition'],
+      resources: [
+        stack.formatArn({ service: 'glue', resource: 'catalog' }),
+        stack.formatArn({ service: 'glue', resource: 'database', resourceName: databaseName }),
+        stack.formatArn({ service: 'glue', resource: 'table', resourceName: `${databaseName}/*` }),
+      ],
+    }));
+    // Tables of any pipeline in the lake (a query may join them); this pipeline's quarantine.
+    sm.addToRolePolicy(new iam.PolicyStatement({
+      actions: ['s3:GetObject'],
+      resources: [bucket.arnForObjects('tables/*'), bucket.arnForObjects(`quarantine/${this.pipelineName}/*`)],
+    }));
+    sm.addToRolePolicy(new iam.PolicyStatement({ actions: ['s3:ListBucket', 's3:GetBucketLocation'], resources: [bucket.bucketArn] }));
+    sm.addToRolePolicy(new iam.PolicyStatement({
+      actions: ['s3:PutObject', 's3:GetObject', 's3:AbortMultipartUpload', 's3:ListMultipartUploadParts'],
+      resources: [bucket.arnForObjects(`${RESULTS_PREFIX}*`)],
+    }));
+  }
+
+  private acknowledgeFindings(bucket: s3.IBucket, databaseName: string): void {
+    const stack = Stack.of(this);
+    const res = (v: string) => `AwsSolutions-IAM5[Resource::${nagResource(this, v)}]`;
+    acknowledgeNag(this.stateMachine, 'Athena runs any table of the lake database and writes results under names it chooses: tables/* and the results prefix are as narrow as the query text allows.',
+      res(bucket.arnForObjects('tables/*')),
+      res(bucket.arnForObjects(`quarantine/${this.pipelineName}/*`)),
+      res(bucket.arnForObjects(`${RESULTS_PREFIX}*`)),
+      res(stack.formatArn({ service: 'glue', resource: 'table', resourceName: `${databaseName}/*` })),
+      ...this.outputTables.map((t) => res(bucket.arnForObjects(`tables/${t}/*`))));
+    acknowledgeNag(this.stateMachine, 'Vended log delivery and X-Ray actions have no resource-level permissions (Step Functions logging and tracing guides); CDK adds them for the execution log and tracing.',
+      'AwsSolutions-IAM5[Resource::*]');
   }
 }

@@ -146,6 +146,8 @@ export class StreamProcessor extends Construct {
       ? new lambda.Function(this, 'Function', { ...common, code: p.handlerCode, handler: 'index.handler' })
       : new nodejs.NodejsFunction(this, 'Function', {
           ...common,
+          // Stack traces through the bundle's source map.
+          environment: { ...common.environment, NODE_OPTIONS: '--enable-source-maps' },
           entry: STREAM_PROCESSOR_ENTRY,
           handler: 'handler',
           projectRoot: PROJECT_ROOT,

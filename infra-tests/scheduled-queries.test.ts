@@ -1,0 +1,88 @@
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import { describe, expect, test } from 'vitest';
+import { ScheduledQueries } from '../lib/scheduled-queries';
+import * as s3 from 'aws-cdk-lib/aws-s3';
+import { INLINE_CODE, deploy, newStack } from './helpers';
+import { orders } from './fixtures';
+
+const hourly = orders({
+  scheduledQueries: [
+    { name: 'hourly_totals', schedule: 'rate(1 hour)', sql: 'SELECT category, count(*) FROM shardflow.orders_events GROUP BY 1' },
+    { name: 'nightly', schedule: 'cron(0 2 * * ? *)', sql: 'SELECT 1', outputTable: 'orders_nightly' },
+  ],
+});
+
+describe('ScheduledQueries', () => {
+  test('one schedule per query, expression as given, in UTC, starting the state machine', () => {
+    const { stack } = deploy(hourly);
+    const t = Template.fromStack(stack);
+    t.resourceCountIs('AWS::Scheduler::Schedule', 2);
+    t.hasResourceProperties('AWS::Scheduler::Schedule', {
+      ScheduleExpression: 'rate(1 hour)',
+      ScheduleExpressionTimezone: 'Etc/UTC',
+      Target: Match.objectLike({ Arn: { Ref: Match.stringLikeRegexp('ScheduledQueriesStateMachine') }, RetryPolicy: Match.objectLike({ MaximumRetryAttempts: 3 }) }),
+    });
+    t.hasResourceProperties('AWS::Scheduler::Schedule', { ScheduleExpression: 'cron(0 2 * * ? *)', ScheduleExpressionTimezone: 'Etc/UTC' });
+  });
+
+  test('state machine runs Athena StartQueryExecution .sync in the workgroup, with retries, logs and tracing', () => {
+    const { stack } = deploy(hourly);
+    const t = Template.fromStack(stack);
+    const sm = Object.values(t.findResources('AWS::StepFunctions::StateMachine'))[0] as { Properties: { DefinitionString: unknown; TracingConfiguration: unknown; LoggingConfiguration: { Level: string } } };
+    const def = JSON.stringify(sm.Properties.DefinitionString);
+    expect(def).toContain('athena:startQueryExecution.sync');
+    expect(def).toContain('\\"WorkGroup\\":\\"shardflow\\"');
+    expect(def).toContain('States.TaskFailed');
+    expect(sm.Properties.TracingConfiguration).toEqual({ Enabled: true });
+    expect(sm.Properties.LoggingConfiguration.Level).toBe('ALL');
+  });
+
+  test('IAM: the only "*" statement holds log-delivery and X-Ray actions, which have no resource-level form', () => {
+    const { stack } = deploy(hourly);
+    const stmts = Object.entries(Template.fromStack(stack).findResources('AWS::IAM::Policy'))
+      .filter(([id]) => id.includes('ScheduledQueries'))
+      .flatMap(([, r]) => (r as { Properties: { PolicyDocument: { Statement: { Action: string | string[]; Resource: unknown }[] } } }).Properties.PolicyDocument.Statement);
+    const star = stmts.filter((s) => s.Resource === '*').flatMap((s) => [s.Action].flat());
+    expect(star.length).toBeGreaterThan(0);
+    expect(star.every((a) => a.startsWith('logs:') || a.startsWith('xray:'))).toBe(true);
+    // reads are scoped to table prefixes, results to the results prefix
+    expect(JSON.stringify(stmts)).toContain('/athena-results/*');
+    expect(JSON.stringify(stmts)).toContain('/tables/orders_nightly/*');
+  });
+
+  test('failure alarm on failed, timed-out or aborted runs; it is on the pipeline dashboard', () => {
+    const { stack } = deploy(hourly);
+    const t = Template.fromStack(stack);
+    t.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      Threshold: 1,
+      Metrics: Match.arrayWith([Match.objectLike({ Expression: 'failed + timedOut + aborted' })]),
+    });
+    expect(JSON.stringify(t.findResources('AWS::CloudWatch::Dashboard'))).toContain('ScheduledQueriesFailureAlarm');
+  });
+
+  test('placeholders without a renderer fail at synth, naming the query and the placeholder', () => {
+    const p = orders({ scheduledQueries: [{ name: 'windowed', schedule: 'rate(1 hour)', sql: "SELECT * FROM t WHERE ts >= TIMESTAMP '{{window_start}}'" }] });
+    expect(() => deploy(p)).toThrow(/scheduledQueries\[0\]\.sql uses placeholder \{\{window_start\}\}.*given renderer: none/);
+  });
+
+  test('with a renderer (the query runner) the state machine invokes it before Athena', () => {
+    // GIVEN a stand-in renderer function
+    const stack = newStack();
+    const bucket = s3.Bucket.fromBucketName(stack, 'Lake', 'lake');
+    const renderer = new lambda.Function(stack, 'Runner', { runtime: lambda.Runtime.NODEJS_22_X, handler: 'index.handler', code: INLINE_CODE });
+    const p = orders({ scheduledQueries: [{ name: 'windowed', schedule: 'rate(1 hour)', sql: "SELECT '{{window_start}}'" }] });
+    // WHEN
+    new ScheduledQueries(stack, 'Queries', { pipeline: p, lakeBucket: bucket, workgroupName: 'shardflow', renderer });
+    // THEN
+    const def = JSON.stringify(Template.fromStack(stack).findResources('AWS::StepFunctions::StateMachine'));
+    expect(def).toContain('RenderQuery');
+    expect(def).toContain('lambda:invoke');
+  });
+
+  test('bad retry count fails at synth with the value', () => {
+    const stack = newStack();
+    const bucket = s3.Bucket.fromBucketName(stack, 'Lake', 'lake');
+    expect(() => new ScheduledQueries(stack, 'Q', { pipeline: hourly, lakeBucket: bucket, workgroupName: 'w', retryAttempts: 11 })).toThrow(/Retry attempts .* \(given 11\)/);
+  });
+});
