@@ -9,5 +9,7 @@ export default defineConfig({
     pool: 'forks',
     // 2 cores: more workers only contend with the services under test.
     maxWorkers: 2,
+    // The lockfile pins an SDK release that supports Node.js 20; silence its upgrade reminder.
+    env: { AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
   },
 });

@@ -7,14 +7,14 @@ import fs from 'node:fs';
 import path from 'node:path';
 import readline from 'node:readline';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import type { KinesisClient } from '@aws-sdk/client-kinesis';
 import { Kafka, logLevel } from 'kafkajs';
 import type { Pipeline } from '../core';
-import { localAthenaClient, localKinesisClient } from '../local/aws-clients';
+import { localAthenaClient } from '../local/aws-clients';
 import { generateEvents } from '../local/event-generator';
 import { findPipeline, loadPipelines } from '../local/pipeline-loader';
 import { sendToKafka, sendToKinesis, toOutgoing, type OutgoingRecord, type SendReport } from '../local/producers';
-import { readRuntimeInfo, startLocalRuntime, statusFile, type PipelineStatus, type RuntimeInfo } from '../local/runtime';
+import { readRuntimeInfo, startLocalRuntime, statusFile, type PipelineStatus } from '../local/runtime';
+import { resolveTarget, type Target, type TargetKind } from '../local/targets';
 import { runAthenaQuery, QueryFailedError } from '../local/query';
 import { formatRows, type OutputFormat } from './table-format';
 
@@ -28,7 +28,8 @@ class CliError extends Error {
 interface GlobalOptions {
   pipelines: string;
   dataDir: string;
-  target: 'local' | 'localstack';
+  target: TargetKind;
+  outputsFile: string;
 }
 
 const positiveInt = (name: string) => (v: string) => {
@@ -41,22 +42,17 @@ const program = new Command('shardflow')
   .description('Serverless stream pipelines on AWS, run locally with the same handler and SDK calls')
   .option('--pipelines <dir>', 'folder of pipeline definitions', 'pipelines')
   .option('--data-dir <dir>', 'local state: services, lake, checkpoints', '.shardflow')
-  .addOption(new Option('--target <target>', 'where the SDK calls go').choices(['local', 'localstack']).default('local'))
+  .addOption(new Option('--target <target>', 'where the SDK calls go').choices(['local', 'localstack', 'aws']).default('local'))
+  .option('--outputs-file <file>', 'stack outputs of `cdk deploy --outputs-file` (target aws)', 'cdk-outputs.json')
   .showHelpAfterError();
 
 function globals(): GlobalOptions {
   return program.opts<GlobalOptions>();
 }
 
-/** Endpoints of the running `dev` (local) or of LocalStack's edge port. */
-async function endpoints(g: GlobalOptions): Promise<RuntimeInfo['endpoints']> {
-  if (g.target === 'localstack') {
-    const edge = process.env.LOCALSTACK_ENDPOINT ?? 'http://localhost:4566';
-    return { kinesis: edge, s3: edge, athena: edge, kafka: process.env.LOCALSTACK_KAFKA ?? 'localhost:4511' };
-  }
-  const info = await readRuntimeInfo(g.dataDir);
-  if (!info) throw new CliError(`no \`shardflow dev\` is running on ${path.resolve(g.dataDir)}: start one with \`npx shardflow dev\` in another terminal`);
-  return info.endpoints;
+function target(): Promise<Target> {
+  const g = globals();
+  return resolveTarget(g.target, { dataDir: g.dataDir, outputsFile: g.outputsFile });
 }
 
 program
@@ -139,7 +135,7 @@ program
   .action(async (name: string, o: { count: number; rate?: number; file?: string; seed: number }) => {
     const g = globals();
     const pipeline = findPipeline(await loadPipelines(g.pipelines), name);
-    const ep = await endpoints(g);
+    const t = await target();
     const records: OutgoingRecord[] = [];
     if (o.file) {
       let i = 0;
@@ -168,7 +164,7 @@ program
       const filled = Math.round((done / Math.max(1, total)) * width);
       process.stderr.write(`\r[${'█'.repeat(filled)}${'░'.repeat(width - filled)}] ${done}/${total}  retried ${r.retried}  failed ${r.failed}`);
     };
-    const report = await sendRecords(pipeline, ep, records, { ...(o.rate ? { rate: o.rate } : {}), onProgress: progress });
+    const report = await sendRecords(pipeline, t, records, { ...(o.rate ? { rate: o.rate } : {}), onProgress: progress });
     if (process.stderr.isTTY) process.stderr.write('\n');
     const secs = (performance.now() - started) / 1000;
     console.log(`${pipeline.name}: sent ${report.sent}, failed ${report.failed}, retried ${report.retried} in ${secs.toFixed(1)} s (${Math.round(report.sent / Math.max(secs, 0.001))} events/s)`);
@@ -180,22 +176,20 @@ program
     }
   });
 
-export async function sendRecords(pipeline: Pipeline, ep: RuntimeInfo['endpoints'], records: OutgoingRecord[], opts: { rate?: number; onProgress?: (r: SendReport) => void }): Promise<SendReport> {
+export async function sendRecords(pipeline: Pipeline, t: Target, records: OutgoingRecord[], opts: { rate?: number; onProgress?: (r: SendReport) => void }): Promise<SendReport> {
   if (pipeline.source.kind === 'kinesis') {
-    if (!ep.kinesis) throw new CliError('the running runtime has no Kinesis endpoint');
-    const client: KinesisClient = localKinesisClient(ep.kinesis);
+    const client = t.kinesis();
     try {
-      return await sendToKinesis(client, pipeline.source.stream, records, opts);
+      return await sendToKinesis(client, t.streamName(pipeline), records, opts);
     } finally {
       client.destroy();
     }
   }
-  if (!ep.kafka) throw new CliError('the running runtime has no Kafka broker');
-  const kafka = new Kafka({ clientId: 'shardflow-send', brokers: [ep.kafka], logLevel: logLevel.NOTHING });
+  const kafka = new Kafka({ ...t.kafka(pipeline), logLevel: logLevel.NOTHING });
   const producer = kafka.producer({ allowAutoTopicCreation: false, idempotent: true, maxInFlightRequests: 1 });
   await producer.connect();
   try {
-    return await sendToKafka(producer, pipeline.source.topic, records, opts);
+    return await sendToKafka(producer, t.topicName(pipeline), records, opts);
   } finally {
     await producer.disconnect();
   }
@@ -206,13 +200,13 @@ program
   .description('run Athena SQL (Trino dialect) and print the result')
   .addOption(new Option('--format <format>', 'output format').choices(['table', 'csv', 'json']).default('table'))
   .option('--database <db>', 'default database', 'shardflow')
-  .option('--workgroup <wg>', 'Athena workgroup', 'primary')
+  .option('--workgroup <wg>', 'Athena workgroup (default: primary locally, the stack\'s on aws)')
   .option('--max-rows <n>', 'print at most this many rows', positiveInt('--max-rows'))
-  .action(async (sql: string, o: { format: OutputFormat; database: string; workgroup: string; maxRows?: number }) => {
-    const ep = await endpoints(globals());
-    const client = localAthenaClient(ep.athena);
+  .action(async (sql: string, o: { format: OutputFormat; database: string; workgroup?: string; maxRows?: number }) => {
+    const t = await target();
+    const client = t.athena();
     try {
-      const r = await runAthenaQuery(client, { sql, database: o.database, workgroup: o.workgroup }, o.maxRows ? { maxRows: o.maxRows } : {});
+      const r = await runAthenaQuery(client, { sql, database: o.database, workgroup: o.workgroup ?? t.workgroup() }, o.maxRows ? { maxRows: o.maxRows } : {});
       console.log(formatRows(r.columns, r.rows, o.format));
       if (o.format === 'table') {
         console.error(`${r.rows.length} row(s); scanned ${r.dataScannedBytes} bytes in ${r.engineExecutionMs} ms; query ${r.queryExecutionId}`);
@@ -252,7 +246,7 @@ program
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   const e = err as Error;
-  const known = ['CliError', 'PipelineLoadError', 'PipelineDefinitionError', 'ServiceStartError', 'QueryFailedError', 'RecordTooLargeError'];
+  const known = ['CliError', 'TargetError', 'PipelineLoadError', 'PipelineDefinitionError', 'ServiceStartError', 'QueryFailedError', 'RecordTooLargeError'];
   console.error(`shardflow: ${known.includes(e.name) ? e.message : (e.stack ?? e.message)}`);
   process.exit(1);
 });
