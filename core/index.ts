@@ -14,3 +14,4 @@ export * from './window';
 export * from './codec';
 export * from './partial-aggregate';
 export * from './process-batch';
+export * from './schedule';

@@ -9,6 +9,7 @@ import { PipelineDefinitionError } from './errors';
 import type { FilterExpr } from './filter';
 import { filterToCriteria, filterToSql, compilePredicate } from './filter-compile';
 import type { MeasureSpec } from './measure';
+import { parseSchedule, placeholdersIn, PLACEHOLDERS } from './schedule';
 import { FIELD_TYPES, type FieldSpec, type FieldType, type SchemaField } from './schema';
 import type { Window, WindowSpec } from './window';
 
@@ -180,7 +181,6 @@ const PIPELINE_NAME = /^[a-z][a-z0-9_-]{0,47}$/;
 const IDENT = /^[a-z_][a-z0-9_]{0,127}$/;
 const STREAM_NAME = /^[a-zA-Z0-9_.-]{1,128}$/;
 const TOPIC_NAME = /^[a-zA-Z0-9._-]{1,249}$/;
-const SCHEDULE = /^(rate\(\s*\d+\s+(minute|minutes|hour|hours|day|days)\s*\)|cron\([^()]+\))$/;
 /** Columns every lake table reserves for partitions. */
 export const PARTITION_COLUMNS = ['dt', 'hour'] as const;
 
@@ -472,8 +472,14 @@ function checkScheduledQueries(qs: readonly ScheduledQueryInput[], fail: Fail): 
     if (!/^[a-z][a-z0-9_]{0,63}$/.test(q.name ?? '')) fail(`${path}.name`, `must match /^[a-z][a-z0-9_]{0,63}$/ (given ${JSON.stringify(q.name)})`);
     if (seen.has(q.name)) fail(`${path}.name`, `"${q.name}" is used twice`);
     seen.add(q.name);
-    if (!SCHEDULE.test((q.schedule ?? '').trim())) fail(`${path}.schedule`, `must be an EventBridge expression such as 'rate(1 hour)' or 'cron(0 * * * ? *)' (given ${JSON.stringify(q.schedule)})`);
+    try {
+      parseSchedule(q.schedule);
+    } catch (err) {
+      fail(`${path}.schedule`, `must be an EventBridge expression such as 'rate(1 hour)' or 'cron(0 * * * ? *)': ${(err as Error).message}`);
+    }
     if (typeof q.sql !== 'string' || q.sql.trim() === '') fail(`${path}.sql`, 'must be a non-empty SQL string');
+    const unknown = placeholdersIn(q.sql).filter((n) => !(PLACEHOLDERS as readonly string[]).includes(n));
+    if (unknown.length > 0) fail(`${path}.sql`, `unknown placeholder {{${unknown[0]}}} (known: ${PLACEHOLDERS.map((n) => `{{${n}}}`).join(', ')})`);
     if (q.outputTable !== undefined && !IDENT.test(q.outputTable)) fail(`${path}.outputTable`, `must match ${IDENT} (given ${JSON.stringify(q.outputTable)})`);
     return { name: q.name, schedule: q.schedule.trim(), sql: q.sql, outputTable: q.outputTable ?? null, description: q.description ?? '' };
   });

@@ -33,4 +33,22 @@ export default definePipeline({
     quarantine: 'clickstream_quarantine',
   },
   database: 'shardflow',
+  scheduledQueries: [
+    {
+      name: 'top_categories_hourly',
+      description: 'Top categories by total value over the last hour, from the aggregate view',
+      // Every hour on the hour (UTC). The SQL is placeholder-free until the CDK app passes the query
+      // runner as the schedules' renderer: it covers the last complete hour at execution time. With a
+      // renderer, write `window_start >= {{window_start}} AND window_start < {{window_end}}` instead:
+      // re-runs and catch-up runs then cover their own interval.
+      schedule: 'cron(0 * * * ? *)',
+      sql: `SELECT category, SUM(total_value) AS total_value, SUM(events) AS events, MAX(max_value) AS max_value
+FROM clickstream_by_category_1m
+WHERE window_start >= from_unixtime(floor(to_unixtime(current_timestamp) / 3600) * 3600 - 3600)
+  AND window_start < from_unixtime(floor(to_unixtime(current_timestamp) / 3600) * 3600)
+GROUP BY category
+ORDER BY total_value DESC, category
+LIMIT 10`,
+    },
+  ],
 });
