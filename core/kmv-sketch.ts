@@ -18,27 +18,10 @@ export const KMV_K = 1024;
 /** Hashes are 52-bit non-negative integers (exact in a double and in BIGINT). */
 export const HASH_SPACE = 2 ** 52;
 
-/** MurmurHash3 x86_32 over the UTF-16 code units of `s`. */
-function murmur3(s: string, seed: number): number {
-  let h = seed >>> 0;
-  const len = s.length;
-  let i = 0;
-  for (; i + 1 < len; i += 2) {
-    let k = (s.charCodeAt(i) & 0xffff) | ((s.charCodeAt(i + 1) & 0xffff) << 16);
-    k = Math.imul(k, 0xcc9e2d51);
-    k = (k << 15) | (k >>> 17);
-    k = Math.imul(k, 0x1b873593);
-    h ^= k;
-    h = (h << 13) | (h >>> 19);
-    h = (Math.imul(h, 5) + 0xe6546b64) | 0;
-  }
-  if (i < len) {
-    let k = s.charCodeAt(i) & 0xffff;
-    k = Math.imul(k, 0xcc9e2d51);
-    k = (k << 15) | (k >>> 17);
-    k = Math.imul(k, 0x1b873593);
-    h ^= k;
-  }
+const C1 = 0xcc9e2d51;
+const C2 = 0x1b873593;
+
+function fmix(h: number, len: number): number {
   h ^= len * 2;
   h ^= h >>> 16;
   h = Math.imul(h, 0x85ebca6b);
@@ -48,11 +31,37 @@ function murmur3(s: string, seed: number): number {
   return h >>> 0;
 }
 
-/** A 52-bit hash of a value's canonical string form. */
+/**
+ * A 52-bit hash of a value's canonical string form: two MurmurHash3 x86_32
+ * states over the UTF-16 code units of `value`, seeded differently and run in
+ * one pass (this runs for every event with a distinct measure).
+ */
 export function hash52(value: string): number {
-  const hi = murmur3(value, 0x9747b28c) & 0xfffff; // 20 bits
-  const lo = murmur3(value, 0x5bd1e995); // 32 bits
-  return hi * 4294967296 + lo;
+  let h1 = 0x9747b28c;
+  let h2 = 0x5bd1e995;
+  const len = value.length;
+  let i = 0;
+  for (; i + 1 < len; i += 2) {
+    let k = (value.charCodeAt(i) & 0xffff) | ((value.charCodeAt(i + 1) & 0xffff) << 16);
+    k = Math.imul(k, C1);
+    k = (k << 15) | (k >>> 17);
+    k = Math.imul(k, C2);
+    h1 ^= k;
+    h1 = (h1 << 13) | (h1 >>> 19);
+    h1 = (Math.imul(h1, 5) + 0xe6546b64) | 0;
+    h2 ^= k;
+    h2 = (h2 << 13) | (h2 >>> 19);
+    h2 = (Math.imul(h2, 5) + 0xe6546b64) | 0;
+  }
+  if (i < len) {
+    let k = value.charCodeAt(i) & 0xffff;
+    k = Math.imul(k, C1);
+    k = (k << 15) | (k >>> 17);
+    k = Math.imul(k, C2);
+    h1 ^= k;
+    h2 ^= k;
+  }
+  return (fmix(h1, len) & 0xfffff) * 4294967296 + fmix(h2, len); // 20 + 32 bits
 }
 
 /** A KMV sketch: at most k distinct hashes, ascending. Mutable while a batch is built. */

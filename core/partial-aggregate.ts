@@ -40,7 +40,9 @@ function num(v: FieldValue): number {
 
 /** Accumulates rows of one batch into partial aggregates per (window, group). */
 export class PartialAggregator {
-  private readonly groups = new Map<string, GroupState>();
+  /** window start → group key → state: two lookups, no key string built per event. */
+  private readonly windows = new Map<number, Map<string, GroupState>>();
+  private count = 0;
   private readonly measureFields: (string | undefined)[];
 
   constructor(private readonly agg: Aggregate) {
@@ -62,11 +64,13 @@ export class PartialAggregator {
   }
 
   private group(start: number, end: number, groupKey: string, row: Row): GroupState {
-    const key = `${start}\u0001${groupKey}`;
-    let g = this.groups.get(key);
+    let groups = this.windows.get(start);
+    if (!groups) this.windows.set(start, (groups = new Map()));
+    let g = groups.get(groupKey);
     if (!g) {
       g = { windowStart: start, windowEnd: end, groupValues: this.agg.groupBy.map((f) => row[f] ?? null), measures: this.agg.measures.map(emptyState) };
-      this.groups.set(key, g);
+      groups.set(groupKey, g);
+      this.count++;
     }
     return g;
   }
@@ -90,13 +94,13 @@ export class PartialAggregator {
   }
 
   get size(): number {
-    return this.groups.size;
+    return this.count;
   }
 
   /** Partial rows in the partials table's column layout (see lake-table.ts partialColumns). */
   rows(): Row[] {
     const out: Row[] = [];
-    for (const g of this.groups.values()) {
+    for (const g of [...this.windows.values()].flatMap((m) => [...m.values()])) {
       const row: Row = { window_start: g.windowStart, window_end: g.windowEnd };
       this.agg.groupBy.forEach((name, i) => (row[name] = g.groupValues[i] ?? null));
       this.agg.measures.forEach((m, i) => writeState(row, m, g.measures[i]!));

@@ -19,7 +19,22 @@ describe('compileDecoder', () => {
     const r = decode(json);
     // Assess
     expect(r.rejection).toBeUndefined();
-    expect(r.row).toEqual({ id: 'a', n: 7, big: null, x: 1.5, ok: null, ts: Date.UTC(2026, 10, 25, 7, 5, 0, 250) });
+    // Fields outside the schema stay on the row (it is the parsed object, reused); writers read only the columns.
+    expect(r.row).toEqual({ id: 'a', n: 7, big: null, x: 1.5, ok: null, ts: Date.UTC(2026, 10, 25, 7, 5, 0, 250), extra: 'ignored' });
+  });
+
+  it.each([
+    ['2026-11-25T07:05:00Z', Date.UTC(2026, 10, 25, 7, 5, 0)],
+    ['2026-11-25T07:05:00.999Z', Date.UTC(2026, 10, 25, 7, 5, 0, 999)],
+    ['2024-02-29T23:59:59.000Z', Date.UTC(2024, 1, 29, 23, 59, 59)],
+    ['2026-11-25T07:05Z', Date.UTC(2026, 10, 25, 7, 5)],
+    ['2026-11-25T07:05:00.123456Z', Date.UTC(2026, 10, 25, 7, 5, 0, 123)],
+  ])('parses event time %s', (ts, ms) => {
+    expect(decode(JSON.stringify({ id: 'a', n: 1, ts })).row?.ts).toBe(ms);
+  });
+
+  it.each(['2026-02-29T00:00:00Z', '2026-13-01T00:00:00Z', '2026-11-25T24:00:00Z', '2026-11-25T07:60:00Z', '2026-11-31T00:00:00.000Z'])('rejects the impossible date-time %s', (ts) => {
+    expect(decode(JSON.stringify({ id: 'a', n: 1, ts })).rejection?.field).toBe('ts');
   });
 
   it('accepts epoch millis and offsets for timestamps, and digit strings for bigint', () => {
