@@ -16,6 +16,7 @@ import { sendToKafka, sendToKinesis, toOutgoing, type OutgoingRecord, type SendR
 import { readRuntimeInfo, startLocalRuntime, statusFile, type PipelineStatus } from '../local/runtime';
 import { resolveTarget, type Target, type TargetKind } from '../local/targets';
 import { runAthenaQuery, QueryFailedError } from '../local/query';
+import { registerBatchCommands } from './batch-commands';
 import { formatRows, type OutputFormat } from './table-format';
 
 class CliError extends Error {
@@ -243,6 +244,16 @@ program
       client.destroy();
     }
   });
+
+registerBatchCommands(program, {
+  endpoints: async () => {
+    const g = globals();
+    const info = await readRuntimeInfo(g.dataDir);
+    if (!info) throw new CliError(`no \`shardflow dev\` is running on ${path.resolve(g.dataDir)}: start one with \`npx shardflow dev\` in another terminal`);
+    return info.endpoints;
+  },
+  pipelinesDir: () => globals().pipelines,
+});
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   const e = err as Error;

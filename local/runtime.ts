@@ -12,7 +12,7 @@ import { filterToCriteria } from '../core';
 import { createStreamProcessor } from '../functions/stream-processor/handler';
 import { createLogger, type Logger } from '../functions/shared/logger';
 import { DEFAULT_ATHENA_PORT, DEFAULT_LAKE_BUCKET, startAthenaEndpoint, type AthenaEndpoint } from './athena';
-import { createStreamIfMissing, ensureBucket, localKinesisClient, localS3Client } from './aws-clients';
+import { createStreamIfMissing, ensureBucket, localAthenaClient, localKinesisClient, localS3Client } from './aws-clients';
 import { FileCheckpointStore } from './esm/checkpoint-store';
 import { KafkaEventSourceMapping } from './esm/kafka-mapping';
 import { KinesisEventSourceMapping } from './esm/kinesis-mapping';
@@ -20,6 +20,7 @@ import type { MappingMetrics } from './esm/metrics';
 import { S3OnFailureDestination } from './esm/on-failure-destination';
 import { createTopicIfMissing, startLocalServices, type LocalServiceName, type LocalServices } from './services';
 import type { KinesisEngine } from './services/kinesis';
+import { startScheduler } from './scheduler';
 
 export const FAILURE_BUCKET = 'shardflow-failures';
 
@@ -186,6 +187,18 @@ export async function startLocalRuntime(opts: LocalRuntimeOptions): Promise<Loca
       mappings.set(p.name, mapping);
       started.push(mapping);
     }
+
+    // Scheduled queries run against the local Athena endpoint, as EventBridge Scheduler runs them on AWS.
+    const athenaClient = localAthenaClient(athena.endpoint);
+    const scheduler = await startScheduler({
+      pipelines: opts.pipelines,
+      athena: athenaClient,
+      s3,
+      bucket: DEFAULT_LAKE_BUCKET,
+      dataDir: path.join(dataDir, 'scheduler'),
+      logger: log,
+    });
+    started.push({ stop: async () => { await scheduler.stop(); athenaClient.destroy(); } });
 
     const info: RuntimeInfo = {
       pid: process.pid,
