@@ -13,6 +13,7 @@ const SUITES: Record<string, () => Promise<Suite>> = {
   pipeline: async () => (await import('./bench/pipeline')).benchPipeline,
   parquet: async () => (await import('./bench/parquet')).benchParquet,
   'kinesis-emulators': async () => (await import('./bench/kinesis-emulators')).benchKinesisEmulators,
+  'local-e2e': async () => (await import('./bench/local-e2e')).benchLocalE2e,
 };
 
 const onlyArg = process.argv.indexOf('--only');

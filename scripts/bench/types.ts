@@ -20,10 +20,15 @@ export interface BenchSuiteOutput {
 export function result(name: string, eventsPerS: number, baseline: string, baselinePerS: number, notes?: string): BenchResult {
   return {
     name,
-    events_per_s: Math.round(eventsPerS),
+    events_per_s: rounded(eventsPerS),
     baseline,
-    baseline_events_per_s: Math.round(baselinePerS),
+    baseline_events_per_s: rounded(baselinePerS),
     ratio: Number((eventsPerS / baselinePerS).toFixed(3)),
     ...(notes ? { notes } : {}),
   };
+}
+
+/** Whole numbers for rates ≥ 100; two decimals below, so that slow things (queries/s) keep their digits. */
+function rounded(x: number): number {
+  return x >= 100 ? Math.round(x) : Number(x.toFixed(2));
 }
