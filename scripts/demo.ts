@@ -17,6 +17,7 @@ import { freePort } from '../local/services/service';
 import { pipelines } from '../pipelines';
 
 const COUNT = Number(process.env.DEMO_EVENTS ?? 5_000);
+const EXTRA = 10; // late and malformed events per pipeline, within COUNT
 const dataDir = '.shardflow-demo';
 const say = (s: string) => process.stderr.write(`demo: ${s}\n`);
 
@@ -32,7 +33,12 @@ say(`ready in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
 const athena = localAthenaClient(rt.info.endpoints.athena);
 try {
   for (const p of pipelines) {
-    const records = [...generateEvents(p, COUNT, { seed: 7 })].map((e, i) => toOutgoing(p, e, i));
+    const records = [...generateEvents(p, COUNT - 2 * EXTRA, { seed: 7 })].map((e, i) => toOutgoing(p, e, i));
+    // Real streams carry bad and late data too: a few of each, to show where they go.
+    for (const [i, e] of [...generateEvents(p, EXTRA, { seed: 8 })].entries()) {
+      records.push(toOutgoing(p, { ...e, [p.eventTime]: new Date(Date.now() - 30 * 60_000).toISOString() }, COUNT + i)); // 30 min late
+      records.push({ data: i % 2 === 0 ? `{"truncated": ` : JSON.stringify({ ...e, [p.eventTime]: 'yesterday' }), partitionKey: `bad-${i}` });
+    }
     const report = p.source.kind === 'kinesis'
       ? await sendToKinesis(localKinesisClient(rt.info.endpoints.kinesis!), p.source.stream, records)
       : await (async () => {
