@@ -4,12 +4,13 @@
  * the running `dev` (or any Athena/S3 endpoints) through the AWS SDK.
  */
 import { InvalidArgumentError, type Command } from 'commander';
-import type { Pipeline } from '../core';
+import { ATHENA_HLL_RELATIVE_ERROR, compareWithView, planBackfill, type Pipeline } from '../core';
 import { DEFAULT_LAKE_BUCKET } from '../local/athena';
 import { localAthenaClient, localS3Client } from '../local/aws-clients';
 import { findPipeline, loadPipelines } from '../local/pipeline-loader';
 import { listQueryRuns, runScheduledQuery, type QueryRunRecord } from '../local/scheduler';
-import { formatRows } from './table-format';
+import { runAthenaQuery, QueryFailedError } from '../local/query';
+import { formatRows, type OutputFormat } from './table-format';
 
 export interface BatchCommandContext {
   endpoints(): Promise<{ athena: string; s3: string }>;
@@ -41,7 +42,7 @@ export function registerBatchCommands(program: Command, ctx: BatchCommandContext
   program
     .command('run-query <pipeline> <name>')
     .description('run a scheduled query for the interval that ends at or before --at (re-running an interval returns the same execution)')
-    .option('--at <time>', 'scheduled time, ISO-8601 UTC or now', parseTime('--at'), undefined)
+    .option('--at <time>', 'scheduled time, ISO-8601 UTC or now (default: now)', parseTime('--at'))
     .option('--bucket <bucket>', 'lake bucket', DEFAULT_LAKE_BUCKET)
     .action(async (pipelineName: string, name: string, o: { at?: number; bucket: string }) => {
       const pipeline = await pipelineNamed(ctx, pipelineName);
@@ -72,6 +73,45 @@ export function registerBatchCommands(program: Command, ctx: BatchCommandContext
         else printRuns(runs);
       } finally {
         s3.destroy();
+      }
+    });
+
+  program
+    .command('backfill <pipeline>')
+    .description('compute the pipeline\'s windowed aggregate in one batch query over the raw table, for the windows that start in [--from, --to)')
+    .requiredOption('--from <time>', 'first window start, ISO-8601 UTC (inclusive)', parseTime('--from'))
+    .requiredOption('--to <time>', 'last window start bound, ISO-8601 UTC (exclusive)', parseTime('--to'))
+    .option('--compare', 'also read the streaming view over the same windows and print the differences')
+    .option('--exact-distinct', 'COUNT(DISTINCT) instead of approx_distinct')
+    .option('--distinct-error <fraction>', `relative standard error of the batch distinct count for --compare (Athena: ${ATHENA_HLL_RELATIVE_ERROR}; the local endpoint's DuckDB HyperLogLog: 0.13)`, Number)
+    .option('--format <format>', 'table | csv | json', 'table')
+    .option('--show-sql', 'print the SQL before running it')
+    .action(async (pipelineName: string, o: { from: number; to: number; compare?: boolean; exactDistinct?: boolean; distinctError?: number; format: OutputFormat; showSql?: boolean }) => {
+      const pipeline = await pipelineNamed(ctx, pipelineName);
+      const plan = planBackfill(pipeline, { from: o.from, to: o.to }, { exactDistinct: o.exactDistinct ?? false });
+      if (o.showSql) console.error(`${plan.sql}\n`);
+      const ep = await ctx.endpoints();
+      const athena = localAthenaClient(ep.athena);
+      try {
+        const batch = await runAthenaQuery(athena, { sql: plan.sql, database: pipeline.database });
+        if (!o.compare) {
+          console.log(formatRows(batch.columns, batch.rows, o.format));
+          console.error(`${batch.rows.length} row(s), windows ${new Date(plan.firstWindow).toISOString()} … ${new Date(plan.lastWindow).toISOString()}; scanned ${batch.dataScannedBytes} bytes in ${batch.engineExecutionMs} ms`);
+          return;
+        }
+        const view = await runAthenaQuery(athena, { sql: plan.viewSql, database: pipeline.database });
+        const cmp = compareWithView(pipeline, batch, view, { batchDistinctError: o.exactDistinct ? 0 : (o.distinctError ?? ATHENA_HLL_RELATIVE_ERROR) });
+        console.log(`backfill ${cmp.rowsBackfill} row(s), streaming view ${cmp.rowsStreaming} row(s): ${cmp.matched} agree, ${cmp.differences.length} difference(s)`);
+        if (cmp.differences.length > 0) {
+          const cols = ['window | group', 'column', 'backfill', 'streaming', 'why'].map((name) => ({ name, type: 'varchar' }));
+          console.log(formatRows(cols, cmp.differences.map((d) => [d.key, d.column, d.backfill, d.streaming, d.reason]), o.format));
+          process.exitCode = 1;
+        }
+      } catch (err) {
+        if (err instanceof QueryFailedError) throw new Error(`backfill of ${pipeline.name} failed: ${err.reason}`);
+        throw err;
+      } finally {
+        athena.destroy();
       }
     });
 }

@@ -15,3 +15,4 @@ export * from './codec';
 export * from './partial-aggregate';
 export * from './process-batch';
 export * from './schedule';
+export * from './backfill';
