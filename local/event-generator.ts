@@ -4,17 +4,8 @@
  * so that the same command sends the same events.
  */
 import type { Pipeline, SchemaField } from '../core';
+import { mulberry32 as prng } from '../core/prng';
 
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Small vocabularies make group-bys meaningful: a handful of categories, sites, users. */
 const WORDS: Record<string, readonly string[]> = {

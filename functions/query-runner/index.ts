@@ -14,19 +14,12 @@
  */
 import { AthenaClient } from '@aws-sdk/client-athena';
 import { S3Client } from '@aws-sdk/client-s3';
-import { pipelineFromJson, renderQuery, runInterval } from '../../core';
-import { ConfigurationError, optionalEnv, requireEnv } from '../shared/config';
+import { renderQuery, runInterval } from '../../core';
+import { ConfigurationError, optionalEnv, pipelineFromEnv, requireEnv } from '../shared/config';
 import { createLogger } from '../shared/logger';
 import { findScheduledQuery, runScheduledQuery, type QueryRunRecord } from './run-scheduled-query';
 
-const pipeline = (() => {
-  const json = requireEnv('SHARDFLOW_PIPELINE');
-  try {
-    return pipelineFromJson(json);
-  } catch (err) {
-    throw new ConfigurationError(`SHARDFLOW_PIPELINE is not a valid pipeline: ${(err as Error).message}`);
-  }
-})();
+const pipeline = pipelineFromEnv();
 const bucket = requireEnv('LAKE_BUCKET');
 const workgroup = optionalEnv('ATHENA_WORKGROUP') ?? 'primary';
 const athenaEndpoint = optionalEnv('ATHENA_ENDPOINT');

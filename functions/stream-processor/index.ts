@@ -7,19 +7,11 @@
  * - S3_ENDPOINT: an S3-compatible endpoint (optional; the local emulator)
  */
 import { S3Client } from '@aws-sdk/client-s3';
-import { pipelineFromJson } from '../../core';
-import { ConfigurationError, optionalEnv, requireEnv } from '../shared/config';
+import { optionalEnv, pipelineFromEnv, requireEnv } from '../shared/config';
 import { createStreamProcessor } from './handler';
 
 const bucket = requireEnv('LAKE_BUCKET');
-const pipeline = (() => {
-  const json = requireEnv('SHARDFLOW_PIPELINE');
-  try {
-    return pipelineFromJson(json);
-  } catch (err) {
-    throw new ConfigurationError(`SHARDFLOW_PIPELINE is not a valid pipeline: ${(err as Error).message}`);
-  }
-})();
+const pipeline = pipelineFromEnv();
 const endpoint = optionalEnv('S3_ENDPOINT');
 
 export const handler = createStreamProcessor(pipeline, {

@@ -29,6 +29,7 @@ import { ParquetSchema, ParquetWriter } from '@dsnp/parquetjs';
 import { encodeParquet, type LakeRow } from '../../core/encode';
 import type { LakeColumn } from '../../core/lake-table';
 import { result, type BenchResult, type BenchSuiteOutput } from './types';
+import { mulberry32 as prng } from '../../core/prng';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const require = createRequire(import.meta.url);
@@ -60,17 +61,6 @@ export const PARTIAL_COLUMNS: readonly LakeColumn[] = [
   { name: 'users_sketch', type: 'array<bigint>' },
 ];
 
-/** Deterministic PRNG (mulberry32) so every run encodes the same bytes. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const CATEGORIES = ['books', 'music', 'garden', 'toys', 'sports', 'electronics', 'food', 'travel'];
 const T0 = Date.UTC(2025, 5, 1, 12, 0, 0);

@@ -29,17 +29,9 @@ export interface ClickstreamWorkload {
   readonly windows: Map<string, ExpectedWindow>;
 }
 
-/** mulberry32: a tiny seeded PRNG so that every run sends the same events. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** The shared seeded PRNG (re-exported for the other workloads). */
+export { mulberry32 as prng } from '../../core/prng';
+import { mulberry32 as prng } from '../../core/prng';
 
 const CATEGORIES = ['books', 'games', 'music', 'garden', 'toys'];
 const ALLOWED_LATENESS_MS = 10 * 60_000;

@@ -1,0 +1,15 @@
+/**
+ * mulberry32: a tiny seeded PRNG (public domain, Tommy Ettinger). Generators
+ * of sample events, test workloads and benchmarks use it so that the same seed
+ * sends the same events on every machine.
+ */
+export function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
