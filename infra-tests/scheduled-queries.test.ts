@@ -61,9 +61,15 @@ describe('ScheduledQueries', () => {
     expect(JSON.stringify(t.findResources('AWS::CloudWatch::Dashboard'))).toContain('ScheduledQueriesFailureAlarm');
   });
 
-  test('placeholders without a renderer fail at synth, naming the query and the placeholder', () => {
-    const p = orders({ scheduledQueries: [{ name: 'windowed', schedule: 'rate(1 hour)', sql: "SELECT * FROM t WHERE ts >= TIMESTAMP '{{window_start}}'" }] });
-    expect(() => deploy(p)).toThrow(/scheduledQueries\[0\]\.sql uses placeholder \{\{window_start\}\}.*given renderer: none/);
+  test('placeholders: the pipeline stack adds the query renderer; the construct alone without one fails at synth', () => {
+    const p = orders({ scheduledQueries: [{ name: 'windowed', schedule: 'rate(1 hour)', sql: 'SELECT * FROM t WHERE ts >= {{window_start}}' }] });
+    const { stack } = deploy(p);
+    const t = Template.fromStack(stack);
+    t.hasResourceProperties('AWS::Lambda::Function', { Handler: 'index.render', Description: Match.stringLikeRegexp('query renderer') });
+    expect(JSON.stringify(t.findResources('AWS::StepFunctions::StateMachine'))).toContain('QueryRenderer');
+    const bare = newStack('Bare');
+    expect(() => new ScheduledQueries(bare, 'Q', { pipeline: p, lakeBucket: s3.Bucket.fromBucketName(bare, 'B', 'lake'), workgroupName: 'wg' }))
+      .toThrow(/scheduledQueries\[0\]\.sql uses placeholder \{\{window_start\}\}.*given renderer: none/);
   });
 
   test('with a renderer (the query runner) the state machine invokes it before Athena', () => {

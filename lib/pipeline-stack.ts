@@ -14,6 +14,7 @@ import { KafkaSource, type KafkaCluster } from './kafka-source';
 import { KinesisSource, type KinesisSourceProps } from './kinesis-source';
 import { LakeCatalog } from './lake-catalog';
 import { Observability } from './observability';
+import { needsRenderer, QueryRenderer } from './query-renderer';
 import { ScheduledQueries } from './scheduled-queries';
 import { StreamProcessor, type StreamProcessorProps } from './stream-processor';
 
@@ -30,8 +31,10 @@ export interface PipelineStackProps extends StackProps {
   readonly processor?: Omit<StreamProcessorProps, 'pipeline' | 'source' | 'lakeBucket' | 'accessLogsBucket'>;
   /** Test-only: code of the Kafka topic provisioner, to skip bundling. @default the bundled handler */
   readonly topicHandlerCode?: lambda.Code;
-  /** Query runner that fills SQL placeholders of scheduled queries. @default none: SQL runs as written */
+  /** Query runner that fills SQL placeholders of scheduled queries. @default a QueryRenderer when any query has placeholders */
   readonly queryRenderer?: lambda.IFunction;
+  /** Test-only: code of the default QueryRenderer, to skip bundling. @default the bundled query runner */
+  readonly queryRendererCode?: lambda.Code;
   /** Topic for alarm notifications. @default none */
   readonly alarmTopic?: sns.ITopic;
 }
@@ -88,12 +91,15 @@ export class PipelineStack extends Stack {
       accessLogsBucket: accessLogs,
     });
     this.catalog = new LakeCatalog(this, 'Catalog', { pipeline, bucket: lakeBucket });
+    const renderer = props.queryRenderer ?? (needsRenderer(pipeline)
+      ? new QueryRenderer(this, 'QueryRenderer', { pipeline, lakeBucket, ...(props.queryRendererCode ? { code: props.queryRendererCode } : {}) }).function
+      : undefined);
     if (pipeline.scheduledQueries.length > 0) {
       this.scheduledQueries = new ScheduledQueries(this, 'ScheduledQueries', {
         pipeline,
         lakeBucket,
         workgroupName: lake.workgroupName,
-        ...(props.queryRenderer ? { renderer: props.queryRenderer } : {}),
+        ...(renderer ? { renderer } : {}),
       });
     }
     this.observability = new Observability(this, 'Observability', {

@@ -137,7 +137,7 @@ export class ScheduledQueries extends Construct {
         this.stateMachine.addToRolePolicy(new iam.PolicyStatement({ actions: ['s3:PutObject', 's3:AbortMultipartUpload'], resources: [p.lakeBucket.arnForObjects(`tables/${q.outputTable}/*`)] }));
       }
     }
-    this.acknowledgeFindings(p.lakeBucket, databaseName);
+    this.acknowledgeFindings(p.lakeBucket, databaseName, p.renderer);
 
     const schedules: Record<string, scheduler.Schedule> = {};
     for (const q of pipeline.scheduledQueries) {
@@ -210,7 +210,7 @@ export class ScheduledQueries extends Construct {
     }));
   }
 
-  private acknowledgeFindings(bucket: s3.IBucket, databaseName: string): void {
+  private acknowledgeFindings(bucket: s3.IBucket, databaseName: string, renderer: lambda.IFunction | undefined): void {
     const stack = Stack.of(this);
     const res = (v: string) => `AwsSolutions-IAM5[Resource::${nagResource(this, v)}]`;
     acknowledgeNag(this.stateMachine, 'Athena runs any table of the lake database and writes results under names it chooses: tables/* and the results prefix are as narrow as the query text allows.',
@@ -219,6 +219,10 @@ export class ScheduledQueries extends Construct {
       res(bucket.arnForObjects(`${RESULTS_PREFIX}*`)),
       res(stack.formatArn({ service: 'glue', resource: 'table', resourceName: `${databaseName}/*` })),
       ...this.outputTables.map((t) => res(bucket.arnForObjects(`tables/${t}/*`))));
+    if (renderer) {
+      acknowledgeNag(this.stateMachine, 'LambdaInvoke grants the renderer function and its versions (ARN:*); it is this pipeline\'s own query renderer.',
+        res(`${renderer.functionArn}:*`));
+    }
     acknowledgeNag(this.stateMachine, 'Vended log delivery and X-Ray actions have no resource-level permissions (Step Functions logging and tracing guides); CDK adds them for the execution log and tracing.',
       'AwsSolutions-IAM5[Resource::*]');
   }

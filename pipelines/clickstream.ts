@@ -37,15 +37,13 @@ export default definePipeline({
     {
       name: 'top_categories_hourly',
       description: 'Top categories by total value over the last hour, from the aggregate view',
-      // Every hour on the hour (UTC). The SQL is placeholder-free until the CDK app passes the query
-      // runner as the schedules' renderer: it covers the last complete hour at execution time. With a
-      // renderer, write `window_start >= {{window_start}} AND window_start < {{window_end}}` instead:
-      // re-runs and catch-up runs then cover their own interval.
+      // Every hour on the hour (UTC), over the hour that just ended. The placeholders are filled from the
+      // scheduled time (locally by the scheduler, on AWS by the query renderer), so a re-run or a catch-up
+      // run covers exactly its own hour, and the constant dt bounds prune to that day's partitions.
       schedule: 'cron(0 * * * ? *)',
       sql: `SELECT category, SUM(total_value) AS total_value, SUM(events) AS events, MAX(max_value) AS max_value
 FROM clickstream_by_category_1m
-WHERE window_start >= from_unixtime(floor(to_unixtime(current_timestamp) / 3600) * 3600 - 3600)
-  AND window_start < from_unixtime(floor(to_unixtime(current_timestamp) / 3600) * 3600)
+WHERE window_start >= {{window_start}} AND window_start < {{window_end}}
 GROUP BY category
 ORDER BY total_value DESC, category
 LIMIT 10`,

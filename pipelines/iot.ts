@@ -36,15 +36,12 @@ export default definePipeline({
     {
       name: 'daily_temperature_extremes',
       description: 'Lowest and highest temperature per site over the last UTC day, from the raw readings',
-      // Midnight UTC; the day that just ended. Placeholder-free until the CDK app passes the query runner
-      // as renderer (see pipelines/clickstream.ts); with it, use
-      // `dt BETWEEN {{dt_start}} AND {{dt_end}} AND ts >= {{window_start}} AND ts < {{window_end}}`,
-      // whose constant dt bounds prune to that day's partitions.
+      // Midnight UTC, over the day that just ended; `dt BETWEEN` with constant bounds prunes to that
+      // day's partitions, `ts` bounds make the interval exact.
       schedule: 'cron(0 0 * * ? *)',
       sql: `SELECT site, MIN(temperature) AS min_temperature, MAX(temperature) AS max_temperature, COUNT(*) AS readings
 FROM iot_readings
-WHERE ts >= from_unixtime(floor(to_unixtime(current_timestamp) / 86400) * 86400 - 86400)
-  AND ts < from_unixtime(floor(to_unixtime(current_timestamp) / 86400) * 86400)
+WHERE dt BETWEEN {{dt_start}} AND {{dt_end}} AND ts >= {{window_start}} AND ts < {{window_end}}
 GROUP BY site
 ORDER BY site`,
     },
