@@ -8,10 +8,14 @@
  * It is pure JS and synchronous, so there is no init step and no .wasm asset.
  * We import its browser entry (`src/index.js`): the package's Node entry also
  * exports a file writer that imports `fs`, which core/ must not pull in.
+ * Tables without a list column (raw and late, the per-event hot path) go
+ * through core/parquet-plain.ts instead: ~6–10× faster in the same run, same
+ * schema and read-back (docs/deps-parquet.md).
  */
 import { gzipSync } from 'node:zlib';
 import { ByteWriter, parquetWrite, type ColumnSource, type SchemaElement } from 'hyparquet-writer/src/index.js';
 import type { LakeColumn } from './lake-table';
+import { encodeFlatParquet } from './parquet-plain';
 import type { ColumnType, FieldValue } from './schema';
 
 /**
@@ -186,12 +190,22 @@ function gzip(input: Uint8Array): Uint8Array {
 
 export interface ParquetEncodeOptions {
   /**
-   * Page compression. snappy: 180k clickstream rows per CPU-s, gzip: 118k but
-   * 46 % fewer bytes (scripts/bench/parquet.ts). The handler's throughput
-   * target is CPU-bound, so snappy by default; gzip where bytes scanned matter
-   * more than write CPU. @default 'snappy'
+   * Page compression. For flat tables (the plain writer), 100,000 clickstream
+   * rows in one run (docs/deps-parquet.md): uncompressed 5.5 MB at ~2× the
+   * snappy rate, snappy 2.2 MB, gzip 1.1 MB at ~0.4× the snappy rate. Athena
+   * bills and reads by bytes scanned, and snappy keeps the handler above its
+   * 250k events/s goal, so snappy by default; 'uncompressed' where write CPU is
+   * all that matters, gzip where bytes matter more than write CPU. @default 'snappy'
    */
-  readonly codec?: 'snappy' | 'gzip';
+  readonly codec?: 'snappy' | 'gzip' | 'uncompressed';
+  /**
+   * Which writer. 'plain' (core/parquet-plain.ts) takes tables without list
+   * columns; tables with one always use hyparquet-writer. 'hyparquet-writer'
+   * forces the general writer: the A/B switch for the numbers in
+   * docs/deps-parquet.md, and a way back should a reader ever disagree.
+   * @default 'plain'
+   */
+  readonly writer?: 'plain' | 'hyparquet-writer';
 }
 
 /**
@@ -205,6 +219,9 @@ export interface ParquetEncodeOptions {
  */
 export function encodeParquet(columns: readonly LakeColumn[], rows: readonly LakeRow[], options: ParquetEncodeOptions = {}): Uint8Array {
   if (columns.length === 0) throw new RangeError('encodeParquet: a Parquet file needs at least one column (given 0)');
+  if (options.writer !== 'hyparquet-writer' && !columns.some((c) => c.type === 'array<bigint>')) {
+    return encodeFlatParquet(columns, rows, options.codec ?? 'snappy', parquetValue, gzip);
+  }
   const schema: SchemaElement[] = [{ name: 'schema', num_children: columns.length }];
   const columnData: ColumnSource[] = [];
   for (const col of columns) {
@@ -215,7 +232,7 @@ export function encodeParquet(columns: readonly LakeColumn[], rows: readonly Lak
   }
   const writer = new ByteWriter();
   // SNAPPY is built into hyparquet-writer (pure JS); GZIP is node:zlib (native, allowed in core/).
-  const codec = options.codec === 'gzip' ? 'GZIP' : 'SNAPPY';
+  const codec = options.codec === 'gzip' ? 'GZIP' : options.codec === 'uncompressed' ? 'UNCOMPRESSED' : 'SNAPPY';
   parquetWrite({ writer, schema, columnData, codec, compressors: { GZIP: gzip }, rowGroupSize: ROW_GROUP_ROWS, createdBy: 'shardflow' });
   return writer.getBytes();
 }

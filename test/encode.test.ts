@@ -3,8 +3,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
+import { parquetReadObjects } from 'hyparquet';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeNdjsonGz, encodeParquet, formatHiveTimestamp, LakeEncodeError, type LakeColumn, type LakeRow } from '../core';
+import { mulberry32 } from '../core/prng';
 
 /** One column of every lake column type. */
 const COLUMNS: readonly LakeColumn[] = [
@@ -191,5 +193,172 @@ describe.each([
     const call = () => encode([col as LakeColumn], [{ [col.name]: good }, { [col.name]: value as LakeRow[string] }]);
     expect(call).toThrow(LakeEncodeError);
     expect(call).toThrow(message);
+  });
+});
+
+/** The same columns without the list: encodeParquet writes these with core/parquet-plain.ts. */
+const FLAT_COLUMNS = COLUMNS.filter((c) => c.type !== 'array<bigint>');
+const FLAT_SELECT = `s, i, b, d, f, epoch_ms(t) AS t`;
+const FLAT_EXPECTED = EXPECTED.map((r) => r.slice(0, 6));
+
+describe.each([
+  { codec: undefined, compression: 'SNAPPY' },
+  { codec: 'snappy', compression: 'SNAPPY' },
+  { codec: 'gzip', compression: 'GZIP' },
+  { codec: 'uncompressed', compression: 'UNCOMPRESSED' },
+] as const)('encodeParquet on a flat table (plain writer), codec $codec', ({ codec, compression }) => {
+  it('gives back every flat column type with exact values and nulls, in the same schema as hyparquet-writer', async () => {
+    // Prepare
+    const plain = write(`flat-${codec}.parquet`, encodeParquet(FLAT_COLUMNS, ROWS, { codec }));
+    const general = write(`flat-general.parquet`, encodeParquet(FLAT_COLUMNS, ROWS, { writer: 'hyparquet-writer' }));
+    const schemaOf = (f: string) => rows(`SELECT name, type, converted_type, repetition_type, logical_type FROM parquet_schema('${f}')`);
+    // Act
+    const got = await rows(`SELECT ${FLAT_SELECT} FROM read_parquet('${plain}')`);
+    // Assess
+    expect(got).toEqual(FLAT_EXPECTED);
+    expect(await types(`read_parquet('${plain}')`)).toEqual({ s: 'VARCHAR', i: 'INTEGER', b: 'BIGINT', d: 'DOUBLE', f: 'BOOLEAN', t: 'TIMESTAMP' });
+    expect(await schemaOf(plain)).toEqual(await schemaOf(general));
+    expect(await rows(`SELECT DISTINCT compression FROM parquet_metadata('${plain}')`)).toEqual([[compression]]);
+    expect(await rows(`SELECT DISTINCT created_by FROM parquet_file_metadata('${plain}')`)).toEqual([['shardflow']]);
+  });
+
+  it('writes a readable zero-row file for zero rows', async () => {
+    const path = write(`flat-empty-${codec}.parquet`, encodeParquet(FLAT_COLUMNS, [], { codec }));
+    expect(await rows(`SELECT count(*) FROM read_parquet('${path}')`)).toEqual([[0n]]);
+    expect(await types(`read_parquet('${path}')`)).toEqual({ s: 'VARCHAR', i: 'INTEGER', b: 'BIGINT', d: 'DOUBLE', f: 'BOOLEAN', t: 'TIMESTAMP' });
+  });
+});
+
+describe('encodeParquet plain writer', () => {
+  it('writes column statistics that agree with the data: min, max, null count', async () => {
+    // Prepare: non-ASCII strings order by UTF-8 bytes, so 'é' (C3 A9) sorts after 'z' and '😀' (F0…) after U+FFFD (EF…)
+    const cols: LakeColumn[] = [...FLAT_COLUMNS];
+    const data: LakeRow[] = [
+      ...ROWS,
+      { s: 'z', i: 7, b: -3, d: -0, f: false, t: -1 },
+      { s: '\uFFFD', i: null, d: 0 },
+      { s: '😀' },
+    ];
+    const path = write('stats.parquet', encodeParquet(cols, data));
+    // Act
+    const stats = await rows(
+      `SELECT path_in_schema, stats_min_value, stats_max_value, stats_null_count FROM parquet_metadata('${path}') ORDER BY column_id`,
+    );
+    // Assess
+    expect(stats).toEqual([
+      ['s', '', '😀', 1n],
+      ['i', String(-(2 ** 31)), String(2 ** 31 - 1), 3n],
+      ['b', String(-(2n ** 63n)), '9007199254740993', 3n],
+      ['d', '-0.1', '1e+300', 2n],
+      ['f', 'false', 'true', 3n],
+      ['t', '1969-12-31 23:59:59.999', '2025-06-01 12:34:56.789', 3n],
+    ]);
+  });
+
+  it('is read by a second, independent reader (hyparquet)', async () => {
+    const bytes = encodeParquet(FLAT_COLUMNS, ROWS);
+    const got = await parquetReadObjects({ file: bytes.slice().buffer });
+    expect(got).toEqual([
+      { s: 'books', i: 1, b: 2n, d: 1.5, f: true, t: new Date(Date.UTC(2025, 5, 1, 12, 34, 56, 789)) },
+      { s: null, i: null, b: null, d: null, f: null, t: null },
+      { s: 'café ☕ "quoted"\nline', i: -(2 ** 31), b: 9007199254740993n, d: -0.1, f: false, t: new Date(0) },
+      { s: '', i: 2 ** 31 - 1, b: -(2n ** 63n), d: 1e300, f: true, t: new Date(Date.UTC(1999, 11, 31, 23, 59, 59, 1)) },
+    ]);
+  });
+
+  /** Random flat rows: every type, ~20 % nulls and missing keys, edge values, non-ASCII and astral text. */
+  function randomTable(seed: number): { columns: LakeColumn[]; rows: LakeRow[]; expected: unknown[][] } {
+    const r = mulberry32(seed);
+    const pick = <T>(xs: readonly T[]): T => xs[Math.floor(r() * xs.length)]!;
+    const types = ['string', 'int', 'bigint', 'double', 'boolean', 'timestamp'] as const;
+    const columns: LakeColumn[] = Array.from({ length: 1 + Math.floor(r() * 8) }, (_, k) => ({ name: `c${k}`, type: pick(types) }));
+    const n = Math.floor(r() * 3000);
+    const chars = ['a', 'Z', '0', ' ', '"', '\n', 'é', 'ß', '☕', '中', '😀', '\u0000', '\uFFFD'];
+    const rowsOut: LakeRow[] = [];
+    const expected: unknown[][] = [];
+    for (let i = 0; i < n; i++) {
+      const row: Record<string, LakeRow[string]> = {};
+      const want: unknown[] = [];
+      for (const c of columns) {
+        const roll = r();
+        if (roll < 0.1) {
+          want.push(null); // key missing
+          continue;
+        }
+        if (roll < 0.2) {
+          row[c.name] = null;
+          want.push(null);
+          continue;
+        }
+        switch (c.type) {
+          case 'string': {
+            const s = Array.from({ length: Math.floor(r() * 20) }, () => (r() < 0.7 ? String.fromCharCode(97 + Math.floor(r() * 26)) : pick(chars))).join('');
+            row[c.name] = s;
+            want.push(s);
+            break;
+          }
+          case 'int': {
+            const v = pick([0, -1, 2 ** 31 - 1, -(2 ** 31), Math.floor(r() * 2 ** 32) - 2 ** 31, Math.floor(r() * 100)]);
+            row[c.name] = v;
+            want.push(v);
+            break;
+          }
+          case 'bigint': {
+            const asBig = pick([2n ** 63n - 1n, -(2n ** 63n), BigInt(Math.floor(r() * 2 ** 53)) * 1024n - 2n ** 62n]);
+            const asNum = pick([0, -1, Number.MAX_SAFE_INTEGER, Number.MIN_SAFE_INTEGER, Math.floor(r() * 2 ** 40) - 2 ** 39]);
+            const v = r() < 0.3 ? asBig : asNum;
+            row[c.name] = v;
+            want.push(BigInt(v));
+            break;
+          }
+          case 'double': {
+            const v = pick([0, -0, 1.5, -1e-300, 1e308, Infinity, -Infinity, Number.MIN_VALUE, (r() - 0.5) * 1e6, r()]);
+            row[c.name] = v;
+            want.push(v);
+            break;
+          }
+          case 'boolean': {
+            const v = r() < 0.5;
+            row[c.name] = v;
+            want.push(v);
+            break;
+          }
+          case 'timestamp': {
+            const v = pick([0, -1, Date.UTC(2025, 0, 1), Math.floor(r() * 4e12) - 1e12]);
+            row[c.name] = v;
+            want.push(BigInt(v));
+            break;
+          }
+        }
+      }
+      rowsOut.push(row);
+      expected.push(want);
+    }
+    return { columns, rows: rowsOut, expected };
+  }
+
+  it.each(Array.from({ length: 12 }, (_, k) => ({ seed: 1000 + k })))('round-trips random flat rows through DuckDB (seed $seed)', async ({ seed }) => {
+    // Prepare
+    const { columns, rows: data, expected } = randomTable(seed);
+    const codec = (['snappy', 'uncompressed', 'gzip'] as const)[seed % 3];
+    const path = write(`random-${seed}.parquet`, encodeParquet(columns, data, { codec }));
+    const select = columns.map((c) => (c.type === 'timestamp' ? `epoch_ms(${c.name})` : c.name)).join(', ');
+    // Act
+    const got = await rows(`SELECT ${select} FROM read_parquet('${path}', file_row_number = true) ORDER BY file_row_number`);
+    // Assess
+    expect(got.length).toBe(data.length);
+    expect(got).toEqual(expected);
+    // null counts in the statistics match the data
+    const nullCounts = await rows(`SELECT stats_null_count FROM parquet_metadata('${path}') ORDER BY column_id`);
+    if (data.length > 0) expect(nullCounts.map((x) => Number(x[0]))).toEqual(columns.map((_, k) => expected.filter((w) => w[k] === null).length));
+  });
+
+  it('reports the first bad value by column and row, like the hyparquet-writer path', () => {
+    const cols: LakeColumn[] = [
+      { name: 'ok', type: 'string' },
+      { name: 'n', type: 'int' },
+    ];
+    const data: LakeRow[] = [{ ok: 'a', n: 1 }, { ok: 'b', n: 2 }, { ok: 'c', n: 'three' }];
+    expect(() => encodeParquet(cols, data)).toThrow(/^row 2, column "n" \(int\): expected an integer in \[-2\^31, 2\^31−1\], got string "three"$/);
   });
 });

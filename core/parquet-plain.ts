@@ -1,0 +1,560 @@
+/**
+ * A Parquet writer for flat lake tables (no list columns): one row group, one
+ * column chunk per column, one v1 data page per chunk, PLAIN values, RLE /
+ * bit-packed hybrid definition levels (every column OPTIONAL, max level 1),
+ * Thrift compact protocol for the page headers and the footer.
+ * Spec: apache/parquet-format `src/main/thrift/parquet.thrift`, `Encodings.md`,
+ * and Thrift's `compact-protocol.md`.
+ *
+ * Why it exists: the raw table is written once per event on the handler's hot
+ * path, and hyparquet-writer's general path (dictionary sampling, Dremel
+ * shredding, a row-by-row value array per column) ran at ~200k rows/s, below
+ * the 250k events/s goal for the whole handler. This writer reads each value
+ * once, straight from the row objects into the page buffer (strings as UTF-8
+ * with an ASCII fast path), and keeps min/max/null_count on the way. Numbers in
+ * docs/deps-parquet.md. List columns (the partials table's KMV sketches) stay
+ * with hyparquet-writer, see core/encode.ts.
+ */
+import { snappyCompress } from './snappy-block';
+import type { LakeColumn } from './lake-table';
+
+/**
+ * Checks a value the fast path did not accept (wrong JS type, BigInt, out of
+ * range) and returns it in canonical form, or throws the LakeEncodeError the
+ * caller wants. core/encode.ts passes its parquetValue, so both writers
+ * give the same error messages.
+ */
+export type ValueCheck = (value: unknown, col: LakeColumn, rowIndex: number) => unknown;
+
+/** Page compression. Codec numbers from parquet.thrift `CompressionCodec`. */
+export type PlainCodec = 'uncompressed' | 'snappy' | 'gzip';
+const CODEC_ID: Record<PlainCodec, number> = { uncompressed: 0, snappy: 1, gzip: 2 };
+
+// parquet.thrift enums
+const TYPE_BOOLEAN = 0;
+const TYPE_INT32 = 1;
+const TYPE_INT64 = 2;
+const TYPE_DOUBLE = 5;
+const TYPE_BYTE_ARRAY = 6;
+const REPETITION_OPTIONAL = 1;
+const CONVERTED_UTF8 = 0;
+const CONVERTED_TIMESTAMP_MILLIS = 9;
+const ENCODING_PLAIN = 0;
+const ENCODING_RLE = 3;
+const PAGE_DATA = 0;
+
+// Thrift compact protocol type ids
+const CT_I32 = 5;
+const CT_I64 = 6;
+const CT_BINARY = 8;
+const CT_LIST = 9;
+const CT_STRUCT = 12;
+
+const TWO_32 = 4294967296;
+
+/** A growing byte buffer. Callers `reserve` before writing through `buf`/`view` directly. */
+class ByteSink {
+  buf: Uint8Array;
+  view: DataView;
+  pos = 0;
+  constructor(capacity: number) {
+    this.buf = new Uint8Array(Math.max(capacity, 64));
+    this.view = new DataView(this.buf.buffer);
+  }
+  reserve(n: number): void {
+    if (this.pos + n <= this.buf.length) return;
+    const next = new Uint8Array(Math.max(this.buf.length * 2, this.pos + n));
+    next.set(this.buf.subarray(0, this.pos));
+    this.buf = next;
+    this.view = new DataView(next.buffer);
+  }
+  byte(b: number): void {
+    this.reserve(1);
+    this.buf[this.pos++] = b;
+  }
+  bytes(b: Uint8Array): void {
+    this.reserve(b.length);
+    this.buf.set(b, this.pos);
+    this.pos += b.length;
+  }
+  u32(v: number): void {
+    this.reserve(4);
+    this.view.setUint32(this.pos, v, true);
+    this.pos += 4;
+  }
+  /** Unsigned LEB128 of a non-negative integer up to 2^53. */
+  varint(v: number): void {
+    this.reserve(10);
+    while (v >= 0x80) {
+      this.buf[this.pos++] = (v % 0x80) | 0x80;
+      v = Math.floor(v / 0x80);
+    }
+    this.buf[this.pos++] = v;
+  }
+}
+
+/** Thrift compact protocol, only what parquet.thrift's structs need. */
+class CompactWriter {
+  private last = 0;
+  private readonly stack: number[] = [];
+  constructor(readonly out: ByteSink) {}
+  private field(id: number, type: number): void {
+    const delta = id - this.last;
+    if (delta > 0 && delta <= 15) this.out.byte((delta << 4) | type);
+    else {
+      this.out.byte(type);
+      this.out.varint(zigzag(id));
+    }
+    this.last = id;
+  }
+  i32(id: number, v: number): void {
+    this.field(id, CT_I32);
+    this.out.varint(zigzag(v));
+  }
+  i64(id: number, v: number): void {
+    this.field(id, CT_I64);
+    this.out.varint(zigzag(v));
+  }
+  binary(id: number, b: Uint8Array): void {
+    this.field(id, CT_BINARY);
+    this.out.varint(b.length);
+    this.out.bytes(b);
+  }
+  string(id: number, s: string): void {
+    this.binary(id, utf8.encode(s));
+  }
+  struct(id: number, body: () => void): void {
+    this.field(id, CT_STRUCT);
+    this.inStruct(body);
+  }
+  /** A struct without a field header of its own: a list element, or a top-level message (PageHeader, FileMetaData). */
+  inStruct(body: () => void): void {
+    this.stack.push(this.last);
+    this.last = 0;
+    body();
+    this.out.byte(0); // STOP
+    this.last = this.stack.pop()!;
+  }
+  list(id: number, elemType: number, size: number): void {
+    this.field(id, CT_LIST);
+    if (size < 15) this.out.byte((size << 4) | elemType);
+    else {
+      this.out.byte(0xf0 | elemType);
+      this.out.varint(size);
+    }
+  }
+  structList<T>(id: number, items: readonly T[], each: (item: T) => void): void {
+    this.list(id, CT_STRUCT, items.length);
+    for (const item of items) this.inStruct(() => each(item));
+  }
+}
+
+function zigzag(v: number): number {
+  return v >= 0 ? v * 2 : -v * 2 - 1;
+}
+
+const utf8 = new TextEncoder();
+
+/** Min/max as PLAIN-encoded bytes (parquet.thrift `Statistics.min_value`), null when there is none to give. */
+interface ChunkStats {
+  readonly nullCount: number;
+  readonly min: Uint8Array | null;
+  readonly max: Uint8Array | null;
+}
+
+interface Chunk {
+  readonly col: LakeColumn;
+  readonly physicalType: number;
+  readonly pageOffset: number;
+  readonly uncompressedSize: number; // page header + page body
+  readonly compressedSize: number;
+  readonly stats: ChunkStats;
+}
+
+/** Page body scratch, reused across calls: the writer is synchronous, and a fresh 1 MiB buffer per column was GC work for nothing. */
+const scratch = new ByteSink(1 << 16);
+/** Definition-level bits, one per row, LSB first (the hybrid's bit-packed run layout). */
+let defBits = new Uint8Array(1 << 12);
+
+function int64Bytes(v: number | bigint): Uint8Array {
+  const b = new Uint8Array(8);
+  const dv = new DataView(b.buffer);
+  if (typeof v === 'bigint') dv.setBigInt64(0, v, true);
+  else {
+    const hi = Math.floor(v / TWO_32);
+    dv.setUint32(0, v - hi * TWO_32, true);
+    dv.setInt32(4, hi, true);
+  }
+  return b;
+}
+
+/** Unsigned byte-wise comparison of buf[a, a+alen) and buf[b, b+blen): Parquet's order for UTF8 min/max. */
+function compareBytes(buf: Uint8Array, a: number, alen: number, b: number, blen: number): number {
+  const n = alen < blen ? alen : blen;
+  for (let k = 0; k < n; k++) {
+    const d = buf[a + k]! - buf[b + k]!;
+    if (d !== 0) return d;
+  }
+  return alen - blen;
+}
+
+/**
+ * Writes the PLAIN values of one column into `scratch` and the definition bits
+ * into `defBits`; returns the statistics. The loops are per type so each stays
+ * monomorphic.
+ */
+function writeValues(col: LakeColumn, rows: readonly Readonly<Record<string, unknown>>[], check: ValueCheck): ChunkStats {
+  const name = col.name;
+  const n = rows.length;
+  const s = scratch;
+  s.pos = 0;
+  let nulls = 0;
+  switch (col.type) {
+    case 'string': {
+      // min/max are kept as offsets into the page buffer (they survive its growth); -1 = none yet
+      let minAt = -1;
+      let minLen = 0;
+      let maxAt = -1;
+      let maxLen = 0;
+      for (let i = 0; i < n; i++) {
+        const raw = rows[i]![name];
+        let v: string;
+        if (typeof raw === 'string') v = raw;
+        else {
+          if (raw === null || raw === undefined) {
+            nulls++;
+            continue;
+          }
+          v = check(raw, col, i) as string;
+        }
+        defBits[i >> 3]! |= 1 << (i & 7);
+        const len16 = v.length;
+        s.reserve(4 + len16 * 3); // UTF-16 unit → at most 3 UTF-8 bytes
+        const buf = s.buf;
+        const start = s.pos + 4;
+        let p = start;
+        let k = 0;
+        for (; k < len16; k++) {
+          const c = v.charCodeAt(k);
+          if (c >= 0x80) break;
+          buf[p++] = c;
+        }
+        if (k < len16) p = start + utf8.encodeInto(v, buf.subarray(start)).written;
+        const len = p - start;
+        s.view.setUint32(start - 4, len, true);
+        s.pos = p;
+        if (minAt < 0) {
+          minAt = maxAt = start;
+          minLen = maxLen = len;
+        } else if (compareBytes(buf, start, len, minAt, minLen) < 0) {
+          minAt = start;
+          minLen = len;
+        } else if (compareBytes(buf, start, len, maxAt, maxLen) > 0) {
+          maxAt = start;
+          maxLen = len;
+        }
+      }
+      const buf = s.buf;
+      return minAt < 0
+        ? { nullCount: nulls, min: null, max: null }
+        : { nullCount: nulls, min: buf.slice(minAt, minAt + minLen), max: buf.slice(maxAt, maxAt + maxLen) };
+    }
+    case 'int': {
+      s.reserve(n * 4);
+      const view = s.view;
+      let p = 0;
+      let min = Infinity;
+      let max = -Infinity;
+      for (let i = 0; i < n; i++) {
+        const raw = rows[i]![name];
+        let v: number;
+        if (typeof raw === 'number' && (raw | 0) === raw) v = raw;
+        else {
+          if (raw === null || raw === undefined) {
+            nulls++;
+            continue;
+          }
+          v = check(raw, col, i) as number;
+        }
+        defBits[i >> 3]! |= 1 << (i & 7);
+        view.setInt32(p, v, true);
+        p += 4;
+        if (v < min) min = v;
+        if (v > max) max = v;
+      }
+      s.pos = p;
+      if (p === 0) return { nullCount: nulls, min: null, max: null };
+      const mm = new Uint8Array(8);
+      const dv = new DataView(mm.buffer);
+      dv.setInt32(0, min, true);
+      dv.setInt32(4, max, true);
+      return { nullCount: nulls, min: mm.subarray(0, 4), max: mm.subarray(4) };
+    }
+    case 'bigint':
+    case 'timestamp': {
+      s.reserve(n * 8);
+      const view = s.view;
+      let p = 0;
+      let min: number | bigint = Infinity;
+      let max: number | bigint = -Infinity;
+      for (let i = 0; i < n; i++) {
+        const raw = rows[i]![name];
+        let v: number | bigint;
+        if (typeof raw === 'number' && Number.isSafeInteger(raw)) v = raw;
+        else {
+          if (raw === null || raw === undefined) {
+            nulls++;
+            continue;
+          }
+          // For 'bigint' a BigInt in the INT64 range comes back as is; anything else throws.
+          v = check(raw, col, i) as number | bigint;
+        }
+        defBits[i >> 3]! |= 1 << (i & 7);
+        if (typeof v === 'number') {
+          const hi = Math.floor(v / TWO_32);
+          view.setUint32(p, v - hi * TWO_32, true);
+          view.setInt32(p + 4, hi, true);
+        } else {
+          view.setBigInt64(p, v, true);
+        }
+        p += 8;
+        if (v < min) min = v;
+        if (v > max) max = v;
+      }
+      s.pos = p;
+      if (p === 0) return { nullCount: nulls, min: null, max: null };
+      return { nullCount: nulls, min: int64Bytes(min), max: int64Bytes(max) };
+    }
+    case 'double': {
+      s.reserve(n * 8);
+      const view = s.view;
+      let p = 0;
+      let min = Infinity;
+      let max = -Infinity;
+      let nan = false;
+      for (let i = 0; i < n; i++) {
+        const raw = rows[i]![name];
+        let v: number;
+        if (typeof raw === 'number') v = raw;
+        else {
+          if (raw === null || raw === undefined) {
+            nulls++;
+            continue;
+          }
+          v = check(raw, col, i) as number;
+        }
+        defBits[i >> 3]! |= 1 << (i & 7);
+        view.setFloat64(p, v, true);
+        p += 8;
+        if (v < min) min = v;
+        if (v > max) max = v;
+        if (v !== v) nan = true;
+      }
+      s.pos = p;
+      // parquet.thrift Statistics: NaN never in min/max; if every value is NaN there are none. Older readers
+      // may compare with NaN present, so with any NaN we leave min/max out (null_count still helps).
+      if (p === 0 || nan || min > max) return { nullCount: nulls, min: null, max: null };
+      const mm = new Uint8Array(16);
+      const dv = new DataView(mm.buffer);
+      // Zeros: min is written as -0.0 and max as +0.0 (parquet.thrift, ColumnOrder notes).
+      dv.setFloat64(0, min === 0 ? -0 : min, true);
+      dv.setFloat64(8, max === 0 ? 0 : max, true);
+      return { nullCount: nulls, min: mm.subarray(0, 8), max: mm.subarray(8) };
+    }
+    case 'boolean': {
+      // PLAIN BOOLEAN: bit-packed, LSB first, one bit per non-null value.
+      s.reserve((n >> 3) + 1);
+      const buf = s.buf;
+      buf.fill(0, 0, (n >> 3) + 1);
+      let count = 0;
+      let sawTrue = false;
+      let sawFalse = false;
+      for (let i = 0; i < n; i++) {
+        const raw = rows[i]![name];
+        let v: boolean;
+        if (typeof raw === 'boolean') v = raw;
+        else {
+          if (raw === null || raw === undefined) {
+            nulls++;
+            continue;
+          }
+          v = check(raw, col, i) as boolean;
+        }
+        defBits[i >> 3]! |= 1 << (i & 7);
+        if (v) {
+          buf[count >> 3]! |= 1 << (count & 7);
+          sawTrue = true;
+        } else sawFalse = true;
+        count++;
+      }
+      s.pos = (count + 7) >> 3;
+      if (count === 0) return { nullCount: nulls, min: null, max: null };
+      return { nullCount: nulls, min: Uint8Array.of(sawFalse ? 0 : 1), max: Uint8Array.of(sawTrue ? 1 : 0) };
+    }
+    case 'array<bigint>':
+      throw new RangeError(`encodeFlatParquet: column "${name}" is a list; list columns go through hyparquet-writer`);
+  }
+}
+
+function physicalType(col: LakeColumn): number {
+  switch (col.type) {
+    case 'string':
+      return TYPE_BYTE_ARRAY;
+    case 'int':
+      return TYPE_INT32;
+    case 'bigint':
+    case 'timestamp':
+      return TYPE_INT64;
+    case 'double':
+      return TYPE_DOUBLE;
+    case 'boolean':
+      return TYPE_BOOLEAN;
+    case 'array<bigint>':
+      throw new RangeError(`encodeFlatParquet: column "${col.name}" is a list`);
+  }
+}
+
+function writeStats(w: CompactWriter, s: ChunkStats): void {
+  w.i64(3, s.nullCount);
+  if (s.max) w.binary(5, s.max);
+  if (s.min) w.binary(6, s.min);
+}
+
+/**
+ * Encodes rows of a table without list columns as one Parquet file. Same
+ * schema, types and error messages as encodeParquet's hyparquet-writer path
+ * (test/encode.test.ts runs both).
+ *
+ * @param check validates and canonicalizes any value the fast path does not accept, or throws
+ * @param compress for 'gzip', the compressor (node:zlib lives in core/encode.ts)
+ */
+export function encodeFlatParquet(
+  columns: readonly LakeColumn[],
+  rows: readonly Readonly<Record<string, unknown>>[],
+  codec: PlainCodec,
+  check: ValueCheck,
+  compress?: (page: Uint8Array) => Uint8Array,
+): Uint8Array {
+  const n = rows.length;
+  const out = new ByteSink(n * columns.length * 12 + 1024);
+  out.bytes(MAGIC);
+  const chunks: Chunk[] = [];
+  if (n > 0) {
+    const defBytes = (n + 7) >> 3;
+    if (defBits.length < defBytes) defBits = new Uint8Array(defBytes * 2);
+    const header = new ByteSink(64);
+    const hw = new CompactWriter(header);
+    for (const col of columns) {
+      defBits.fill(0, 0, defBytes);
+      const stats = writeValues(col, rows, check);
+      const values = scratch.buf.subarray(0, scratch.pos);
+      // Definition levels, RLE/bit-packed hybrid with bit width 1, behind a 4-byte length (data page v1):
+      // no nulls → one RLE run of n ones; else one bit-packed run of ceil(n/8) groups.
+      const levels = new ByteSink(defBytes + 16);
+      if (stats.nullCount === 0) {
+        levels.varint(n * 2);
+        levels.byte(1);
+      } else {
+        levels.varint(defBytes * 2 + 1);
+        levels.bytes(defBits.subarray(0, defBytes));
+      }
+      const bodyLen = 4 + levels.pos + values.length;
+      let body: Uint8Array;
+      if (codec === 'uncompressed') body = new Uint8Array(0);
+      else {
+        const plain = new Uint8Array(bodyLen);
+        new DataView(plain.buffer).setUint32(0, levels.pos, true);
+        plain.set(levels.buf.subarray(0, levels.pos), 4);
+        plain.set(values, 4 + levels.pos);
+        body = codec === 'snappy' ? snappyCompress(plain) : compress!(plain);
+      }
+      const compressedLen = codec === 'uncompressed' ? bodyLen : body.length;
+
+      header.pos = 0;
+      hw.inStruct(() => {
+        hw.i32(1, PAGE_DATA);
+        hw.i32(2, bodyLen);
+        hw.i32(3, compressedLen);
+        hw.struct(5, () => {
+          hw.i32(1, n);
+          hw.i32(2, ENCODING_PLAIN);
+          hw.i32(3, ENCODING_RLE);
+          hw.i32(4, ENCODING_RLE);
+          hw.struct(5, () => writeStats(hw, stats));
+        });
+      });
+
+      const pageOffset = out.pos;
+      out.bytes(header.buf.subarray(0, header.pos));
+      if (codec === 'uncompressed') {
+        out.u32(levels.pos);
+        out.bytes(levels.buf.subarray(0, levels.pos));
+        out.bytes(values);
+      } else out.bytes(body);
+      chunks.push({
+        col,
+        physicalType: physicalType(col),
+        pageOffset,
+        uncompressedSize: header.pos + bodyLen,
+        compressedSize: header.pos + compressedLen,
+        stats,
+      });
+    }
+  }
+  const footerStart = out.pos;
+  const fw = new CompactWriter(out);
+  fw.inStruct(() => writeFileMetaData(fw, columns, n, chunks, CODEC_ID[codec]));
+  out.u32(out.pos - footerStart);
+  out.bytes(MAGIC);
+  return out.buf.slice(0, out.pos);
+}
+
+const MAGIC = Uint8Array.of(0x50, 0x41, 0x52, 0x31); // "PAR1"
+
+function writeFileMetaData(w: CompactWriter, columns: readonly LakeColumn[], numRows: number, chunks: readonly Chunk[], codecId: number): void {
+  w.i32(1, 1); // version
+  w.structList(2, [null, ...columns], (col) => {
+    if (col === null) {
+      w.string(4, 'schema');
+      w.i32(5, columns.length);
+      return;
+    }
+    w.i32(1, physicalType(col));
+    w.i32(3, REPETITION_OPTIONAL);
+    w.string(4, col.name);
+    if (col.type === 'string') w.i32(6, CONVERTED_UTF8);
+    if (col.type === 'timestamp') w.i32(6, CONVERTED_TIMESTAMP_MILLIS);
+    // LogicalType union, field 1 = STRING (empty StringType struct). Timestamps get none: see core/encode.ts.
+    if (col.type === 'string') w.struct(10, () => w.struct(1, () => {}));
+  });
+  w.i64(3, numRows);
+  const rowGroups = chunks.length ? [chunks] : [];
+  w.structList(4, rowGroups, (group) => {
+    w.structList(1, group, (c) => {
+      w.i64(2, c.pageOffset); // file_offset: deprecated, readers use meta_data; the page's offset as parquet-mr writes it
+      w.struct(3, () => {
+        w.i32(1, c.physicalType);
+        w.list(2, CT_I32, 2);
+        w.out.varint(zigzag(ENCODING_PLAIN));
+        w.out.varint(zigzag(ENCODING_RLE));
+        w.list(3, CT_BINARY, 1);
+        const name = utf8.encode(c.col.name);
+        w.out.varint(name.length);
+        w.out.bytes(name);
+        w.i32(4, codecId);
+        w.i64(5, numRows);
+        w.i64(6, c.uncompressedSize);
+        w.i64(7, c.compressedSize);
+        w.i64(9, c.pageOffset);
+        w.struct(12, () => writeStats(w, c.stats));
+      });
+    });
+    w.i64(2, group.reduce((a, c) => a + c.uncompressedSize, 0));
+    w.i64(3, numRows);
+    w.i64(5, group[0]!.pageOffset);
+    w.i64(6, group.reduce((a, c) => a + c.compressedSize, 0));
+  });
+  w.string(6, 'shardflow');
+  // ColumnOrder union, field 1 = TYPE_ORDER (empty struct): min_value/max_value follow each type's sort order.
+  w.structList(7, columns, () => w.struct(1, () => {}));
+}
