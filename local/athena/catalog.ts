@@ -8,7 +8,7 @@
  * keyed by key + ETag, and exposed as a DuckDB view over read_parquet /
  * read_json of the cached files.
  */
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { GetObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
@@ -106,6 +106,9 @@ export class LakeReader {
       );
       for (const o of page.Contents ?? []) {
         if (!o.Key || !o.Key.endsWith(ext)) continue;
+        // Athena (Hive) skips objects whose name starts with '_' or '.': so do we (compaction stages there).
+        const name = o.Key.slice(o.Key.lastIndexOf('/') + 1);
+        if (name.startsWith('_') || name.startsWith('.')) continue;
         const m = PARTITION_PATH.exec(o.Key.slice(table.location.length - 1));
         if (!m) continue;
         const partition = { dt: m[1]!, hour: Number(m[2]) };
@@ -135,7 +138,8 @@ export class LakeReader {
     await fs.mkdir(dir, { recursive: true });
     const res = await this.opts.s3.send(new GetObjectCommand({ Bucket: this.opts.bucket, Key: obj.key, IfMatch: obj.etag ? `"${obj.etag}"` : undefined }), { abortSignal: signal });
     const bytes = await res.Body!.transformToByteArray();
-    const tmp = `${file}.${process.pid}.${Date.now()}.part`;
+    // Unique per download: two queries may fetch the same object in the same millisecond.
+    const tmp = `${file}.${process.pid}.${randomUUID()}.part`;
     await fs.writeFile(tmp, bytes);
     await fs.rename(tmp, file);
     return file;
