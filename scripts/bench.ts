@@ -14,6 +14,7 @@ const SUITES: Record<string, () => Promise<Suite>> = {
   parquet: async () => (await import('./bench/parquet')).benchParquet,
   'kinesis-emulators': async () => (await import('./bench/kinesis-emulators')).benchKinesisEmulators,
   'local-e2e': async () => (await import('./bench/local-e2e')).benchLocalE2e,
+  compaction: async () => (await import('./bench/compaction')).benchCompaction,
 };
 
 const onlyArg = process.argv.indexOf('--only');

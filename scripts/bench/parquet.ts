@@ -259,8 +259,10 @@ const BUNDLES = {
 } satisfies Record<string, BundleSpec>;
 
 export const CANDIDATES: readonly Candidate[] = [
-  { library: 'hyparquet-writer', codec: 'snappy', encode: (c, r) => encodeParquet(c, r, { codec: 'snappy' }), bundle: BUNDLES.hyparquet },
-  { library: 'hyparquet-writer', codec: 'gzip', encode: (c, r) => encodeParquet(c, r, { codec: 'gzip' }), bundle: BUNDLES.hyparquet },
+  // Shardflow's own flat-row writer (core/parquet-plain.ts); partials tables (with arrays) fall back to hyparquet-writer.
+  { library: 'shardflow plain writer', codec: 'snappy', encode: (c, r) => encodeParquet(c, r, { codec: 'snappy' }), bundle: BUNDLES.hyparquet },
+  { library: 'hyparquet-writer', codec: 'snappy', encode: (c, r) => encodeParquet(c, r, { codec: 'snappy', writer: 'hyparquet-writer' }), bundle: BUNDLES.hyparquet },
+  { library: 'hyparquet-writer', codec: 'gzip', encode: (c, r) => encodeParquet(c, r, { codec: 'gzip', writer: 'hyparquet-writer' }), bundle: BUNDLES.hyparquet },
   { library: 'parquet-wasm', codec: 'snappy', encode: parquetWasmEncoder(pqwasm.Compression.SNAPPY), bundle: BUNDLES.wasm },
   { library: 'parquet-wasm', codec: 'zstd', encode: parquetWasmEncoder(pqwasm.Compression.ZSTD), bundle: BUNDLES.wasm },
   { library: '@dsnp/parquetjs', codec: 'snappy', encode: parquetjsEncoder('SNAPPY'), slow: true, bundle: BUNDLES.parquetjs },
