@@ -7,6 +7,7 @@ import { InvalidArgumentError, type Command } from 'commander';
 import { ATHENA_HLL_RELATIVE_ERROR, compareWithView, planBackfill, type Pipeline } from '../core';
 import { DEFAULT_LAKE_BUCKET } from '../local/athena';
 import { localAthenaClient, localS3Client } from '../local/aws-clients';
+import { compactPipeline } from '../local/compaction';
 import { findPipeline, loadPipelines } from '../local/pipeline-loader';
 import { listQueryRuns, runScheduledQuery, type QueryRunRecord } from '../local/scheduler';
 import { runAthenaQuery, QueryFailedError } from '../local/query';
@@ -71,6 +72,22 @@ export function registerBatchCommands(program: Command, ctx: BatchCommandContext
         const runs = await listQueryRuns(s3, o.bucket, pipeline.name, name);
         if (runs.length === 0) console.error(`no runs recorded for ${pipeline.name}${name ? `/${name}` : ''}`);
         else printRuns(runs);
+      } finally {
+        s3.destroy();
+      }
+    });
+
+  program
+    .command('compact <pipeline>')
+    .description('rewrite each sealed partition of the pipeline\'s Parquet tables into one object (finishing any interrupted compaction first)')
+    .action(async (pipelineName: string) => {
+      const pipeline = await pipelineNamed(ctx, pipelineName);
+      const ep = await ctx.endpoints();
+      const s3 = localS3Client(ep.s3);
+      try {
+        const pass = await compactPipeline(s3, DEFAULT_LAKE_BUCKET, pipeline);
+        for (const m of [...pass.recovered, ...pass.compacted]) console.log(`${m.table} dt=${m.partition.dt}/hour=${m.partition.hour}: ${m.sources.length} objects → 1`);
+        console.error(`${pass.compacted.length} partition(s) compacted, ${pass.recovered.length} recovered, ${pass.skipped} left as they are (not sealed yet, or already one object)`);
       } finally {
         s3.destroy();
       }

@@ -105,15 +105,26 @@ program
     process.stderr.write('stopped. Nothing in flight was lost; `shardflow dev` resumes from the checkpoints.\n');
   });
 
+/** Events in per shard at the previous refresh, for the events/s column. */
+const lastEventsIn = new Map<string, { n: number; at: number }>();
+
+function eventsPerSecond(id: string, n: number): string {
+  const now = Date.now();
+  const prev = lastEventsIn.get(id);
+  lastEventsIn.set(id, { n, at: now });
+  if (!prev || now <= prev.at) return '–';
+  return String(Math.round(((n - prev.n) * 1000) / (now - prev.at)));
+}
+
 function renderStatus(status: readonly PipelineStatus[]): string {
-  const rows: string[][] = [['pipeline', 'shard/partition', 'lag', 'events in', 'raw', 'filtered', 'quarantined', 'late', 'files', 'failures']];
+  const rows: string[][] = [['pipeline', 'shard/partition', 'lag', 'events/s', 'events in', 'raw', 'filtered', 'quarantined', 'late', 'files', 'failures']];
   for (const s of status) {
     const parts = s.mapping?.partitions ?? [];
     const c = s.counts;
-    rows.push([s.pipeline, s.source, '', '', String(c.raw), String(c.filtered), String(c.quarantined), String(c.late), String(c.objects), '']);
+    rows.push([s.pipeline, s.source, '', '', '', String(c.raw), String(c.filtered), String(c.quarantined), String(c.late), String(c.objects), '']);
     for (const p of parts) {
       const lag = p.millisBehindLatest !== null ? `${p.millisBehindLatest} ms` : p.recordsBehindLatest !== null ? `${p.recordsBehindLatest} rec` : '–';
-      rows.push(['', p.id, lag, String(p.eventsIn), '', '', '', '', '', String(p.failures)]);
+      rows.push(['', p.id, lag, eventsPerSecond(`${s.pipeline}/${p.id}`, p.eventsIn), String(p.eventsIn), '', '', '', '', '', String(p.failures)]);
     }
   }
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));

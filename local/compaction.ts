@@ -259,3 +259,43 @@ export async function recoverCompactions(s3: S3Client, bucket: string, pipeline:
   }
   return done;
 }
+
+export interface CompactionPass {
+  readonly compacted: CompactionManifest[];
+  readonly recovered: CompactionManifest[];
+  /** Partitions left alone, with the reason (not sealed yet, too few objects …). */
+  readonly skipped: number;
+}
+
+/**
+ * One compaction pass over a pipeline: finish any interrupted compaction,
+ * then compact every sealed partition of its Parquet tables (raw, partials,
+ * late). What `shardflow compact` runs, and what `dev` runs every hour.
+ */
+export async function compactPipeline(s3: S3Client, bucket: string, pipeline: Pipeline, now?: () => number): Promise<CompactionPass> {
+  const recovered = await recoverCompactions(s3, bucket, pipeline, now);
+  const compacted: CompactionManifest[] = [];
+  let skipped = 0;
+  for (const role of ['raw', 'partials', 'late'] as const) {
+    if (role === 'partials' && !pipeline.aggregate) continue;
+    const table = lakeTable(pipeline, role);
+    const partitions = new Map<string, PartitionValues>();
+    for (const o of await listPartitionObjects(s3, bucket, table.location)) {
+      const m = /dt=(\d{4}-\d{2}-\d{2})\/hour=(\d{2})\//.exec(o.key);
+      if (m) partitions.set(`${m[1]}/${m[2]}`, { dt: m[1]!, hour: m[2]! });
+    }
+    const t = (now ?? Date.now)();
+    for (const partition of partitions.values()) {
+      // Unsealed hours may still receive late or retried batches: leave them for a later pass.
+      const sealedAt = Date.parse(`${partition.dt}T${partition.hour}:00:00Z`) + HOUR_MS + sealDelayMs(pipeline);
+      if (t < sealedAt) {
+        skipped++;
+        continue;
+      }
+      const r = await compactPartition({ s3, bucket, pipeline, role, partition, ...(now ? { now } : {}) });
+      if (r.manifest && !r.skipped) compacted.push(r.manifest);
+      else skipped++;
+    }
+  }
+  return { compacted, recovered, skipped };
+}

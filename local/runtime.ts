@@ -21,6 +21,7 @@ import { S3OnFailureDestination } from './esm/on-failure-destination';
 import { createTopicIfMissing, startLocalServices, type LocalServiceName, type LocalServices } from './services';
 import type { KinesisEngine } from './services/kinesis';
 import { startScheduler } from './scheduler';
+import { compactPipeline } from './compaction';
 
 export const FAILURE_BUCKET = 'shardflow-failures';
 
@@ -199,6 +200,33 @@ export async function startLocalRuntime(opts: LocalRuntimeOptions): Promise<Loca
       logger: log,
     });
     started.push({ stop: async () => { await scheduler.stop(); athenaClient.destroy(); } });
+
+    // Compaction: once shortly after start (which also finishes a compaction a crash interrupted),
+    // then hourly, as the deployed schedule would. Partitions are touched only once sealed.
+    let compacting: Promise<void> | null = null;
+    const compactAll = () => {
+      compacting ??= (async () => {
+        for (const p of opts.pipelines) {
+          try {
+            const pass = await compactPipeline(s3, DEFAULT_LAKE_BUCKET, p);
+            if (pass.compacted.length + pass.recovered.length > 0) log.info('compaction pass', { pipeline: p.name, compacted: pass.compacted.length, recovered: pass.recovered.length });
+          } catch (err) {
+            log.error('compaction failed', { pipeline: p.name, error: err });
+          }
+        }
+      })().finally(() => (compacting = null));
+    };
+    const firstCompaction = setTimeout(compactAll, 10_000);
+    const hourlyCompaction = setInterval(compactAll, 3_600_000);
+    firstCompaction.unref();
+    hourlyCompaction.unref();
+    started.push({
+      stop: async () => {
+        clearTimeout(firstCompaction);
+        clearInterval(hourlyCompaction);
+        await compacting;
+      },
+    });
 
     const info: RuntimeInfo = {
       pid: process.pid,

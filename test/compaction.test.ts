@@ -17,7 +17,7 @@ import { silentLogger } from '../functions/shared/logger';
 import { createStreamProcessor } from '../functions/stream-processor/handler';
 import { startAthenaEndpoint, type AthenaEndpoint } from '../local/athena';
 import { localAthenaClient, localS3Client } from '../local/aws-clients';
-import { compactPartition, listPartitionObjects, recoverCompactions, SimulatedCrash, type CompactionStep } from '../local/compaction';
+import { compactPartition, compactPipeline, listPartitionObjects, recoverCompactions, SimulatedCrash, type CompactionStep } from '../local/compaction';
 import { startS3Emulator } from '../local/services/s3';
 import { freePort, type RunningService } from '../local/services/service';
 import clickstream from '../pipelines/clickstream';
@@ -135,5 +135,26 @@ describe('compactPartition', () => {
     await handler(kinesisEvent(Array.from({ length: PER_BATCH }, (_, i) => kinesisRecord({ event_id: `x${i}`, user_id: 'u', category: 'books', value: 99, ts }, { seq: first + i, arrivalMs: ts + 1_000 }))));
     await expect(compactPartition({ s3, bucket: BUCKET, pipeline: clickstream, partition: { dt: day, hour: hh(h) }, now: LATER })).rejects.toThrow(/changed since compaction .* was planned; the plan was dropped, nothing was published/);
     expect(await objectsIn('clickstream_events', h)).toHaveLength(BATCHES);
+  });
+});
+
+describe('compactPipeline (what `shardflow compact` and the hourly pass in `dev` run)', () => {
+  it('leaves one object per sealed partition of every Parquet table, and every answer the same', async () => {
+    // Prepare
+    const before = await Promise.all(HOURS.map(hourTotals));
+    // Act: first while no hour is sealed (a pass in `dev` on fresh data), then later.
+    const early = await compactPipeline(s3, BUCKET, clickstream, () => Date.UTC(2026, 2, 1, 14));
+    const pass = await compactPipeline(s3, BUCKET, clickstream, LATER);
+    const again = await compactPipeline(s3, BUCKET, clickstream, LATER);
+    // Assess
+    for (const h of HOURS) {
+      expect(await objectsIn('clickstream_events', h)).toHaveLength(1);
+      expect(await objectsIn('clickstream_partials', h)).toHaveLength(1);
+    }
+    expect(await Promise.all(HOURS.map(hourTotals))).toEqual(before);
+    expect(early.compacted).toEqual([]);
+    expect(early.skipped).toBeGreaterThan(0);
+    expect(pass.compacted.length + pass.recovered.length).toBeGreaterThan(0);
+    expect(again.compacted).toEqual([]);
   });
 });
