@@ -8,8 +8,9 @@ import path from 'node:path';
 import readline from 'node:readline';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { Kafka, logLevel } from 'kafkajs';
-import type { Pipeline } from '../core';
-import { localAthenaClient } from '../local/aws-clients';
+import { lakeTables, type Pipeline } from '../core';
+import { localS3Client } from '../local/aws-clients';
+import { listPartitionObjects } from '../local/compaction';
 import { generateEvents } from '../local/event-generator';
 import { findPipeline, loadPipelines } from '../local/pipeline-loader';
 import { sendToKafka, sendToKinesis, toOutgoing, type OutgoingRecord, type SendReport } from '../local/producers';
@@ -247,12 +248,20 @@ program
     } catch {
       console.log('\n(no status yet: the runtime writes it every second)');
     }
-    const client = localAthenaClient(info.endpoints.athena);
+    // Tables and their partitions, from the lake itself (one listing per table).
+    const pipelines = await loadPipelines(g.pipelines);
+    const s3 = localS3Client(info.endpoints.s3);
     try {
-      const r = await runAthenaQuery(client, { sql: 'SHOW TABLES IN shardflow' });
-      console.log(`\ntables in shardflow: ${r.rows.map((x) => x[0]).join(', ')}`);
+      const rows = [['table', 'format', 'partitions', 'objects', 'bytes', 'newest partition']];
+      for (const t of pipelines.flatMap(lakeTables)) {
+        const objects = await listPartitionObjects(s3, info.lakeBucket, t.location);
+        const parts = [...new Set(objects.map((o) => /dt=[^/]+\/hour=\d+/.exec(o.key)?.[0]).filter((x): x is string => !!x))].sort();
+        rows.push([`${t.database}.${t.name}`, t.format, String(parts.length), String(objects.length), String(objects.reduce((n, o) => n + o.size, 0)), parts.at(-1) ?? '–']);
+      }
+      const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+      console.log('\n' + rows.map((r) => r.map((v, i) => v.padEnd(widths[i]!)).join('  ')).join('\n'));
     } finally {
-      client.destroy();
+      s3.destroy();
     }
   });
 

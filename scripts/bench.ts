@@ -34,15 +34,32 @@ for (const name of names) {
   process.stderr.write(`bench: ${name} done in ${((performance.now() - started) / 1000).toFixed(1)} s\n`);
 }
 
+/**
+ * With --only, the suites that ran replace their own sections and rows and the
+ * others stay as the last full run wrote them; each section says which command
+ * produced it.
+ */
 const command = `npm run bench${only ? ` -- --only ${only.join(',')}` : ''}`;
+const stamp = `${new Date().toISOString().slice(0, 10)}, ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'CPU'}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node.js ${process.version}`;
+const fresh = new Map(names.map((n, i) => [n, `<!-- suite: ${n} -->\n${sections[i]}\n\n_Produced by \`${command}\` on ${stamp}._`]));
+let previous = new Map<string, string>();
+let previousRows: BenchResult[] = [];
+if (only) {
+  const md = await fs.readFile('BENCHMARKS.md', 'utf8').catch(() => '');
+  previous = new Map([...md.matchAll(/<!-- suite: ([\w-]+) -->\n([\s\S]*?)(?=\n<!-- suite: |$)/g)].map((m) => [m[1]!, `<!-- suite: ${m[1]} -->\n${m[2]!.trimEnd()}`]));
+  previousRows = JSON.parse(await fs.readFile('bench/results.json', 'utf8').catch(() => '[]')) as BenchResult[];
+}
+const ordered = Object.keys(SUITES).flatMap((n) => fresh.get(n) ?? previous.get(n) ?? []);
+const freshNames = new Set(results.map((r) => r.name));
+const allRows = [...previousRows.filter((r) => !freshNames.has(r.name)), ...results];
 const header = [
   '# Benchmarks',
   '',
-  `Produced by \`${command}\` on ${new Date().toISOString().slice(0, 10)}: ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'CPU'}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node.js ${process.version}.`,
-  'Every ratio compares with a baseline measured in the same run. Raw rows: `bench/results.json`.',
+  'Run `npm run bench` (all suites) or `npm run bench -- --only <suite,…>` (suites: ' + Object.keys(SUITES).join(', ') + ').',
+  'Every ratio compares with a baseline measured in the same run, on the same machine. Raw rows: `bench/results.json`.',
   '',
 ].join('\n');
 await fs.mkdir('bench', { recursive: true });
-await fs.writeFile('bench/results.json', JSON.stringify(results, null, 2) + '\n');
-await fs.writeFile('BENCHMARKS.md', header + '\n' + sections.join('\n\n') + '\n');
+await fs.writeFile('bench/results.json', JSON.stringify(allRows, null, 2) + '\n');
+await fs.writeFile('BENCHMARKS.md', header + '\n' + ordered.join('\n\n') + '\n');
 console.log('wrote bench/results.json and BENCHMARKS.md');

@@ -100,6 +100,16 @@ describe('shardflow CLI', () => {
     expect(still.rows).toEqual([['1']]);
   });
 
+  it('status shows the services, the per-shard status and every lake table with its partitions', async () => {
+    await new Promise((res) => setTimeout(res, 1_200)); // the runtime writes its status file every second
+    const r = await shardflow('status');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/kinesis\s+http:\/\/127\.0\.0\.1:\d+/);
+    expect(r.stdout).toMatch(/clickstream\s+kinesis:clickstream-events/);
+    expect(r.stdout).toMatch(/shardflow\.clickstream_events\s+parquet\s+1\s+1\s+\d+\s+dt=\d{4}-\d{2}-\d{2}\/hour=\d{2}/);
+    expect(r.stdout).toMatch(/shardflow\.clickstream_quarantine\s+ndjson\.gz\s+1\s+1/);
+  });
+
   it('says how to start dev when none is running', async () => {
     const other = await fs.mkdtemp(path.join(os.tmpdir(), 'shardflow-cli-none-'));
     const r = await shardflow('--data-dir', other, 'query', 'SELECT 1');

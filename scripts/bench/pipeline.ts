@@ -27,16 +27,23 @@ function records(): SourceRecord[] {
   }));
 }
 
-/** Best of `runs` timed passes after one warm-up pass; returns events/s. */
-function rate(runs: number, fn: () => void): number {
-  fn();
-  let best = Infinity;
-  for (let i = 0; i < runs; i++) {
-    const t = performance.now();
-    fn();
-    best = Math.min(best, performance.now() - t);
+/**
+ * Interleaved rounds: each round times every contender once, in turn, after
+ * one warm-up pass each; each contender's best round counts. On a shared
+ * machine the load drifts, and timing the baseline first and the engine
+ * minutes later would put the drift into the ratio. Returns events/s.
+ */
+function rates(rounds: number, contenders: readonly (() => void)[]): number[] {
+  for (const fn of contenders) fn();
+  const best = contenders.map(() => Infinity);
+  for (let r = 0; r < rounds; r++) {
+    contenders.forEach((fn, i) => {
+      const t = performance.now();
+      fn();
+      best[i] = Math.min(best[i]!, performance.now() - t);
+    });
   }
-  return (EVENTS / best) * 1000;
+  return best.map((ms) => (EVENTS / ms) * 1000);
 }
 
 async function bundleStats(): Promise<{ bytes: number; bytesNoSdk: number; importMs: number; emptyImportMs: number }> {
@@ -70,7 +77,7 @@ export async function benchPipeline(): Promise<BenchSuiteOutput> {
   const rawTable = lakeTable(clickstream, 'raw');
   const partialsTable = lakeTable(clickstream, 'partials');
 
-  const parseOnly = rate(5, () => {
+  const parseLoop = () => {
     let n = 0;
     for (const r of recs) {
       try {
@@ -80,19 +87,20 @@ export async function benchPipeline(): Promise<BenchSuiteOutput> {
       }
     }
     if (n === 0) throw new Error('nothing parsed');
-  });
-  const engine = rate(5, () => {
+  };
+  const engineOnly = () => {
     for (let i = 0; i < recs.length; i += BATCH) processBatch(compiled, recs.slice(i, i + BATCH));
-  });
+  };
   let encodedBytes = 0;
-  const withParquet = rate(3, () => {
+  const engineAndParquet = () => {
     encodedBytes = 0;
     for (let i = 0; i < recs.length; i += BATCH) {
       const out = processBatch(compiled, recs.slice(i, i + BATCH));
       for (const rows of out.raw.values()) encodedBytes += encodeParquet(rawTable.columns, rows).byteLength;
       for (const rows of out.partials.values()) encodedBytes += encodeParquet(partialsTable.columns, rows).byteLength;
     }
-  });
+  };
+  const [parseOnly, engine, withParquet] = rates(7, [parseLoop, engineOnly, engineAndParquet]) as [number, number, number];
   const b = await bundleStats();
 
   const results: BenchResult[] = [
@@ -104,7 +112,7 @@ export async function benchPipeline(): Promise<BenchSuiteOutput> {
   const markdown = [
     '## Handler hot path and bundle',
     '',
-    `${EVENTS.toLocaleString('en-US')} generated clickstream records (valid, filtered, malformed, late, out of order), processed in batches of ${BATCH} on one core. Best of several passes after a warm-up.`,
+    `${EVENTS.toLocaleString('en-US')} generated clickstream records (valid, filtered, malformed, late, out of order), processed in batches of ${BATCH} on one core. Interleaved rounds (floor, engine, engine + Parquet, in turn; 7 rounds after a warm-up), best round of each, so load drift on a shared machine does not enter the ratios.`,
     '',
     '| measure | events/s | baseline | baseline events/s | ratio | notes |',
     '|---|---:|---|---:|---:|---|',
