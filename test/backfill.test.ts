@@ -8,11 +8,8 @@
  * the distinct counts agree within the error of both sketches — each also
  * checked against the truth the test computes from what it sent.
  */
-import fs from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
 import type { AthenaClient } from '@aws-sdk/client-athena';
-import { CreateBucketCommand, type S3Client } from '@aws-sdk/client-s3';
+import { type S3Client } from '@aws-sdk/client-s3';
 import { Command } from 'commander';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { registerBatchCommands } from '../cli/batch-commands';
@@ -20,13 +17,10 @@ import { compareWithView, KMV_K, KMV_RELATIVE_ERROR, planBackfill } from '../cor
 import { runAthenaQuery, type QueryResult } from '../functions/query-runner/athena-query';
 import { silentLogger } from '../functions/shared/logger';
 import { createStreamProcessor } from '../functions/stream-processor/handler';
-import { startAthenaEndpoint, type AthenaEndpoint } from '../local/athena';
-import { localAthenaClient, localS3Client } from '../local/aws-clients';
-import { startS3Emulator } from '../local/services/s3';
-import { freePort, type RunningService } from '../local/services/service';
 import clickstream from '../pipelines/clickstream';
 import { prng } from './support/clickstream-events';
 import { kinesisEvent, kinesisRecord } from './support/events';
+import { TestLake } from './support/test-lake';
 
 const N = 200_000;
 const BATCH = 1_000; // the pipeline's Lambda batch size
@@ -82,18 +76,14 @@ function workload() {
 const parseTs = (s: string) => Date.parse(`${s.replace(' UTC', '').replace(' ', 'T')}Z`);
 const rowKey = (r: readonly (string | null)[]) => `${parseTs(r[0]!)}|${r[2]}`;
 
-let tmp: string;
-let s3Service: RunningService;
+let lake: TestLake;
 let s3: S3Client;
-let endpoint: AthenaEndpoint;
 let athena: AthenaClient;
 const w = workload();
 
 beforeAll(async () => {
-  tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'shardflow-backfill-'));
-  s3Service = await startS3Emulator({ port: await freePort(), dataDir: path.join(tmp, 's3') });
-  s3 = localS3Client(s3Service.endpoint);
-  await s3.send(new CreateBucketCommand({ Bucket: BUCKET }));
+  lake = await TestLake.start('backfill', BUCKET);
+  ({ s3 } = lake);
   // The streaming path: the real handler, one Kinesis batch of 1,000 records at a time.
   const handler = createStreamProcessor(clickstream, { s3, bucket: BUCKET, logger: silentLogger });
   for (let from = 0; from < N; from += BATCH) {
@@ -101,16 +91,11 @@ beforeAll(async () => {
     const res = await handler(kinesisEvent(batch));
     if (res.batchItemFailures.length) throw new Error(`batch at ${from} failed: ${JSON.stringify(res.batchItemFailures)}`);
   }
-  endpoint = await startAthenaEndpoint({ port: await freePort(), s3: { endpoint: s3Service.endpoint, bucket: BUCKET }, pipelines: [clickstream], dataDir: path.join(tmp, 'athena') });
-  athena = localAthenaClient(endpoint.endpoint);
+  athena = await lake.startAthena([clickstream]);
 }, 240_000);
 
 afterAll(async () => {
-  athena?.destroy();
-  await endpoint?.stop();
-  s3?.destroy();
-  await s3Service?.stop();
-  await fs.rm(tmp, { recursive: true, force: true });
+  await lake?.stop();
 });
 
 const windowStarts = [...w.truth.keys()].map((k) => Number(k.split('|')[0]));
@@ -133,7 +118,7 @@ describe('backfill over the raw table agrees with the streaming view', () => {
 
   beforeAll(async () => {
     const plan = planBackfill(clickstream, { from: FIRST, to: LAST + 60_000 });
-    // One after another: concurrent first reads of one lake object race in the endpoint's cache (local/athena/catalog.ts temp name).
+    // One after another, so each query's bytes scanned and time are its own.
     backfill = await runAthenaQuery(athena, { sql: plan.sql });
     view = await runAthenaQuery(athena, { sql: plan.viewSql });
     exact = await runAthenaQuery(athena, { sql: planBackfill(clickstream, { from: FIRST, to: LAST + 60_000 }, { exactDistinct: true }).sql });
@@ -212,7 +197,7 @@ describe('shardflow backfill', () => {
     const err = vi.spyOn(console, 'error').mockImplementation(() => undefined);
     try {
       const program = new Command('shardflow').exitOverride();
-      registerBatchCommands(program, { endpoints: async () => ({ athena: endpoint.endpoint, s3: s3Service.endpoint }), pipelinesDir: () => 'pipelines' });
+      registerBatchCommands(program, { endpoints: async () => ({ athena: lake.athenaEndpoint, s3: lake.s3Endpoint }), pipelinesDir: () => 'pipelines' });
       await program.parseAsync(['backfill', 'clickstream', '--from', '2026-03-01T10:00:00Z', '--to', '2026-03-01T10:05:00Z', '--compare', '--exact-distinct'], { from: 'user' });
       await program.parseAsync(['backfill', 'clickstream', '--from', '2026-03-01T10:00', '--to', '2026-03-01T10:01', '--format', 'csv'], { from: 'user' });
     } finally {

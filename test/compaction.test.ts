@@ -6,22 +6,16 @@
  * (unchanged before publish; sources and compacted object together between
  * publish and retire — the one window docs/compaction.md states).
  */
-import fs from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
 import type { AthenaClient } from '@aws-sdk/client-athena';
-import { CreateBucketCommand, type S3Client } from '@aws-sdk/client-s3';
+import { type S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runAthenaQuery } from '../functions/query-runner/athena-query';
 import { silentLogger } from '../functions/shared/logger';
 import { createStreamProcessor } from '../functions/stream-processor/handler';
-import { startAthenaEndpoint, type AthenaEndpoint } from '../local/athena';
-import { localAthenaClient, localS3Client } from '../local/aws-clients';
 import { compactPartition, compactPipeline, listPartitionObjects, recoverCompactions, SimulatedCrash, type CompactionStep } from '../local/compaction';
-import { startS3Emulator } from '../local/services/s3';
-import { freePort, type RunningService } from '../local/services/service';
 import clickstream from '../pipelines/clickstream';
 import { kinesisEvent, kinesisRecord } from './support/events';
+import { TestLake } from './support/test-lake';
 
 const BUCKET = 'compaction-lake';
 const HOURS = [9, 10, 11, 12, 13];
@@ -32,17 +26,13 @@ const hh = (h: number) => String(h).padStart(2, '0');
 /** Long after the seal of every hour (1 day max record age + 10 min lateness + 1 h margin). */
 const LATER = () => Date.UTC(2026, 2, 3);
 
-let tmp: string;
-let s3Service: RunningService;
+let lake: TestLake;
 let s3: S3Client;
-let endpoint: AthenaEndpoint;
 let athena: AthenaClient;
 
 beforeAll(async () => {
-  tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'shardflow-compaction-'));
-  s3Service = await startS3Emulator({ port: await freePort(), dataDir: path.join(tmp, 's3') });
-  s3 = localS3Client(s3Service.endpoint);
-  await s3.send(new CreateBucketCommand({ Bucket: BUCKET }));
+  lake = await TestLake.start('compaction', BUCKET);
+  ({ s3 } = lake);
   const handler = createStreamProcessor(clickstream, { s3, bucket: BUCKET, logger: silentLogger });
   let seq = 0;
   for (const h of HOURS) {
@@ -56,16 +46,11 @@ beforeAll(async () => {
       expect(res.batchItemFailures).toEqual([]);
     }
   }
-  endpoint = await startAthenaEndpoint({ port: await freePort(), s3: { endpoint: s3Service.endpoint, bucket: BUCKET }, pipelines: [clickstream], dataDir: path.join(tmp, 'athena') });
-  athena = localAthenaClient(endpoint.endpoint);
+  athena = await lake.startAthena([clickstream]);
 }, 180_000);
 
 afterAll(async () => {
-  athena?.destroy();
-  await endpoint?.stop();
-  s3?.destroy();
-  await s3Service?.stop();
-  await fs.rm(tmp, { recursive: true, force: true });
+  await lake?.stop();
 });
 
 async function hourTotals(h: number): Promise<{ raw: string[]; view: string[][] }> {

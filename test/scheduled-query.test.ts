@@ -7,24 +7,20 @@
  * transient failure is retried as a new execution; the local scheduler catches
  * up missed runs (bounded) and fires on time.
  */
-import fs from 'node:fs/promises';
-import os from 'node:os';
 import path from 'node:path';
 import type { AthenaClient, GetQueryExecutionCommandOutput } from '@aws-sdk/client-athena';
-import { CreateBucketCommand, GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { count, definePipeline, kinesisSource, sum, tumbling } from '../core';
 import { runScheduledQuery, listQueryRuns, runRecordKey, type QueryRunRecord } from '../functions/query-runner/run-scheduled-query';
 import { silentLogger } from '../functions/shared/logger';
 import { createStreamProcessor } from '../functions/stream-processor/handler';
-import { startAthenaEndpoint, type AthenaEndpoint } from '../local/athena';
-import { localAthenaClient, localS3Client } from '../local/aws-clients';
+import { localAthenaClient } from '../local/aws-clients';
 import { startScheduler } from '../local/scheduler';
-import { startS3Emulator } from '../local/services/s3';
-import { freePort, type RunningService } from '../local/services/service';
 import clickstream from '../pipelines/clickstream';
 import iot from '../pipelines/iot';
 import { kinesisEvent, kinesisRecord } from './support/events';
+import { TestLake } from './support/test-lake';
 
 const BUCKET = 'sq-lake';
 const HOURLY_PARTIALS = `SELECT category, SUM(total_value) AS total_value, SUM(events) AS events
@@ -65,30 +61,22 @@ function expectedHour(start: number) {
   return [...out.entries()].sort().map(([c, g]) => [c, g.total, g.events]);
 }
 
+let lake: TestLake;
 let tmp: string;
-let s3Service: RunningService;
-let endpoint: AthenaEndpoint;
 let s3: S3Client;
 let athena: AthenaClient;
 
 beforeAll(async () => {
-  tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'shardflow-sq-'));
-  s3Service = await startS3Emulator({ port: await freePort(), dataDir: path.join(tmp, 's3') });
-  s3 = localS3Client(s3Service.endpoint);
-  await s3.send(new CreateBucketCommand({ Bucket: BUCKET }));
+  lake = await TestLake.start('sq', BUCKET);
+  ({ tmp, s3 } = lake);
   const handler = createStreamProcessor(pipeline, { s3, bucket: BUCKET, logger: silentLogger });
   const res = await handler(kinesisEvent(EVENTS.map((e, i) => kinesisRecord(e, { seq: i, arrivalMs: e.ts + 1_000 }))));
   expect(res.batchItemFailures).toEqual([]);
-  endpoint = await startAthenaEndpoint({ port: await freePort(), s3: { endpoint: s3Service.endpoint, bucket: BUCKET }, pipelines: [pipeline, clickstream, iot], dataDir: path.join(tmp, 'athena') });
-  athena = localAthenaClient(endpoint.endpoint);
+  athena = await lake.startAthena([pipeline, clickstream, iot]);
 }, 120_000);
 
 afterAll(async () => {
-  athena?.destroy();
-  await endpoint?.stop();
-  s3?.destroy();
-  await s3Service?.stop();
-  await fs.rm(tmp, { recursive: true, force: true });
+  await lake?.stop();
 });
 
 async function readCsv(uri: string): Promise<string[][]> {
@@ -150,7 +138,7 @@ describe('runScheduledQuery on the local Athena endpoint', () => {
 
   it('retries a transient (system) failure as a new execution', async () => {
     // Prepare: a client that reports the first finished execution as a retryable system failure.
-    const flaky = localAthenaClient(endpoint.endpoint);
+    const flaky = localAthenaClient(lake.athenaEndpoint);
     let failedId: string | null = null;
     flaky.middlewareStack.add(
       (next, ctx) => async (args) => {

@@ -10,6 +10,7 @@ import {
   StartQueryExecutionCommand,
   StopQueryExecutionCommand,
   type AthenaClient,
+  type ColumnInfo,
   type QueryExecution,
 } from '@aws-sdk/client-athena';
 
@@ -101,17 +102,18 @@ export async function startQuery(client: AthenaClient, req: QueryRequest, retrie
   return res.QueryExecutionId!;
 }
 
-/** Polls until the query leaves QUEUED/RUNNING; throws QueryFailedError unless it SUCCEEDED. */
-export async function waitForQuery(client: AthenaClient, id: string, opts: RunOptions = {}): Promise<QueryExecution> {
+/**
+ * Polls until the query reaches a terminal state (SUCCEEDED, FAILED or
+ * CANCELLED) and returns it; stops it and throws QueryTimeoutError past the
+ * timeout. Callers that want a failure as an error use waitForQuery.
+ */
+export async function pollQuery(client: AthenaClient, id: string, opts: RunOptions = {}): Promise<QueryExecution> {
   const deadline = Date.now() + (opts.timeoutMs ?? 600_000);
   let delay = opts.pollInitialMs ?? 100;
   for (;;) {
     const { QueryExecution: qe } = await withApiRetries(() => client.send(new GetQueryExecutionCommand({ QueryExecutionId: id })), opts.maxApiRetries);
-    const state = qe?.Status?.State ?? 'UNKNOWN';
-    if (state === 'SUCCEEDED') return qe!;
-    if (state === 'FAILED' || state === 'CANCELLED') {
-      throw new QueryFailedError(id, state, qe?.Status?.StateChangeReason ?? qe?.Status?.AthenaError?.ErrorMessage ?? 'no reason given');
-    }
+    const state = qe?.Status?.State;
+    if (qe && (state === 'SUCCEEDED' || state === 'FAILED' || state === 'CANCELLED')) return qe;
     if (Date.now() > deadline) {
       await client.send(new StopQueryExecutionCommand({ QueryExecutionId: id })).catch(() => undefined);
       throw new QueryTimeoutError(id, opts.timeoutMs ?? 600_000);
@@ -121,35 +123,51 @@ export async function waitForQuery(client: AthenaClient, id: string, opts: RunOp
   }
 }
 
-export async function fetchResults(client: AthenaClient, id: string, opts: RunOptions = {}): Promise<{ columns: QueryColumn[]; rows: (string | null)[][] }> {
+/** Polls until the query leaves QUEUED/RUNNING; throws QueryFailedError unless it SUCCEEDED. */
+export async function waitForQuery(client: AthenaClient, id: string, opts: RunOptions = {}): Promise<QueryExecution> {
+  const qe = await pollQuery(client, id, opts);
+  const state = qe.Status?.State ?? 'UNKNOWN';
+  if (state !== 'SUCCEEDED') {
+    throw new QueryFailedError(id, state, qe.Status?.StateChangeReason ?? qe.Status?.AthenaError?.ErrorMessage ?? 'no reason given');
+  }
+  return qe;
+}
+
+/**
+ * Pages through GetQueryResults. Athena repeats the column names as the first
+ * row of a SELECT's (StatementType DML) first page; SHOW and DESCRIBE results
+ * have no such row, and a data row may look like the names, so the statement
+ * type decides, not the row's content.
+ */
+export async function fetchResults(client: AthenaClient, qe: QueryExecution, opts: RunOptions = {}): Promise<{ columnInfo: ColumnInfo[]; rows: (string | null)[][] }> {
+  const id = qe.QueryExecutionId!;
   const maxRows = opts.maxRows ?? Infinity;
-  let columns: QueryColumn[] = [];
+  let columnInfo: ColumnInfo[] = [];
   const rows: (string | null)[][] = [];
   let token: string | undefined;
   let first = true;
   do {
     const page = await withApiRetries(() => client.send(new GetQueryResultsCommand({ QueryExecutionId: id, NextToken: token, MaxResults: 1000 })), opts.maxApiRetries);
-    if (first) columns = (page.ResultSet?.ResultSetMetadata?.ColumnInfo ?? []).map((c) => ({ name: c.Name ?? c.Label ?? '', type: c.Type ?? 'varchar' }));
+    if (first) columnInfo = page.ResultSet?.ResultSetMetadata?.ColumnInfo ?? [];
     let pageRows = (page.ResultSet?.Rows ?? []).map((r) => (r.Data ?? []).map((d) => d.VarCharValue ?? null));
-    // Athena repeats the column names as the first row of a SELECT's first page.
-    if (first && pageRows.length > 0 && columns.length > 0 && pageRows[0]!.every((v, i) => v === columns[i]?.name)) pageRows = pageRows.slice(1);
+    if (first && qe.StatementType === 'DML') pageRows = pageRows.slice(1);
     first = false;
     for (const r of pageRows) {
-      if (rows.length >= maxRows) return { columns, rows };
+      if (rows.length >= maxRows) return { columnInfo, rows };
       rows.push(r);
     }
     token = page.NextToken;
   } while (token);
-  return { columns, rows };
+  return { columnInfo, rows };
 }
 
 export async function runAthenaQuery(client: AthenaClient, req: QueryRequest, opts: RunOptions = {}): Promise<QueryResult> {
   const id = await startQuery(client, req, opts.maxApiRetries);
   const qe = await waitForQuery(client, id, opts);
-  const { columns, rows } = await fetchResults(client, id, opts);
+  const { columnInfo, rows } = await fetchResults(client, qe, opts);
   return {
     queryExecutionId: id,
-    columns,
+    columns: columnInfo.map((c) => ({ name: c.Name ?? c.Label ?? '', type: c.Type ?? 'varchar' })),
     rows,
     dataScannedBytes: qe.Statistics?.DataScannedInBytes ?? 0,
     engineExecutionMs: qe.Statistics?.EngineExecutionTimeInMillis ?? 0,

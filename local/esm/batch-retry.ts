@@ -21,10 +21,32 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { ProcessingOptions } from '../../core/pipeline';
-import type { FailureCondition, FailureResponseContext } from './on-failure-destination';
+import type { FilterSpec } from '../../core/event-pattern';
+import type { MappingMetrics } from './metrics';
+import type { FailureCondition, FailureResponseContext, OnFailureDestination } from './on-failure-destination';
 
 /** Any Lambda-shaped stream handler: the real one is createStreamProcessor's. */
 export type StreamHandler<E> = (event: E) => Promise<unknown>;
+
+/** Props both mapping emulators take: the handler, Lambda's settings, and where failures and metrics go. */
+export interface EventSourceMappingCommonProps<E> {
+  /** Any `(event) => Promise<{ batchItemFailures }>`; the real one is createStreamProcessor(...). */
+  readonly handler: StreamHandler<E>;
+  /** Lambda's mapping settings (same names as ProcessingOptions). */
+  readonly options?: EventSourceMappingOptions;
+  /** Where given-up batches go. Without one they are dropped, as Lambda does. */
+  readonly onFailure?: OnFailureDestination;
+  /** Lambda FilterCriteria.Filters; records matching none are skipped before invocation. @default none */
+  readonly filters?: readonly FilterSpec[];
+  /** Called with fresh counters after each read and each settled batch. */
+  readonly onMetrics?: (metrics: MappingMetrics) => void;
+  /** The mapping's UUID (on-failure keys; the checkpoint file or consumer group). @default a stable UUID from the source and function name */
+  readonly uuid?: string;
+  /** Function name used in ARNs. @default 'shardflow-stream-processor' */
+  readonly functionName?: string;
+  /** stop() stops waiting for in-flight batches after this, in ms; the rest is read again at the next start. @default 60000 */
+  readonly stopTimeoutMs?: number;
+}
 
 export interface EventSourceMappingOptions extends Partial<Omit<ProcessingOptions, 'lambdaFilterCriteria'>> {
   /**

@@ -12,7 +12,7 @@
 import { createHash } from 'node:crypto';
 import type { MSKEvent, MSKRecord } from 'aws-lambda';
 import { Kafka, logLevel, type Consumer, type EachBatchPayload, type IHeaders, type KafkaMessage } from 'kafkajs';
-import { compileFilterCriteria, decodeRecordPayload, type FilterableRecord, type FilterSpec } from '../../core/event-pattern';
+import { compileFilterCriteria, decodeRecordPayload, type FilterableRecord } from '../../core/event-pattern';
 import {
   invokeHandler,
   isoMillis,
@@ -23,34 +23,18 @@ import {
   Signal,
   stableMappingUuid,
   type BatchHooks,
-  type EventSourceMappingOptions,
+  type EventSourceMappingCommonProps,
   type ResolvedMappingOptions,
-  type StreamHandler,
 } from './batch-retry';
 import { PartitionCounters, type MappingMetrics } from './metrics';
-import type { InvocationFailureRecord, OnFailureDestination } from './on-failure-destination';
+import type { InvocationFailureRecord } from './on-failure-destination';
 
-export interface KafkaEventSourceMappingProps {
+export interface KafkaEventSourceMappingProps extends EventSourceMappingCommonProps<MSKEvent> {
   /** Bootstrap brokers, host:port. */
   readonly brokers: readonly string[];
   readonly topic: string;
-  /** Any `(event) => Promise<{ batchItemFailures }>` that throws on a failed batch (createStreamProcessor does). */
-  readonly handler: StreamHandler<MSKEvent>;
-  /** Lambda's mapping settings (same names as ProcessingOptions; parallelizationFactor does not apply to Kafka). */
-  readonly options?: EventSourceMappingOptions;
-  /** Where given-up batches go. Without one they are dropped, as Lambda does. */
-  readonly onFailure?: OnFailureDestination;
-  /** Lambda FilterCriteria.Filters; records matching none are skipped (their offsets committed). @default none */
-  readonly filters?: readonly FilterSpec[];
-  readonly onMetrics?: (metrics: MappingMetrics) => void;
-  /** The mapping's UUID: consumer group id and on-failure key prefix. @default a stable UUID from topic and function name */
-  readonly uuid?: string;
-  /** Function name used in ARNs. @default 'shardflow-stream-processor' */
-  readonly functionName?: string;
   /** eventSourceArn of the events. @default arn:aws:kafka:us-east-1:000000000000:cluster/shardflow-local/<uuid> */
   readonly clusterArn?: string;
-  /** stop() stops waiting for the in-flight batch after this, in ms; its records are read again at the next start. @default 60000 */
-  readonly stopTimeoutMs?: number;
 }
 
 interface PendingMessage {

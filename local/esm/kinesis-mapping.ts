@@ -23,7 +23,7 @@ import {
   type _Record as KinesisRecord,
 } from '@aws-sdk/client-kinesis';
 import type { KinesisStreamEvent, KinesisStreamRecord } from 'aws-lambda';
-import { compileFilterCriteria, decodeRecordPayload, type FilterableRecord, type FilterSpec } from '../../core/event-pattern';
+import { compileFilterCriteria, decodeRecordPayload, type FilterableRecord } from '../../core/event-pattern';
 import {
   invokeHandler,
   isoMillis,
@@ -34,39 +34,22 @@ import {
   Signal,
   stableMappingUuid,
   type BatchHooks,
-  type EventSourceMappingOptions,
+  type EventSourceMappingCommonProps,
   type ResolvedMappingOptions,
-  type StreamHandler,
 } from './batch-retry';
 import type { CheckpointStore, ShardCheckpoint } from './checkpoint-store';
 import { PartitionCounters, type MappingMetrics } from './metrics';
-import type { InvocationFailureRecord, OnFailureDestination } from './on-failure-destination';
+import type { InvocationFailureRecord } from './on-failure-destination';
 
-export interface KinesisEventSourceMappingProps {
+export interface KinesisEventSourceMappingProps extends EventSourceMappingCommonProps<KinesisStreamEvent> {
   readonly kinesis: KinesisClient;
   readonly streamName: string;
-  /** Any `(event) => Promise<{ batchItemFailures }>`; the real one is createStreamProcessor(...). */
-  readonly handler: StreamHandler<KinesisStreamEvent>;
-  /** Lambda's mapping settings (same names as ProcessingOptions). */
-  readonly options?: EventSourceMappingOptions;
   /** Where shard checkpoints live (FileCheckpointStore for `<dataDir>/<uuid>.json`). */
   readonly checkpoints: CheckpointStore;
-  /** Where given-up batches go. Without one they are dropped, as Lambda does. */
-  readonly onFailure?: OnFailureDestination;
-  /** Lambda FilterCriteria.Filters; records matching none are dropped before invocation. @default none */
-  readonly filters?: readonly FilterSpec[];
-  /** Called with fresh counters after each read and each settled batch. */
-  readonly onMetrics?: (metrics: MappingMetrics) => void;
-  /** The mapping's UUID (on-failure keys, checkpoint file). @default a stable UUID from stream and function name */
-  readonly uuid?: string;
-  /** Function name used in ARNs. @default 'shardflow-stream-processor' */
-  readonly functionName?: string;
   /** @default arn:aws:iam::<stream account>:role/shardflow-local */
   readonly invokeIdentityArn?: string;
   /** Interval between ListShards calls that pick up new shards after a reshard, in ms. @default 10000 */
   readonly shardDiscoveryIntervalMs?: number;
-  /** stop() stops waiting for in-flight batches after this, in ms; the rest is re-read at the next start. @default 60000 */
-  readonly stopTimeoutMs?: number;
 }
 
 /** Lane of a partition key: MD5 of the key as a 128-bit number (Kinesis' hash key), modulo the lane count. */
