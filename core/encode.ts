@@ -3,19 +3,22 @@
  * `TableFormat`s of lake-table.ts. Pure: bytes in memory, the caller does the
  * PutObject.
  *
- * Parquet library: hyparquet-writer, chosen by measurement against parquet-wasm
- * and @dsnp/parquetjs (`npx tsx scripts/bench/parquet.ts`, docs/deps-parquet.md).
- * It is pure JS and synchronous, so there is no init step and no .wasm asset.
- * We import its browser entry (`src/index.js`): the package's Node entry also
- * exports a file writer that imports `fs`, which core/ must not pull in.
- * Tables without a list column (raw and late, the per-event hot path) go
- * through core/parquet-plain.ts instead: ~6–10× faster in the same run, same
- * schema and read-back (docs/deps-parquet.md).
+ * Parquet: core/parquet-plain.ts writes every table by default, the flat ones
+ * (raw and late, the per-event hot path) and since it learned the 3-level
+ * LIST also the partials with their KMV sketches: ~6–10× hyparquet-writer's
+ * rate on flat tables in the same run (docs/deps-parquet.md), and far more on
+ * sketch lists, which hyparquet-writer shreds value by value.
+ * hyparquet-writer (chosen by measurement against parquet-wasm and
+ * @dsnp/parquetjs, `npx tsx scripts/bench/parquet.ts`) stays selectable with
+ * `writer: 'hyparquet-writer'`. It is pure JS and synchronous, so there is no
+ * init step and no .wasm asset. We import its browser entry (`src/index.js`):
+ * the package's Node entry also exports a file writer that imports `fs`,
+ * which core/ must not pull in.
  */
 import { gzipSync } from 'node:zlib';
 import { ByteWriter, parquetWrite, type ColumnSource, type SchemaElement } from 'hyparquet-writer/src/index.js';
 import type { LakeColumn } from './lake-table';
-import { encodeFlatParquet } from './parquet-plain';
+import { encodePlainParquet } from './parquet-plain';
 import type { ColumnType, FieldValue } from './schema';
 
 /**
@@ -199,10 +202,10 @@ export interface ParquetEncodeOptions {
    */
   readonly codec?: 'snappy' | 'gzip' | 'uncompressed';
   /**
-   * Which writer. 'plain' (core/parquet-plain.ts) takes tables without list
-   * columns; tables with one always use hyparquet-writer. 'hyparquet-writer'
-   * forces the general writer: the A/B switch for the numbers in
-   * docs/deps-parquet.md, and a way back should a reader ever disagree.
+   * Which writer. 'plain' (core/parquet-plain.ts) writes every lake column
+   * type, lists included. 'hyparquet-writer' forces the general writer: the
+   * A/B switch for the numbers in docs/deps-parquet.md, and a way back should
+   * a reader ever disagree.
    * @default 'plain'
    */
   readonly writer?: 'plain' | 'hyparquet-writer';
@@ -219,8 +222,8 @@ export interface ParquetEncodeOptions {
  */
 export function encodeParquet(columns: readonly LakeColumn[], rows: readonly LakeRow[], options: ParquetEncodeOptions = {}): Uint8Array {
   if (columns.length === 0) throw new RangeError('encodeParquet: a Parquet file needs at least one column (given 0)');
-  if (options.writer !== 'hyparquet-writer' && !columns.some((c) => c.type === 'array<bigint>')) {
-    return encodeFlatParquet(columns, rows, options.codec ?? 'snappy', parquetValue, gzip);
+  if (options.writer !== 'hyparquet-writer') {
+    return encodePlainParquet(columns, rows, options.codec ?? 'snappy', parquetValue, gzip);
   }
   const schema: SchemaElement[] = [{ name: 'schema', num_children: columns.length }];
   const columnData: ColumnSource[] = [];

@@ -1,8 +1,9 @@
 /**
- * A Parquet writer for flat lake tables (no list columns): one row group, one
- * column chunk per column, one v1 data page per chunk, PLAIN values, RLE /
- * bit-packed hybrid definition levels (every column OPTIONAL, max level 1),
- * Thrift compact protocol for the page headers and the footer.
+ * A Parquet writer for lake tables: one row group, one column chunk per
+ * column, one v1 data page per chunk, PLAIN values, RLE / bit-packed hybrid
+ * levels (every column OPTIONAL: max definition level 1; an array<bigint>
+ * column is the standard 3-level LIST, max repetition level 1, max definition
+ * level 2), Thrift compact protocol for the page headers and the footer.
  * Spec: apache/parquet-format `src/main/thrift/parquet.thrift`, `Encodings.md`,
  * and Thrift's `compact-protocol.md`.
  *
@@ -12,8 +13,10 @@
  * the 250k events/s goal for the whole handler. This writer reads each value
  * once, straight from the row objects into the page buffer (strings as UTF-8
  * with an ASCII fast path), and keeps min/max/null_count on the way. Numbers in
- * docs/deps-parquet.md. List columns (the partials table's KMV sketches) stay
- * with hyparquet-writer, see core/encode.ts.
+ * docs/deps-parquet.md. List columns (the partials table's KMV sketches) came
+ * later: hyparquet-writer shreds a list value by value through generic Dremel
+ * code and ran at ~11k rows/s on 50-value sketches, an order of magnitude
+ * more time than the whole engine spent on the batch's events.
  */
 import { snappyCompress } from './snappy-block';
 import type { LakeColumn } from './lake-table';
@@ -36,8 +39,11 @@ const TYPE_INT32 = 1;
 const TYPE_INT64 = 2;
 const TYPE_DOUBLE = 5;
 const TYPE_BYTE_ARRAY = 6;
+const REPETITION_REQUIRED = 0;
 const REPETITION_OPTIONAL = 1;
+const REPETITION_REPEATED = 2;
 const CONVERTED_UTF8 = 0;
+const CONVERTED_LIST = 3;
 const CONVERTED_TIMESTAMP_MILLIS = 9;
 const ENCODING_PLAIN = 0;
 const ENCODING_RLE = 3;
@@ -157,6 +163,9 @@ const utf8 = new TextEncoder();
 
 /** Min/max as PLAIN-encoded bytes (parquet.thrift `Statistics.min_value`), null when there is none to give. */
 interface ChunkStats {
+  /** Level entries in the chunk: one per row, except a list of k ≥ 1 elements gives k. */
+  readonly numValues: number;
+  /** Entries without a value: null rows, and for lists also empty lists (parquet-mr counts both at the leaf). */
   readonly nullCount: number;
   readonly min: Uint8Array | null;
   readonly max: Uint8Array | null;
@@ -175,6 +184,52 @@ interface Chunk {
 const scratch = new ByteSink(1 << 16);
 /** Definition-level bits, one per row, LSB first (the hybrid's bit-packed run layout). */
 let defBits = new Uint8Array(1 << 12);
+/** The page's level section, v1 layout: [u32 length, repetition levels] for lists, then [u32 length, definition levels]. */
+const levelSink = new ByteSink(1 << 12);
+
+/**
+ * RLE runs of the RLE / bit-packed hybrid (Encodings.md), for list levels:
+ * they come in long runs (a 200-value sketch is 0 then 199 ones, and 200 twos),
+ * where one run header and one value byte beat 200 bit-packed bits. Levels
+ * here are < 256, so the value takes one byte (ceil(bit width / 8)).
+ */
+class LevelRuns {
+  private value = -1;
+  private count = 0;
+  private lengthAt = 0;
+  constructor(private readonly out: ByteSink) {}
+  /** Starts a level block: its 4-byte length is patched in by end(). Resets the run a thrown check() may have left open. */
+  begin(): void {
+    this.value = -1;
+    this.count = 0;
+    this.lengthAt = this.out.pos;
+    this.out.u32(0);
+  }
+  add(value: number, count: number): void {
+    if (value === this.value) {
+      this.count += count;
+      return;
+    }
+    this.flush();
+    this.value = value;
+    this.count = count;
+  }
+  end(): void {
+    this.flush();
+    this.value = -1;
+    this.out.view.setUint32(this.lengthAt, this.out.pos - this.lengthAt - 4, true);
+  }
+  private flush(): void {
+    if (this.count === 0) return;
+    this.out.varint(this.count * 2); // run header: count << 1, low bit 0 = RLE run
+    this.out.byte(this.value);
+    this.count = 0;
+  }
+}
+const listRepSink = new ByteSink(1 << 10);
+const listDefSink = new ByteSink(1 << 10);
+const repRuns = new LevelRuns(listRepSink);
+const defRuns = new LevelRuns(listDefSink);
 
 function int64Bytes(v: number | bigint): Uint8Array {
   const b = new Uint8Array(8);
@@ -256,8 +311,8 @@ function writeValues(col: LakeColumn, rows: readonly Readonly<Record<string, unk
       }
       const buf = s.buf;
       return minAt < 0
-        ? { nullCount: nulls, min: null, max: null }
-        : { nullCount: nulls, min: buf.slice(minAt, minAt + minLen), max: buf.slice(maxAt, maxAt + maxLen) };
+        ? { numValues: n, nullCount: nulls, min: null, max: null }
+        : { numValues: n, nullCount: nulls, min: buf.slice(minAt, minAt + minLen), max: buf.slice(maxAt, maxAt + maxLen) };
     }
     case 'int': {
       s.reserve(n * 4);
@@ -283,12 +338,12 @@ function writeValues(col: LakeColumn, rows: readonly Readonly<Record<string, unk
         if (v > max) max = v;
       }
       s.pos = p;
-      if (p === 0) return { nullCount: nulls, min: null, max: null };
+      if (p === 0) return { numValues: n, nullCount: nulls, min: null, max: null };
       const mm = new Uint8Array(8);
       const dv = new DataView(mm.buffer);
       dv.setInt32(0, min, true);
       dv.setInt32(4, max, true);
-      return { nullCount: nulls, min: mm.subarray(0, 4), max: mm.subarray(4) };
+      return { numValues: n, nullCount: nulls, min: mm.subarray(0, 4), max: mm.subarray(4) };
     }
     case 'bigint':
     case 'timestamp': {
@@ -322,8 +377,8 @@ function writeValues(col: LakeColumn, rows: readonly Readonly<Record<string, unk
         if (v > max) max = v;
       }
       s.pos = p;
-      if (p === 0) return { nullCount: nulls, min: null, max: null };
-      return { nullCount: nulls, min: int64Bytes(min), max: int64Bytes(max) };
+      if (p === 0) return { numValues: n, nullCount: nulls, min: null, max: null };
+      return { numValues: n, nullCount: nulls, min: int64Bytes(min), max: int64Bytes(max) };
     }
     case 'double': {
       s.reserve(n * 8);
@@ -353,13 +408,13 @@ function writeValues(col: LakeColumn, rows: readonly Readonly<Record<string, unk
       s.pos = p;
       // parquet.thrift Statistics: NaN never in min/max; if every value is NaN there are none. Older readers
       // may compare with NaN present, so with any NaN we leave min/max out (null_count still helps).
-      if (p === 0 || nan || min > max) return { nullCount: nulls, min: null, max: null };
+      if (p === 0 || nan || min > max) return { numValues: n, nullCount: nulls, min: null, max: null };
       const mm = new Uint8Array(16);
       const dv = new DataView(mm.buffer);
       // Zeros: min is written as -0.0 and max as +0.0 (parquet.thrift, ColumnOrder notes).
       dv.setFloat64(0, min === 0 ? -0 : min, true);
       dv.setFloat64(8, max === 0 ? 0 : max, true);
-      return { nullCount: nulls, min: mm.subarray(0, 8), max: mm.subarray(8) };
+      return { numValues: n, nullCount: nulls, min: mm.subarray(0, 8), max: mm.subarray(8) };
     }
     case 'boolean': {
       // PLAIN BOOLEAN: bit-packed, LSB first, one bit per non-null value.
@@ -388,11 +443,75 @@ function writeValues(col: LakeColumn, rows: readonly Readonly<Record<string, unk
         count++;
       }
       s.pos = (count + 7) >> 3;
-      if (count === 0) return { nullCount: nulls, min: null, max: null };
-      return { nullCount: nulls, min: Uint8Array.of(sawFalse ? 0 : 1), max: Uint8Array.of(sawTrue ? 1 : 0) };
+      if (count === 0) return { numValues: n, nullCount: nulls, min: null, max: null };
+      return { numValues: n, nullCount: nulls, min: Uint8Array.of(sawFalse ? 0 : 1), max: Uint8Array.of(sawTrue ? 1 : 0) };
     }
-    case 'array<bigint>':
-      throw new RangeError(`encodeFlatParquet: column "${name}" is a list; list columns go through hyparquet-writer`);
+    case 'array<bigint>': {
+      // Per row: null → one entry (def 0); [] → one entry (def 1); k values → k entries (def 2), the
+      // first with repetition level 0 (a new row), the rest 1. Levels go to their own sinks as runs.
+      listRepSink.pos = 0;
+      listDefSink.pos = 0;
+      repRuns.begin();
+      defRuns.begin();
+      let entries = 0;
+      let p = 0;
+      let min: number | bigint = Infinity;
+      let max: number | bigint = -Infinity;
+      for (let i = 0; i < n; i++) {
+        const raw = rows[i]![name];
+        if (raw === null || raw === undefined) {
+          repRuns.add(0, 1);
+          defRuns.add(0, 1);
+          entries++;
+          nulls++;
+          continue;
+        }
+        let list = (Array.isArray(raw) ? raw : check(raw, col, i)) as readonly (number | bigint)[];
+        const k = list.length;
+        s.reserve(k * 8);
+        let view = s.view;
+        const start = p;
+        for (let e = 0; e < k; e++) {
+          const v = list[e]!;
+          if (typeof v !== 'number' || !Number.isSafeInteger(v)) {
+            // A BigInt, or a value check() refuses with the element's index: canonicalize the whole list.
+            list = check(raw, col, i) as bigint[];
+            view = s.view;
+            p = start;
+            for (const b of list) {
+              view.setBigInt64(p, b as bigint, true);
+              p += 8;
+              if (b < min) min = b;
+              if (b > max) max = b;
+            }
+            break;
+          }
+          const hi = Math.floor(v / TWO_32);
+          view.setUint32(p, v - hi * TWO_32, true);
+          view.setInt32(p + 4, hi, true);
+          p += 8;
+          if (v < min) min = v;
+          if (v > max) max = v;
+        }
+        s.pos = p;
+        repRuns.add(0, 1);
+        if (k === 0) {
+          defRuns.add(1, 1);
+          entries++;
+          nulls++;
+          continue;
+        }
+        if (k > 1) repRuns.add(1, k - 1);
+        defRuns.add(2, k);
+        entries += k;
+      }
+      repRuns.end();
+      defRuns.end();
+      levelSink.bytes(listRepSink.buf.subarray(0, listRepSink.pos));
+      levelSink.bytes(listDefSink.buf.subarray(0, listDefSink.pos));
+      if (p === 0) return { numValues: entries, nullCount: nulls, min: null, max: null };
+      return { numValues: entries, nullCount: nulls, min: int64Bytes(min), max: int64Bytes(max) };
+    }
   }
 }
 
@@ -410,7 +529,7 @@ function physicalType(col: LakeColumn): number {
     case 'boolean':
       return TYPE_BOOLEAN;
     case 'array<bigint>':
-      throw new RangeError(`encodeFlatParquet: column "${col.name}" is a list`);
+      return TYPE_INT64; // the leaf, `element`
   }
 }
 
@@ -421,14 +540,14 @@ function writeStats(w: CompactWriter, s: ChunkStats): void {
 }
 
 /**
- * Encodes rows of a table without list columns as one Parquet file. Same
- * schema, types and error messages as encodeParquet's hyparquet-writer path
- * (test/encode.test.ts runs both).
+ * Encodes rows of a lake table as one Parquet file. Same schema, types and
+ * error messages as encodeParquet's hyparquet-writer path (test/encode.test.ts
+ * runs both).
  *
  * @param check validates and canonicalizes any value the fast path does not accept, or throws
  * @param compress for 'gzip', the compressor (node:zlib lives in core/encode.ts)
  */
-export function encodeFlatParquet(
+export function encodePlainParquet(
   columns: readonly LakeColumn[],
   rows: readonly Readonly<Record<string, unknown>>[],
   codec: PlainCodec,
@@ -446,26 +565,30 @@ export function encodeFlatParquet(
     const hw = new CompactWriter(header);
     for (const col of columns) {
       defBits.fill(0, 0, defBytes);
-      const stats = writeValues(col, rows, check);
+      levelSink.pos = 0;
+      const stats = writeValues(col, rows, check); // a list column writes its levels into levelSink itself
       const values = scratch.buf.subarray(0, scratch.pos);
-      // Definition levels, RLE/bit-packed hybrid with bit width 1, behind a 4-byte length (data page v1):
-      // no nulls → one RLE run of n ones; else one bit-packed run of ceil(n/8) groups.
-      const levels = new ByteSink(defBytes + 16);
-      if (stats.nullCount === 0) {
-        levels.varint(n * 2);
-        levels.byte(1);
-      } else {
-        levels.varint(defBytes * 2 + 1);
-        levels.bytes(defBits.subarray(0, defBytes));
+      const levels = levelSink;
+      if (col.type !== 'array<bigint>') {
+        // Definition levels, RLE/bit-packed hybrid with bit width 1, behind a 4-byte length (data page v1):
+        // no nulls → one RLE run of n ones; else one bit-packed run of ceil(n/8) groups.
+        levels.u32(0);
+        if (stats.nullCount === 0) {
+          levels.varint(n * 2);
+          levels.byte(1);
+        } else {
+          levels.varint(defBytes * 2 + 1);
+          levels.bytes(defBits.subarray(0, defBytes));
+        }
+        levels.view.setUint32(0, levels.pos - 4, true);
       }
-      const bodyLen = 4 + levels.pos + values.length;
+      const bodyLen = levels.pos + values.length;
       let body: Uint8Array;
       if (codec === 'uncompressed') body = new Uint8Array(0);
       else {
         const plain = new Uint8Array(bodyLen);
-        new DataView(plain.buffer).setUint32(0, levels.pos, true);
-        plain.set(levels.buf.subarray(0, levels.pos), 4);
-        plain.set(values, 4 + levels.pos);
+        plain.set(levels.buf.subarray(0, levels.pos), 0);
+        plain.set(values, levels.pos);
         body = codec === 'snappy' ? snappyCompress(plain) : compress!(plain);
       }
       const compressedLen = codec === 'uncompressed' ? bodyLen : body.length;
@@ -476,7 +599,7 @@ export function encodeFlatParquet(
         hw.i32(2, bodyLen);
         hw.i32(3, compressedLen);
         hw.struct(5, () => {
-          hw.i32(1, n);
+          hw.i32(1, stats.numValues);
           hw.i32(2, ENCODING_PLAIN);
           hw.i32(3, ENCODING_RLE);
           hw.i32(4, ENCODING_RLE);
@@ -487,7 +610,6 @@ export function encodeFlatParquet(
       const pageOffset = out.pos;
       out.bytes(header.buf.subarray(0, header.pos));
       if (codec === 'uncompressed') {
-        out.u32(levels.pos);
         out.bytes(levels.buf.subarray(0, levels.pos));
         out.bytes(values);
       } else out.bytes(body);
@@ -511,22 +633,53 @@ export function encodeFlatParquet(
 
 const MAGIC = Uint8Array.of(0x50, 0x41, 0x52, 0x31); // "PAR1"
 
+const isList = (col: LakeColumn): boolean => col.type === 'array<bigint>';
+
+/** Leaf path of a column: a list's values live at `<name>.list.element`. */
+function pathInSchema(col: LakeColumn): string[] {
+  return isList(col) ? [col.name, 'list', 'element'] : [col.name];
+}
+
 function writeFileMetaData(w: CompactWriter, columns: readonly LakeColumn[], numRows: number, chunks: readonly Chunk[], codecId: number): void {
   w.i32(1, 1); // version
-  w.structList(2, [null, ...columns], (col) => {
-    if (col === null) {
-      w.string(4, 'schema');
-      w.i32(5, columns.length);
-      return;
-    }
-    w.i32(1, physicalType(col));
-    w.i32(3, REPETITION_OPTIONAL);
-    w.string(4, col.name);
-    if (col.type === 'string') w.i32(6, CONVERTED_UTF8);
-    if (col.type === 'timestamp') w.i32(6, CONVERTED_TIMESTAMP_MILLIS);
-    // LogicalType union, field 1 = STRING (empty StringType struct). Timestamps get none: see core/encode.ts.
-    if (col.type === 'string') w.struct(10, () => w.struct(1, () => {}));
+  // SchemaElements, depth first. A list is the 3-level form of parquet-format LogicalTypes.md
+  // ("<name> (LIST) / repeated group list / element"), as hyparquet-writer wrote it: see core/encode.ts.
+  w.list(2, CT_STRUCT, 1 + columns.reduce((k, c) => k + (isList(c) ? 3 : 1), 0));
+  w.inStruct(() => {
+    w.string(4, 'schema');
+    w.i32(5, columns.length);
   });
+  for (const col of columns) {
+    if (isList(col)) {
+      w.inStruct(() => {
+        w.i32(3, REPETITION_OPTIONAL);
+        w.string(4, col.name);
+        w.i32(5, 1);
+        w.i32(6, CONVERTED_LIST);
+        w.struct(10, () => w.struct(3, () => {})); // LogicalType union, field 3 = LIST
+      });
+      w.inStruct(() => {
+        w.i32(3, REPETITION_REPEATED);
+        w.string(4, 'list');
+        w.i32(5, 1);
+      });
+      w.inStruct(() => {
+        w.i32(1, TYPE_INT64);
+        w.i32(3, REPETITION_REQUIRED); // a KMV sketch never holds a null
+        w.string(4, 'element');
+      });
+      continue;
+    }
+    w.inStruct(() => {
+      w.i32(1, physicalType(col));
+      w.i32(3, REPETITION_OPTIONAL);
+      w.string(4, col.name);
+      if (col.type === 'string') w.i32(6, CONVERTED_UTF8);
+      if (col.type === 'timestamp') w.i32(6, CONVERTED_TIMESTAMP_MILLIS);
+      // LogicalType union, field 1 = STRING (empty StringType struct). Timestamps get none: see core/encode.ts.
+      if (col.type === 'string') w.struct(10, () => w.struct(1, () => {}));
+    });
+  }
   w.i64(3, numRows);
   const rowGroups = chunks.length ? [chunks] : [];
   w.structList(4, rowGroups, (group) => {
@@ -537,12 +690,15 @@ function writeFileMetaData(w: CompactWriter, columns: readonly LakeColumn[], num
         w.list(2, CT_I32, 2);
         w.out.varint(zigzag(ENCODING_PLAIN));
         w.out.varint(zigzag(ENCODING_RLE));
-        w.list(3, CT_BINARY, 1);
-        const name = utf8.encode(c.col.name);
-        w.out.varint(name.length);
-        w.out.bytes(name);
+        const path = pathInSchema(c.col);
+        w.list(3, CT_BINARY, path.length);
+        for (const part of path) {
+          const bytes = utf8.encode(part);
+          w.out.varint(bytes.length);
+          w.out.bytes(bytes);
+        }
         w.i32(4, codecId);
-        w.i64(5, numRows);
+        w.i64(5, c.stats.numValues);
         w.i64(6, c.uncompressedSize);
         w.i64(7, c.compressedSize);
         w.i64(9, c.pageOffset);

@@ -1,10 +1,11 @@
 /**
- * Parquet library comparison: hyparquet-writer (what core/encode.ts uses),
- * parquet-wasm (+ apache-arrow) and @dsnp/parquetjs, on the same generated
- * rows of a raw clickstream table and a partial-aggregates table.
+ * Parquet library comparison: Shardflow's own writer (core/parquet-plain.ts,
+ * what core/encode.ts uses for every table), hyparquet-writer (its selectable
+ * alternative), parquet-wasm (+ apache-arrow) and @dsnp/parquetjs, on the same
+ * generated rows of a raw clickstream table and a partial-aggregates table.
  *
- * hyparquet-writer goes through encodeParquet itself, so its numbers include
- * our validation and string handling. Measured per library: encode rows/s (best of RUNS after a warm-up), output
+ * The plain writer and hyparquet-writer go through encodeParquet itself, so
+ * their numbers include our validation and string handling. Measured per library: encode rows/s (best of RUNS after a warm-up), output
  * bytes, esbuild bundle of a minimal encoder entry (minified, platform node,
  * esm), import time of that bundle in a fresh node process, and whether DuckDB
  * `read_parquet` gives back the exact values with the expected column types.
@@ -259,7 +260,7 @@ const BUNDLES = {
 } satisfies Record<string, BundleSpec>;
 
 export const CANDIDATES: readonly Candidate[] = [
-  // Shardflow's own flat-row writer (core/parquet-plain.ts); partials tables (with arrays) fall back to hyparquet-writer.
+  // Shardflow's own writer (core/parquet-plain.ts), on both tables: it writes the partials' array<bigint> sketches as the 3-level LIST too.
   { library: 'shardflow plain writer', codec: 'snappy', encode: (c, r) => encodeParquet(c, r, { codec: 'snappy' }), bundle: BUNDLES.hyparquet },
   { library: 'hyparquet-writer', codec: 'snappy', encode: (c, r) => encodeParquet(c, r, { codec: 'snappy', writer: 'hyparquet-writer' }), bundle: BUNDLES.hyparquet },
   { library: 'hyparquet-writer', codec: 'gzip', encode: (c, r) => encodeParquet(c, r, { codec: 'gzip', writer: 'hyparquet-writer' }), bundle: BUNDLES.hyparquet },
