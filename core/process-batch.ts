@@ -6,7 +6,7 @@
  * (dropped by design, counted), quarantined (with its reason), late.
  * So received = raw + filtered + quarantined + late, always.
  */
-import { base64ToUtf8, compileDecoder, type DecodeResult } from './codec';
+import { compileDecoder, compileRecordDecoder, type DecodeResult } from './codec';
 import { compilePredicate } from './filter-compile';
 import { PartialAggregator } from './partial-aggregate';
 import { partitionOf, partitionPath } from './partition';
@@ -48,6 +48,8 @@ export interface BatchOutput {
 export interface CompiledPipeline {
   readonly pipeline: Pipeline;
   readonly decode: (json: string) => DecodeResult;
+  /** `decode` of the base64 record data, with the scanner's fast path (core/codec.ts compileRecordDecoder). */
+  readonly decodeRecord: (data: string) => DecodeResult;
   readonly predicate: (row: Row) => boolean;
 }
 
@@ -55,6 +57,7 @@ export function compilePipeline(pipeline: Pipeline): CompiledPipeline {
   return {
     pipeline,
     decode: compileDecoder(pipeline.schema),
+    decodeRecord: compileRecordDecoder(pipeline.schema),
     predicate: pipeline.filter ? compilePredicate(pipeline.filter, pipeline.schema) : () => true,
   };
 }
@@ -99,7 +102,7 @@ export function processBatch(c: CompiledPipeline, records: readonly SourceRecord
   let rawRows: Row[] = [];
 
   for (const r of records) {
-    const decoded = c.decode(base64ToUtf8(r.data));
+    const decoded = c.decodeRecord(r.data);
     if (decoded.rejection) {
       out.counts.quarantined++;
       push(out.quarantine, arrivalPath(r.arrivalTime), {

@@ -1,0 +1,320 @@
+/**
+ * The record codec's fast path: reads the schema's fields straight out of a
+ * record's JSON text, without building the parsed object. JSON.parse was the
+ * largest single cost of the handler (~2.3 µs of a ~150-byte record), and a
+ * generic parser must build every key and value of an object we then read five
+ * fields from.
+ *
+ * The scanner is deliberately partial. It returns false, and the caller falls
+ * back to JSON.parse, whenever it is not certain to give what JSON.parse gives:
+ * any character ≥ U+0080 (the text comes from atob, one char per byte, so only
+ * ASCII is sure to be its own UTF-8 decoding), a backslash in a key or in a
+ * schema field's string, a schema field holding an object or array, a schema
+ * key seen twice (JSON.parse keeps the last), nesting deeper than MAX_DEPTH,
+ * a top level that is not an object, and anything that is not JSON. So it never
+ * accepts text that JSON.parse rejects, and every value it returns is the one
+ * JSON.parse would have put under that key (test/json-scan.test.ts checks both
+ * on random and mutated records).
+ *
+ * Grammar: RFC 8259 (ECMA-404), which is what JSON.parse implements.
+ */
+
+/** A schema field's value as JSON.parse gives it: containers are never returned (the scanner bails). */
+export type ScanValue = string | number | boolean | null;
+
+/** Nesting of unknown fields' values we follow before handing the record to JSON.parse. */
+const MAX_DEPTH = 64;
+
+/** 10^0 … 10^22: every one exact in a double, the bound of Clinger's fast path. */
+const POW10 = Array.from({ length: 23 }, (_, k) => Number(`1e${k}`));
+
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+const COMMA = 0x2c;
+const COLON = 0x3a;
+const LBRACE = 0x7b;
+const RBRACE = 0x7d;
+const LBRACKET = 0x5b;
+const RBRACKET = 0x5d;
+const MINUS = 0x2d;
+const PLUS = 0x2b;
+const DOT = 0x2e;
+const DIGIT0 = 0x30;
+const DIGIT9 = 0x39;
+
+function skipWs(t: string, i: number, n: number): number {
+  while (i < n) {
+    const c = t.charCodeAt(i);
+    // JSON whitespace is exactly these four; JSON.parse rejects any other.
+    if (c !== 0x20 && c !== 0x0a && c !== 0x0d && c !== 0x09) return i;
+    i++;
+  }
+  return i;
+}
+
+/** Number read by readNumber (a module slot, so the scanner returns positions, not pairs). */
+let numberValue = 0;
+
+/**
+ * Reads a JSON number at t[i] into numberValue and returns the index after
+ * it, or -1 if the text there is not a JSON number.
+ *
+ * The value is exact without Number(): when the decimal significand has at
+ * most 15 digits (so it is an integer < 2^53, exact in a double) and the
+ * decimal exponent is within ±22 (10^e exact), one IEEE multiply or divide of
+ * two exact values is correctly rounded (Clinger, "How to read floating point
+ * numbers accurately", PLDI 1990), which is also what JSON.parse returns.
+ * Otherwise Number() of the same text, which for text in JSON's number
+ * grammar is the same correctly rounded conversion JSON.parse does.
+ */
+function readNumber(t: string, i: number, n: number): number {
+  const start = i;
+  let neg = false;
+  if (t.charCodeAt(i) === MINUS) {
+    neg = true;
+    i++;
+  }
+  if (i >= n) return -1;
+  let c = t.charCodeAt(i);
+  if (c < DIGIT0 || c > DIGIT9) return -1;
+  let m = 0;
+  let digits = 0;
+  if (c === DIGIT0) {
+    i++;
+    // A leading zero stands alone: "01" is not JSON.
+    if (i < n) {
+      c = t.charCodeAt(i);
+      if (c >= DIGIT0 && c <= DIGIT9) return -1;
+    }
+  } else {
+    while (i < n) {
+      c = t.charCodeAt(i);
+      if (c < DIGIT0 || c > DIGIT9) break;
+      m = m * 10 + (c - DIGIT0);
+      digits++;
+      i++;
+    }
+  }
+  let exp = 0;
+  if (i < n && t.charCodeAt(i) === DOT) {
+    i++;
+    const fracStart = i;
+    while (i < n) {
+      c = t.charCodeAt(i);
+      if (c < DIGIT0 || c > DIGIT9) break;
+      m = m * 10 + (c - DIGIT0);
+      // Leading zeros of a fraction (0.000123) do not count towards the 15 significant digits.
+      if (m !== 0) digits++;
+      i++;
+    }
+    if (i === fracStart) return -1;
+    exp = fracStart - i;
+  }
+  if (i < n && (t.charCodeAt(i) | 0x20) === 0x65 /* e or E */) {
+    i++;
+    let expNeg = false;
+    if (i < n) {
+      c = t.charCodeAt(i);
+      if (c === MINUS || c === PLUS) {
+        expNeg = c === MINUS;
+        i++;
+      }
+    }
+    const expStart = i;
+    let e = 0;
+    while (i < n) {
+      c = t.charCodeAt(i);
+      if (c < DIGIT0 || c > DIGIT9) break;
+      if (e < 100_000) e = e * 10 + (c - DIGIT0); // beyond that only "too big" matters, and Number() decides
+      i++;
+    }
+    if (i === expStart) return -1;
+    exp += expNeg ? -e : e;
+  }
+  if (digits <= 15 && exp >= -22 && exp <= 22) {
+    const v = exp < 0 ? m / POW10[-exp]! : m * POW10[exp]!;
+    numberValue = neg ? -v : v;
+  } else {
+    numberValue = Number(t.slice(start, i));
+  }
+  return i;
+}
+
+/** Index after a JSON string whose opening quote is at t[i], or -1; escapes are checked, not decoded. */
+function skipString(t: string, i: number, n: number): number {
+  i++;
+  while (i < n) {
+    const c = t.charCodeAt(i);
+    if (c === QUOTE) return i + 1;
+    if (c < 0x20 || c >= 0x80) return -1;
+    if (c === BACKSLASH) {
+      if (++i >= n) return -1;
+      const e = t.charCodeAt(i);
+      if (e === 0x75 /* u */) {
+        if (i + 4 >= n) return -1;
+        for (let k = 1; k <= 4; k++) {
+          const h = t.charCodeAt(i + k);
+          if (!((h >= DIGIT0 && h <= DIGIT9) || (h >= 0x61 && h <= 0x66) || (h >= 0x41 && h <= 0x46))) return -1;
+        }
+        i += 4;
+      } else if (e !== QUOTE && e !== BACKSLASH && e !== 0x2f && e !== 0x62 && e !== 0x66 && e !== 0x6e && e !== 0x72 && e !== 0x74) {
+        return -1; // only \" \\ \/ \b \f \n \r \t \uXXXX
+      }
+    }
+    i++;
+  }
+  return -1;
+}
+
+/** Index after the literal `word` at t[i], or -1. */
+function skipLiteral(t: string, i: number, n: number, word: string): number {
+  if (i + word.length > n) return -1;
+  for (let k = 0; k < word.length; k++) if (t.charCodeAt(i + k) !== word.charCodeAt(k)) return -1;
+  return i + word.length;
+}
+
+/** Index after any JSON value at t[i] (a field outside the schema: validated, not kept), or -1. */
+function skipValue(t: string, i: number, n: number, depth: number): number {
+  if (i >= n) return -1;
+  const c = t.charCodeAt(i);
+  if (c === QUOTE) return skipString(t, i, n);
+  if (c === MINUS || (c >= DIGIT0 && c <= DIGIT9)) return readNumber(t, i, n);
+  if (c === 0x74) return skipLiteral(t, i, n, 'true');
+  if (c === 0x66) return skipLiteral(t, i, n, 'false');
+  if (c === 0x6e) return skipLiteral(t, i, n, 'null');
+  if (c !== LBRACE && c !== LBRACKET) return -1;
+  if (depth >= MAX_DEPTH) return -1;
+  const object = c === LBRACE;
+  const close = object ? RBRACE : RBRACKET;
+  i = skipWs(t, i + 1, n);
+  if (i < n && t.charCodeAt(i) === close) return i + 1;
+  for (;;) {
+    if (object) {
+      if (i >= n || t.charCodeAt(i) !== QUOTE) return -1;
+      i = skipString(t, i, n);
+      if (i < 0) return -1;
+      i = skipWs(t, i, n);
+      if (i >= n || t.charCodeAt(i) !== COLON) return -1;
+      i = skipWs(t, i + 1, n);
+    }
+    i = skipValue(t, i, n, depth + 1);
+    if (i < 0) return -1;
+    i = skipWs(t, i, n);
+    if (i >= n) return -1;
+    const d = t.charCodeAt(i);
+    if (d === close) return i + 1;
+    if (d !== COMMA) return -1;
+    i = skipWs(t, i + 1, n);
+  }
+}
+
+/**
+ * Reads the fields of one flat schema out of JSON object text. Holds its
+ * output between calls: `values[k]` is field k's value after a successful
+ * scan, undefined when the key was absent. Not reentrant (one per decoder).
+ */
+export class RecordScanner {
+  readonly values: (ScanValue | undefined)[];
+  private readonly names: readonly string[];
+  /** The field expected next: producers send keys in the same order, so the first comparison usually hits. */
+  private next = 0;
+
+  constructor(names: readonly string[]) {
+    this.names = names.slice();
+    this.values = names.map(() => undefined);
+  }
+
+  /** Field index of the key t[from, from+len), or -1 for a key outside the schema. */
+  private field(t: string, from: number, len: number): number {
+    const names = this.names;
+    const count = names.length;
+    for (let k = 0, f = this.next; k < count; k++, f = f + 1 === count ? 0 : f + 1) {
+      const name = names[f]!;
+      if (name.length !== len) continue;
+      let j = 0;
+      while (j < len && t.charCodeAt(from + j) === name.charCodeAt(j)) j++;
+      if (j === len) {
+        this.next = f + 1 === count ? 0 : f + 1;
+        return f;
+      }
+    }
+    return -1;
+  }
+
+  /**
+   * Scans `t`. True: `t` is valid JSON, an object, and `values` hold what
+   * JSON.parse(t)[name] holds for each field name (undefined if absent).
+   * False: no claim either way; use JSON.parse.
+   */
+  scan(t: string): boolean {
+    const values = this.values;
+    for (let k = 0; k < values.length; k++) values[k] = undefined;
+    const n = t.length;
+    let i = skipWs(t, 0, n);
+    if (i >= n || t.charCodeAt(i) !== LBRACE) return false;
+    i = skipWs(t, i + 1, n);
+    if (i < n && t.charCodeAt(i) === RBRACE) return skipWs(t, i + 1, n) === n;
+    for (;;) {
+      if (i >= n || t.charCodeAt(i) !== QUOTE) return false;
+      const keyStart = i + 1;
+      let j = keyStart;
+      for (;;) {
+        if (j >= n) return false;
+        const c = t.charCodeAt(j);
+        if (c === QUOTE) break;
+        // An escaped key might spell a schema name ("\u0069d" is "id"): JSON.parse decides.
+        if (c === BACKSLASH || c < 0x20 || c >= 0x80) return false;
+        j++;
+      }
+      const f = this.field(t, keyStart, j - keyStart);
+      i = skipWs(t, j + 1, n);
+      if (i >= n || t.charCodeAt(i) !== COLON) return false;
+      i = skipWs(t, i + 1, n);
+      if (i >= n) return false;
+      if (f < 0) {
+        i = skipValue(t, i, n, 0);
+        if (i < 0) return false;
+      } else {
+        if (values[f] !== undefined) return false; // a repeated key: JSON.parse keeps the last, we do not guess
+        const c = t.charCodeAt(i);
+        if (c === QUOTE) {
+          const s = i + 1;
+          let e = s;
+          for (;;) {
+            if (e >= n) return false;
+            const d = t.charCodeAt(e);
+            if (d === QUOTE) break;
+            if (d === BACKSLASH || d < 0x20 || d >= 0x80) return false;
+            e++;
+          }
+          values[f] = t.slice(s, e);
+          i = e + 1;
+        } else if (c === MINUS || (c >= DIGIT0 && c <= DIGIT9)) {
+          i = readNumber(t, i, n);
+          if (i < 0) return false;
+          values[f] = numberValue;
+        } else if (c === 0x74) {
+          i = skipLiteral(t, i, n, 'true');
+          if (i < 0) return false;
+          values[f] = true;
+        } else if (c === 0x66) {
+          i = skipLiteral(t, i, n, 'false');
+          if (i < 0) return false;
+          values[f] = false;
+        } else if (c === 0x6e) {
+          i = skipLiteral(t, i, n, 'null');
+          if (i < 0) return false;
+          values[f] = null;
+        } else {
+          return false; // an object or array where the schema wants a scalar, or not JSON
+        }
+      }
+      i = skipWs(t, i, n);
+      if (i >= n) return false;
+      const c = t.charCodeAt(i);
+      if (c === RBRACE) return skipWs(t, i + 1, n) === n;
+      if (c !== COMMA) return false;
+      i = skipWs(t, i + 1, n);
+    }
+  }
+}
