@@ -7,7 +7,7 @@ import { InvalidArgumentError, type Command } from 'commander';
 import { ATHENA_HLL_RELATIVE_ERROR, compareWithView, planBackfill, type Pipeline } from '../core';
 import { DEFAULT_LAKE_BUCKET } from '../local/athena';
 import { localAthenaClient, localS3Client } from '../local/aws-clients';
-import { compactPipeline } from '../local/compaction';
+import { compactPipeline, RETIRE_AFTER_MS } from '../functions/compactor/compaction';
 import { findPipeline, loadPipelines } from '../local/pipeline-loader';
 import { listQueryRuns, runScheduledQuery, type QueryRunRecord } from '../local/scheduler';
 import { runAthenaQuery, QueryFailedError } from '../local/query';
@@ -79,15 +79,18 @@ export function registerBatchCommands(program: Command, ctx: BatchCommandContext
 
   program
     .command('compact <pipeline>')
-    .description('rewrite each sealed partition of the pipeline\'s Parquet tables into one object (finishing any interrupted compaction first)')
+    .description('rewrite each sealed partition of the pipeline\'s Parquet tables into one object (carrying on with unfinished compactions first; superseded objects are deleted by a pass an hour after publish)')
     .action(async (pipelineName: string) => {
       const pipeline = await pipelineNamed(ctx, pipelineName);
       const ep = await ctx.endpoints();
       const s3 = localS3Client(ep.s3);
       try {
         const pass = await compactPipeline(s3, DEFAULT_LAKE_BUCKET, pipeline);
-        for (const m of [...pass.recovered, ...pass.compacted]) console.log(`${m.table} dt=${m.partition.dt}/hour=${m.partition.hour}: ${m.sources.length} objects → 1`);
-        console.error(`${pass.compacted.length} partition(s) compacted, ${pass.recovered.length} recovered, ${pass.skipped} left as they are (not sealed yet, or already one object)`);
+        for (const m of [...pass.recovered, ...pass.compacted]) {
+          const what = m.state === 'done' ? 'sources retired' : `published; the sources are hidden now and deleted by a pass after ${new Date(Date.parse(m.publishedAt!) + RETIRE_AFTER_MS).toISOString()}`;
+          console.log(`${m.table} dt=${m.partition.dt}/hour=${m.partition.hour}: ${m.sources.length} objects → 1 (${what})`);
+        }
+        console.error(`${pass.compacted.length} partition(s) compacted, ${pass.recovered.length} carried on, ${pass.skipped} left as they are (not sealed yet, already one object, or sources waiting to be retired)`);
       } finally {
         s3.destroy();
       }

@@ -10,7 +10,7 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { Kafka, logLevel } from 'kafkajs';
 import { lakeTables, type Pipeline } from '../core';
 import { localS3Client } from '../local/aws-clients';
-import { listPartitionObjects } from '../local/compaction';
+import { listPartitionObjects } from '../functions/compactor/compaction';
 import { generateEvents } from '../local/event-generator';
 import { findPipeline, loadPipelines } from '../local/pipeline-loader';
 import { sendToKafka, sendToKinesis, toOutgoing, type OutgoingRecord, type SendReport } from '../local/producers';

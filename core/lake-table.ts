@@ -28,6 +28,28 @@ export interface LakeTable {
   readonly format: TableFormat;
   /** Key prefix in the lake bucket, ending with '/'. */
   readonly location: string;
+  /**
+   * Compacted tables (every Parquet table): the storage table that lists every
+   * object under `location`, superseded ones included, plus the `_from`
+   * column; `name` is then the current view over it (docs/compaction.md).
+   * Null for tables that are never compacted (quarantine).
+   */
+  readonly filesName: string | null;
+}
+
+/**
+ * Column of compacted objects: the S3 URI (`s3://bucket/key`, what Athena's
+ * `"$path"` gives) of the object each row was merged from. Null in objects the
+ * stream processor writes. Readers drop every object some row names here.
+ */
+export const FROM_COLUMN: LakeColumn = { name: '_from', type: 'string', comment: 'compacted objects: the object this row was merged from' };
+
+/** Name prefix of compacted objects in a partition (`compacted-<id>.parquet`). */
+export const COMPACTED_PREFIX = 'compacted-';
+
+/** Name of the storage table under a compacted table's view. */
+export function filesTableName(name: string): string {
+  return `${name}_files`;
 }
 
 export const PARTITION_KEYS: LakeTable['partitionKeys'] = [
@@ -81,9 +103,17 @@ export function lakeTables(p: Pipeline): LakeTable[] {
   const schemaColumns: LakeColumn[] = p.schema.map((f) => ({ name: f.name, type: f.type }));
   const base = { database: p.database, pipeline: p.name, partitionKeys: PARTITION_KEYS };
   const tables: LakeTable[] = [
-    { ...base, name: p.tables.raw, role: 'raw', columns: schemaColumns, format: 'parquet', location: `tables/${p.tables.raw}/` },
-    { ...base, name: p.tables.late, role: 'late', columns: [...schemaColumns, ...LATE_EXTRA_COLUMNS], format: 'parquet', location: `tables/${p.tables.late}/` },
-    { ...base, name: p.tables.quarantine, role: 'quarantine', columns: QUARANTINE_COLUMNS, format: 'ndjson.gz', location: `quarantine/${p.name}/` },
+    { ...base, name: p.tables.raw, role: 'raw', columns: schemaColumns, format: 'parquet', location: `tables/${p.tables.raw}/`, filesName: filesTableName(p.tables.raw) },
+    {
+      ...base,
+      name: p.tables.late,
+      role: 'late',
+      columns: [...schemaColumns, ...LATE_EXTRA_COLUMNS],
+      format: 'parquet',
+      location: `tables/${p.tables.late}/`,
+      filesName: filesTableName(p.tables.late),
+    },
+    { ...base, name: p.tables.quarantine, role: 'quarantine', columns: QUARANTINE_COLUMNS, format: 'ndjson.gz', location: `quarantine/${p.name}/`, filesName: null },
   ];
   if (p.aggregate) {
     const a = p.aggregate;
@@ -99,6 +129,7 @@ export function lakeTables(p: Pipeline): LakeTable[] {
       ],
       format: 'parquet',
       location: `tables/${p.tables.partials}/`,
+      filesName: filesTableName(p.tables.partials),
     });
   }
   return tables;
@@ -117,6 +148,36 @@ export interface LakeView {
   /** Athena (Trino) SQL, table names qualified with the database. */
   readonly sql: string;
   readonly columns: readonly LakeColumn[];
+}
+
+/** dt and hour as view columns. */
+const PARTITION_COLUMNS: readonly LakeColumn[] = [
+  { name: 'dt', type: 'string' },
+  { name: 'hour', type: 'int' },
+];
+
+/**
+ * The current view of a compacted table, in Athena's SQL: every row of the
+ * storage table except those of objects a compacted object supersedes (named
+ * in its `_from`). Publishing a compacted object is one PUT, so a reader sees
+ * either the sources or the compacted rows, never both (docs/compaction.md).
+ *
+ * A LEFT JOIN on (dt, hour, path) rather than NOT IN: Trino carries a query's
+ * dt/hour predicates across the join's equalities into the `_from` scan, so
+ * both sides read only the queried partitions, and the `_from` side reads one
+ * mostly-null column.
+ */
+export function currentView(t: LakeTable): LakeView {
+  if (!t.filesName) throw new Error(`table ${t.name} is not compacted: it has no current view`);
+  const files = `${t.database}.${t.filesName}`;
+  const cols = [...t.columns.map((c) => `t.${c.name}`), 't.dt', 't.hour'];
+  const sql =
+    `SELECT ${cols.join(', ')}\n` +
+    `FROM ${files} t\n` +
+    `LEFT JOIN (SELECT DISTINCT dt, hour, ${FROM_COLUMN.name} FROM ${files} WHERE ${FROM_COLUMN.name} IS NOT NULL) s\n` +
+    `  ON s.dt = t.dt AND s.hour = t.hour AND s.${FROM_COLUMN.name} = t."$path"\n` +
+    `WHERE s.${FROM_COLUMN.name} IS NULL`;
+  return { database: t.database, name: t.name, pipeline: t.pipeline, sql, columns: [...t.columns, ...PARTITION_COLUMNS] };
 }
 
 /**

@@ -31,7 +31,7 @@ export function deploy(pipeline: Pipeline, extra: Partial<PipelineStackProps> & 
   const stack = new PipelineStack(app, `Pipeline-${pipeline.name}`, {
     pipeline,
     lake: lake.lake,
-    ...(bundle ? {} : { processor: { handlerCode: INLINE_CODE }, topicHandlerCode: INLINE_CODE, queryRendererCode: INLINE_CODE }),
+    ...(bundle ? {} : { processor: { handlerCode: INLINE_CODE }, topicHandlerCode: INLINE_CODE, queryRendererCode: INLINE_CODE, compactor: { code: INLINE_CODE } }),
     ...rest,
   });
   return { app, lake, stack };

@@ -4,7 +4,7 @@ import clickstream from '../pipelines/clickstream';
 import iot from '../pipelines/iot';
 import { DataLake } from '../lib/data-lake';
 import { prestoViewText } from '../lib/lake-catalog';
-import { aggregateView } from '../core/lake-table';
+import { aggregateView, currentView, lakeTable } from '../core/lake-table';
 import { deploy, newStack } from './helpers';
 
 describe('DataLake (shared stack)', () => {
@@ -67,10 +67,10 @@ describe('DataLake (shared stack)', () => {
 
 describe('LakeCatalog (per pipeline)', () => {
   test.each([
-    ['clickstream_events', 'tables/clickstream_events/'],
-    ['clickstream_partials', 'tables/clickstream_partials/'],
-    ['clickstream_late', 'tables/clickstream_late/'],
-  ])('Parquet table %s with dt/hour partition projection and storage template', (name, location) => {
+    ['clickstream_events_files', 'tables/clickstream_events/'],
+    ['clickstream_partials_files', 'tables/clickstream_partials/'],
+    ['clickstream_late_files', 'tables/clickstream_late/'],
+  ])('Parquet storage table %s with dt/hour partition projection and storage template', (name, location) => {
     const { stack } = deploy(clickstream);
     Template.fromStack(stack).hasResourceProperties('AWS::Glue::Table', {
       DatabaseName: 'shardflow',
@@ -101,8 +101,8 @@ describe('LakeCatalog (per pipeline)', () => {
     const { stack } = deploy(clickstream);
     Template.fromStack(stack).hasResourceProperties('AWS::Glue::Table', {
       TableInput: Match.objectLike({
-        Name: 'clickstream_partials',
-        StorageDescriptor: Match.objectLike({ Columns: Match.arrayWith([Match.objectLike({ Name: 'users_sketch', Type: 'array<bigint>' })]) }),
+        Name: 'clickstream_partials_files',
+        StorageDescriptor: Match.objectLike({ Columns: Match.arrayWith([Match.objectLike({ Name: 'users_sketch', Type: 'array<bigint>' }), Match.objectLike({ Name: '_from', Type: 'string' })]) }),
       }),
     });
   });
@@ -119,6 +119,37 @@ describe('LakeCatalog (per pipeline)', () => {
         }),
       }),
     });
+  });
+
+  test.each([
+    ['clickstream_events', 'raw'],
+    ['clickstream_partials', 'partials'],
+    ['clickstream_late', 'late'],
+  ] as const)('%s is the current view over its storage table, created after it', (name, role) => {
+    // GIVEN the clickstream example / WHEN deployed
+    const { stack } = deploy(clickstream);
+    const t = Template.fromStack(stack);
+    const table = lakeTable(clickstream, role);
+    const view = currentView(table);
+    // THEN users query <name>: a view whose SQL drops the objects named in _from, with the table's columns plus dt and hour
+    t.hasResourceProperties('AWS::Glue::Table', {
+      TableInput: Match.objectLike({ Name: name, TableType: 'VIRTUAL_VIEW', ViewOriginalText: prestoViewText(view) }),
+    });
+    expect(view.sql).toContain(`FROM shardflow.${name}_files t`);
+    expect(view.sql).toContain('s._from = t."$path"');
+    const decoded = JSON.parse(Buffer.from(/Presto View: (\S+) /.exec(prestoViewText(view))![1]!, 'base64').toString('utf8'));
+    expect(decoded.columns.map((c: { name: string }) => c.name)).toEqual([...table.columns.map((c) => c.name), 'dt', 'hour']);
+    // AND the view depends on its storage table
+    const views = t.findResources('AWS::Glue::Table', { Properties: { TableInput: { Name: name } } });
+    const storage = Object.keys(t.findResources('AWS::Glue::Table', { Properties: { TableInput: { Name: `${name}_files` } } }));
+    expect(Object.values(views)[0]).toMatchObject({ DependsOn: expect.arrayContaining(storage) });
+  });
+
+  test('quarantine is not compacted: one plain table, no view', () => {
+    const { stack } = deploy(clickstream);
+    const t = Template.fromStack(stack);
+    expect(Object.keys(t.findResources('AWS::Glue::Table', { Properties: { TableInput: { Name: 'clickstream_quarantine', TableType: 'EXTERNAL_TABLE' } } }))).toHaveLength(1);
+    expect(Object.keys(t.findResources('AWS::Glue::Table', { Properties: { TableInput: { Name: 'clickstream_quarantine_files' } } }))).toHaveLength(0);
   });
 
   test('aggregate view is an Athena view: VIRTUAL_VIEW, presto_view, base64 definition of the merge SQL', () => {

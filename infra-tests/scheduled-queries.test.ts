@@ -15,7 +15,7 @@ const hourly = orders({
 
 describe('ScheduledQueries', () => {
   test('one schedule per query, expression as given, in UTC, starting the state machine', () => {
-    const { stack } = deploy(hourly);
+    const { stack } = deploy(hourly, { compactor: false });
     const t = Template.fromStack(stack);
     t.resourceCountIs('AWS::Scheduler::Schedule', 2);
     t.hasResourceProperties('AWS::Scheduler::Schedule', {

@@ -3,12 +3,17 @@
  * with Athena partition projection over dt/hour, and the aggregate view as an
  * Athena (Trino) view. Projection means no crawler and no MSCK REPAIR: Athena
  * computes partitions from the query's dt/hour predicates.
+ *
+ * A compacted table is two entries: the storage table `<name>_files` (every
+ * object, plus `_from`) and the view `<name>` that drops objects a compacted
+ * object supersedes, so users query `<name>` and never count a row twice while
+ * compaction runs (docs/compaction.md).
  */
 import * as glue from 'aws-cdk-lib/aws-glue';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import { Stack } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
-import { aggregateView, lakeTables, type LakeTable, type LakeView } from '../core/lake-table';
+import { aggregateView, currentView, FROM_COLUMN, lakeTables, type LakeTable, type LakeView } from '../core/lake-table';
 import type { Pipeline } from '../core/pipeline';
 import type { ColumnType } from '../core/schema';
 import { checkPattern, definedOnly } from './prop-checks';
@@ -86,9 +91,27 @@ export function prestoViewText(v: LakeView): string {
   return `/* Presto View: ${Buffer.from(JSON.stringify(definition), 'utf8').toString('base64')} */`;
 }
 
+/** A Glue VIRTUAL_VIEW (an Athena view) of a LakeView. */
+function viewInput(v: LakeView, description: string): glue.CfnTable.TableInputProperty {
+  return {
+    name: v.name,
+    description,
+    tableType: 'VIRTUAL_VIEW',
+    parameters: { presto_view: 'true', comment: 'Presto View' },
+    viewOriginalText: prestoViewText(v),
+    viewExpandedText: '/* Presto View */',
+    storageDescriptor: {
+      columns: v.columns.map((c) => ({ name: c.name, type: c.type })),
+      serdeInfo: {},
+    },
+  };
+}
+
 export class LakeCatalog extends Construct {
-  /** Glue tables by table name. */
+  /** Glue tables by Glue name (`<name>_files` for the storage table of a compacted table). */
   public readonly tables: Readonly<Record<string, glue.CfnTable>>;
+  /** Current views of the compacted tables, by table name. */
+  public readonly currentViews: Readonly<Record<string, glue.CfnTable>>;
   /** The aggregate view, when the pipeline aggregates. */
   public readonly view?: glue.CfnTable;
 
@@ -100,14 +123,19 @@ export class LakeCatalog extends Construct {
     const catalogId = Stack.of(this).account;
 
     const tables: Record<string, glue.CfnTable> = {};
+    const currentViews: Record<string, glue.CfnTable> = {};
     for (const t of lakeTables(p.pipeline)) {
       const format = t.format === 'parquet' ? PARQUET : NDJSON_GZ;
-      tables[t.name] = new glue.CfnTable(this, `Table-${t.name}`, {
+      const glueName = t.filesName ?? t.name;
+      const columns = t.filesName ? [...t.columns, FROM_COLUMN] : t.columns;
+      const table = new glue.CfnTable(this, `Table-${glueName}`, {
         catalogId,
         databaseName,
         tableInput: {
-          name: t.name,
-          description: `Shardflow ${t.role} table of pipeline ${t.pipeline}`,
+          name: glueName,
+          description: t.filesName
+            ? `Shardflow ${t.role} storage of pipeline ${t.pipeline}: every object, superseded ones included; query the view ${t.name}`
+            : `Shardflow ${t.role} table of pipeline ${t.pipeline}`,
           tableType: 'EXTERNAL_TABLE',
           parameters: {
             EXTERNAL: 'TRUE',
@@ -118,34 +146,34 @@ export class LakeCatalog extends Construct {
           partitionKeys: t.partitionKeys.map((k) => ({ name: k.name, type: k.type })),
           storageDescriptor: {
             location: p.bucket.s3UrlForObject(t.location),
-            columns: t.columns.map((c) => ({ name: c.name, type: c.type, ...(c.comment ? { comment: c.comment } : {}) })),
+            columns: columns.map((c) => ({ name: c.name, type: c.type, ...(c.comment ? { comment: c.comment } : {}) })),
             ...format,
           },
         },
       });
+      tables[glueName] = table;
+      if (t.filesName) {
+        const view = new glue.CfnTable(this, `View-${t.name}`, {
+          catalogId,
+          databaseName,
+          tableInput: viewInput(currentView(t), `Shardflow ${t.role} table of pipeline ${t.pipeline} (current objects of ${t.filesName})`),
+        });
+        view.node.addDependency(table);
+        currentViews[t.name] = view;
+      }
     }
     this.tables = tables;
+    this.currentViews = currentViews;
 
     const v = aggregateView(p.pipeline);
     if (v) {
       this.view = new glue.CfnTable(this, `View-${v.name}`, {
         catalogId,
         databaseName,
-        tableInput: {
-          name: v.name,
-          description: `Final aggregates of pipeline ${v.pipeline} (merge of the partials)`,
-          tableType: 'VIRTUAL_VIEW',
-          parameters: { presto_view: 'true', comment: 'Presto View' },
-          viewOriginalText: prestoViewText(v),
-          viewExpandedText: '/* Presto View */',
-          storageDescriptor: {
-            columns: v.columns.map((c) => ({ name: c.name, type: c.type })),
-            serdeInfo: {},
-          },
-        },
+        tableInput: viewInput(v, `Final aggregates of pipeline ${v.pipeline} (merge of the partials)`),
       });
-      // The view reads the partials table: create it after, drop it first.
-      const partials = tables[p.pipeline.tables.partials];
+      // The view reads the partials view: create it after, drop it first.
+      const partials = currentViews[p.pipeline.tables.partials];
       if (partials) this.view.node.addDependency(partials);
     }
   }

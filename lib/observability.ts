@@ -27,7 +27,9 @@ export interface ObservabilityProps {
   /** Kafka only: records behind the latest offset before alarming, 1-1e9. @default 10 × batch size × partitions */
   readonly offsetLagThreshold?: number;
   /** Alarms of the scheduled queries, to show and to notify with the rest. @default none */
-  readonly scheduledQueryAlarms?: readonly cloudwatch.IAlarm[];
+  readonly scheduledQueryAlarms?: readonly cloudwatch.Alarm[];
+  /** Alarms of batch jobs (the compactor), shown and notified like the scheduled queries'. @default none */
+  readonly batchAlarms?: readonly cloudwatch.Alarm[];
   /** Topic notified on alarm and on recovery. @default no notifications (alarms show in the console) */
   readonly alarmTopic?: sns.ITopic;
   /** Dashboard name, 1-255 chars of [A-Za-z0-9_-]. @default 'shardflow-' + pipeline name */
@@ -97,10 +99,10 @@ export class Observability extends Construct {
     });
     this.failedBatchesAlarm = alarm('FailedBatchesAlarm', failedBatches, 1, 'a batch went to the on-failure bucket after retries; its records are not in the lake');
 
-    const all: cloudwatch.IAlarm[] = [this.lagAlarm, this.errorsAlarm, this.throttlesAlarm, this.failedBatchesAlarm, ...(p.scheduledQueryAlarms ?? [])];
+    const all: cloudwatch.Alarm[] = [this.lagAlarm, this.errorsAlarm, this.throttlesAlarm, this.failedBatchesAlarm, ...(p.scheduledQueryAlarms ?? []), ...(p.batchAlarms ?? [])];
     if (p.alarmTopic) {
       const action = new actions.SnsAction(p.alarmTopic);
-      for (const a of [this.lagAlarm, this.errorsAlarm, this.throttlesAlarm, this.failedBatchesAlarm]) {
+      for (const a of all) {
         a.addAlarmAction(action);
         a.addOkAction(action);
       }

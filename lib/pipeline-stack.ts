@@ -10,6 +10,7 @@ import type * as sns from 'aws-cdk-lib/aws-sns';
 import type { Construct } from 'constructs';
 import type { Pipeline } from '../core/pipeline';
 import type { DataLake } from './data-lake';
+import { Compactor, type CompactorProps } from './compactor';
 import { KafkaSource, type KafkaCluster } from './kafka-source';
 import { KinesisSource, type KinesisSourceProps } from './kinesis-source';
 import { LakeCatalog } from './lake-catalog';
@@ -35,6 +36,8 @@ export interface PipelineStackProps extends StackProps {
   readonly queryRenderer?: lambda.IFunction;
   /** Test-only: code of the default QueryRenderer, to skip bundling. @default the bundled query runner */
   readonly queryRendererCode?: lambda.Code;
+  /** Compactor overrides (memory, schedule, test code), or false for none. @default a Compactor with COMPACTOR_DEFAULTS */
+  readonly compactor?: Omit<CompactorProps, 'pipeline' | 'lakeBucket'> | false;
   /** Topic for alarm notifications. @default none */
   readonly alarmTopic?: sns.ITopic;
 }
@@ -46,6 +49,7 @@ export class PipelineStack extends Stack {
   public readonly catalog: LakeCatalog;
   public readonly scheduledQueries?: ScheduledQueries;
   public readonly observability: Observability;
+  public readonly compactor?: Compactor;
 
   constructor(scope: Construct, id: string, props: PipelineStackProps) {
     super(scope, id, { description: `Shardflow pipeline ${props.pipeline.name}: ${props.pipeline.description}`.slice(0, 1024), ...props });
@@ -102,12 +106,16 @@ export class PipelineStack extends Stack {
         ...(renderer ? { renderer } : {}),
       });
     }
+    if (props.compactor !== false) {
+      this.compactor = new Compactor(this, 'Compactor', { ...props.compactor, pipeline, lakeBucket });
+    }
     this.observability = new Observability(this, 'Observability', {
       pipeline,
       function: this.processor.function,
       failedBatchesBucket: this.processor.failedBatches,
       ...(this.kinesisSource ? { streamRetention: this.kinesisSource.retention } : {}),
       ...(this.scheduledQueries ? { scheduledQueryAlarms: [this.scheduledQueries.failureAlarm] } : {}),
+      ...(this.compactor ? { batchAlarms: [this.compactor.failureAlarm] } : {}),
       ...(props.alarmTopic ? { alarmTopic: props.alarmTopic } : {}),
     });
 

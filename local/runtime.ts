@@ -21,7 +21,7 @@ import { S3OnFailureDestination } from './esm/on-failure-destination';
 import { createTopicIfMissing, startLocalServices, type LocalServiceName, type LocalServices } from './services';
 import type { KinesisEngine } from './services/kinesis';
 import { startScheduler } from './scheduler';
-import { compactPipeline } from './compaction';
+import { compactPipeline } from '../functions/compactor/compaction';
 
 export const FAILURE_BUCKET = 'shardflow-failures';
 

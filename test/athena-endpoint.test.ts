@@ -328,7 +328,17 @@ describe('local Athena endpoint', () => {
     expect(wg.WorkGroup?.Configuration?.ResultConfiguration?.OutputLocation).toBe(endpoint.defaultOutputLocation);
 
     const show = await runAthenaQuery(athena, "SHOW TABLES IN shardflow 'clickstream*'");
-    expect(show.rows.map((r) => r[0])).toEqual(['clickstream_by_category_1m', 'clickstream_events', 'clickstream_late', 'clickstream_partials', 'clickstream_quarantine']);
+    // As in Glue: each compacted table's storage table (<name>_files) next to it.
+    expect(show.rows.map((r) => r[0])).toEqual([
+      'clickstream_by_category_1m',
+      'clickstream_events',
+      'clickstream_events_files',
+      'clickstream_late',
+      'clickstream_late_files',
+      'clickstream_partials',
+      'clickstream_partials_files',
+      'clickstream_quarantine',
+    ]);
     expect(show.outputLocation).toMatch(/\.txt$/);
     const desc = await runAthenaQuery(athena, 'DESCRIBE clickstream_partials', { database: 'shardflow' });
     expect(desc.rows.map((r) => r[0]!.split('\t')[0]!.trim())).toContain('users_sketch');
@@ -350,7 +360,7 @@ describe('local Athena endpoint', () => {
     expect(byDate.rows).toEqual(res.ResultSet!.Rows!.slice(1).map((r) => [r.Data![0]!.VarCharValue]));
     expect(byDate.dataScannedBytes).toBe(qe.Statistics!.DataScannedInBytes);
     const info = await runAthenaQuery(athena, "SELECT table_name FROM information_schema.tables WHERE table_schema = 'shardflow' AND table_name LIKE 'iot%' ORDER BY 1", { database: 'shardflow' });
-    expect(info.rows.map((r) => r[0])).toEqual(['iot_by_site_5m', 'iot_late', 'iot_partials', 'iot_quarantine', 'iot_readings']);
+    expect(info.rows.map((r) => r[0])).toEqual(['iot_by_site_5m', 'iot_late', 'iot_late_files', 'iot_partials', 'iot_partials_files', 'iot_quarantine', 'iot_readings', 'iot_readings_files']);
   });
 
   it('keeps query history and results across a restart', async () => {

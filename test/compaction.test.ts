@@ -1,18 +1,27 @@
 /**
  * Compaction on real services (s3rver + the local Athena endpoint): a sealed
  * hour of many batch objects becomes one object and every query answers the
- * same; an unsealed hour is refused; a crash after any step is finished by
- * running compaction again, and readers see the documented states on the way
- * (unchanged before publish; sources and compacted object together between
- * publish and retire — the one window docs/compaction.md states).
+ * same at every step — while compaction runs, after a crash between any two
+ * steps, and after the sources are retired. An unsealed hour is refused.
+ * The Glue current view's SQL (core/lake-table.ts currentView), run on the
+ * storage table, agrees with the local endpoint's own rule throughout.
  */
 import type { AthenaClient } from '@aws-sdk/client-athena';
-import { type S3Client } from '@aws-sdk/client-s3';
+import { DeleteObjectsCommand, type S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { currentView, lakeTable } from '../core';
+import {
+  compactPartition,
+  compactPipeline,
+  listPartitionObjects,
+  RETIRE_AFTER_MS,
+  recoverCompactions,
+  SimulatedCrash,
+  type CompactionStep,
+} from '../functions/compactor/compaction';
 import { runAthenaQuery } from '../functions/query-runner/athena-query';
 import { silentLogger } from '../functions/shared/logger';
 import { createStreamProcessor } from '../functions/stream-processor/handler';
-import { compactPartition, compactPipeline, listPartitionObjects, recoverCompactions, SimulatedCrash, type CompactionStep } from '../local/compaction';
 import clickstream from '../pipelines/clickstream';
 import { kinesisEvent, kinesisRecord } from './support/events';
 import { TestLake } from './support/test-lake';
@@ -24,7 +33,12 @@ const PER_BATCH = 250;
 const day = '2026-03-01';
 const hh = (h: number) => String(h).padStart(2, '0');
 /** Long after the seal of every hour (1 day max record age + 10 min lateness + 1 h margin). */
-const LATER = () => Date.UTC(2026, 2, 3);
+const LATER_MS = Date.UTC(2026, 2, 3);
+const LATER = () => LATER_MS;
+/** After the sources' retirement wait. */
+const RETIRE = () => LATER_MS + RETIRE_AFTER_MS + 1;
+/** After the wait of anything published at RETIRE. */
+const FINAL = () => LATER_MS + 2 * (RETIRE_AFTER_MS + 1);
 
 let lake: TestLake;
 let s3: S3Client;
@@ -53,12 +67,30 @@ afterAll(async () => {
   await lake?.stop();
 });
 
-async function hourTotals(h: number): Promise<{ raw: string[]; view: string[][] }> {
-  const raw = await runAthenaQuery(athena, { sql: `SELECT count(*), sum(value), count(DISTINCT event_id) FROM clickstream_events WHERE dt = '${day}' AND hour = ${h}` });
+interface Answers {
+  /** count, sum, distinct ids of the raw table's hour. */
+  raw: string[];
+  /** The same through the Glue current view's SQL on the storage table. */
+  glueView: string[];
+  /** Every row of the aggregate view in the hour. */
+  view: string[][];
+}
+
+const rawTotals = (from: string, h: number) => `SELECT count(*), sum(value), count(DISTINCT event_id) FROM ${from} WHERE dt = '${day}' AND hour = ${h}`;
+
+async function answers(h: number): Promise<Answers> {
+  const raw = await runAthenaQuery(athena, { sql: rawTotals('clickstream_events', h) });
+  const glueView = await runAthenaQuery(athena, { sql: rawTotals(`(${currentView(lakeTable(clickstream, 'raw')).sql}) v`, h) });
   const view = await runAthenaQuery(athena, {
     sql: `SELECT window_start, category, events, total_value, max_value, users FROM clickstream_by_category_1m WHERE window_start >= TIMESTAMP '${day} ${hh(h)}:00:00' AND window_start < TIMESTAMP '${day} ${hh(h)}:59:59.999' ORDER BY 1, 2`,
   });
-  return { raw: raw.rows[0]!.map(String), view: view.rows.map((r) => r.map(String)) };
+  return { raw: raw.rows[0]!.map(String), glueView: glueView.rows[0]!.map(String), view: view.rows.map((r) => r.map(String)) };
+}
+
+/** Rows in the storage table: every object listed, superseded ones included. */
+async function storedRows(h: number): Promise<number> {
+  const r = await runAthenaQuery(athena, { sql: `SELECT count(*) FROM clickstream_events_files WHERE dt = '${day}' AND hour = ${h}` });
+  return Number(r.rows[0]![0]);
 }
 
 const objectsIn = async (table: string, h: number) =>
@@ -70,43 +102,64 @@ describe('compactPartition', () => {
       .rejects.toThrow(/partition tables\/clickstream_events\/dt=2026-03-01\/hour=09\/ of table clickstream_events is not sealed until 2026-03-02T11:10:00.000Z/);
   });
 
-  it('turns a sealed hour of batch objects into one, raw and partials, and every answer stays the same', async () => {
-    const before = await hourTotals(9);
+  it('publishes one object per sealed hour that hides its sources at once, retires them later, and every answer stays the same', async () => {
+    const before = await answers(9);
     expect(Number(before.raw[0])).toBe(BATCHES * PER_BATCH);
+    expect(before.glueView).toEqual(before.raw);
     expect(await objectsIn('clickstream_events', 9)).toHaveLength(BATCHES);
 
+    // Publish: the compacted object and its sources are both in the partition, and nothing counts twice.
     const raw = await compactPartition({ s3, bucket: BUCKET, pipeline: clickstream, partition: { dt: day, hour: '09' }, now: LATER });
     const partials = await compactPartition({ s3, bucket: BUCKET, pipeline: clickstream, role: 'partials', partition: { dt: day, hour: '09' }, now: LATER });
-
-    expect(raw.manifest).toMatchObject({ state: 'done', rows: BATCHES * PER_BATCH });
+    expect(raw.manifest).toMatchObject({ state: 'published', rows: BATCHES * PER_BATCH });
     expect(raw.manifest!.sources).toHaveLength(BATCHES);
-    expect(partials.manifest!.state).toBe('done');
+    expect(partials.manifest!.state).toBe('published');
+    expect(await objectsIn('clickstream_events', 9)).toHaveLength(BATCHES + 1);
+    expect(await storedRows(9)).toBe(2 * BATCHES * PER_BATCH);
+    expect(await answers(9)).toEqual(before);
+    // Before the wait is over, running again retires nothing and says when it will.
+    const early = await compactPartition({ s3, bucket: BUCKET, pipeline: clickstream, partition: { dt: day, hour: '09' }, now: LATER });
+    expect(early.skipped).toMatch(/^sources of tables\/clickstream_events\/dt=2026-03-01\/hour=09\/compacted-.*\.parquet are retired after 2026-03-03T01:00:00.000Z$/);
+
+    // Retire.
+    const retired = await compactPartition({ s3, bucket: BUCKET, pipeline: clickstream, partition: { dt: day, hour: '09' }, now: RETIRE });
+    await compactPartition({ s3, bucket: BUCKET, pipeline: clickstream, role: 'partials', partition: { dt: day, hour: '09' }, now: RETIRE });
+    expect(retired.manifest!.state).toBe('done');
     expect(await objectsIn('clickstream_events', 9)).toEqual([`compacted-${raw.manifest!.id}.parquet`]);
     expect(await objectsIn('clickstream_partials', 9)).toEqual([`compacted-${partials.manifest!.id}.parquet`]);
-    expect(await hourTotals(9)).toEqual(before);
+    expect(await storedRows(9)).toBe(BATCHES * PER_BATCH);
+    expect(await answers(9)).toEqual(before);
     // The staging object is gone too; running again finds nothing to do.
-    expect((await listPartitionObjects(s3, BUCKET, '_shardflow/compaction/')).filter((o) => o.key.endsWith('.parquet'))).toEqual([]);
-    const again = await compactPartition({ s3, bucket: BUCKET, pipeline: clickstream, partition: { dt: day, hour: '09' }, now: LATER });
-    expect(again.skipped).toBe(`1 object(s) in tables/clickstream_events/dt=${day}/hour=09/`);
+    expect((await listPartitionObjects(s3, BUCKET, '_shardflow/compaction/')).filter((o) => o.key.includes('hour=09') && o.key.endsWith('.parquet'))).toEqual([]);
+    const again = await compactPartition({ s3, bucket: BUCKET, pipeline: clickstream, partition: { dt: day, hour: '09' }, now: RETIRE });
+    expect(again.skipped).toBe(`1 current object(s) in tables/clickstream_events/dt=${day}/hour=09/`);
   });
 
   describe.each([
-    ['plan', 10, 1],
-    ['stage', 11, 1],
-    ['publish', 12, 2], // the documented window: sources and compacted object both listed
-  ] as const)('a crash after %s', (step: CompactionStep, h: number, factor: number) => {
-    it(`leaves readers ${factor === 1 ? 'unaffected' : 'seeing both, until recovery'}; running again finishes it exactly`, async () => {
-      const before = await hourTotals(h);
+    ['plan', 10],
+    ['stage', 11],
+    ['publish', 12],
+  ] as const)('a crash after %s', (step: CompactionStep, h: number) => {
+    it('leaves every answer unchanged; running again finishes it exactly', async () => {
+      const before = await answers(h);
       await expect(compactPartition({ s3, bucket: BUCKET, pipeline: clickstream, partition: { dt: day, hour: hh(h) }, now: LATER, crashAfter: step })).rejects.toBeInstanceOf(SimulatedCrash);
+      expect(await answers(h)).toEqual(before);
 
-      const during = await hourTotals(h);
-      expect(Number(during.raw[0])).toBe(factor * Number(before.raw[0]));
-      expect(during.raw[2]).toBe(before.raw[2]); // distinct event ids: nothing missing, only duplicated
+      if (step === 'publish') {
+        // A crash in the middle of retiring: half the sources deleted, the rest still listed.
+        const sources = (await listPartitionObjects(s3, BUCKET, `tables/clickstream_events/dt=${day}/hour=${hh(h)}/`)).filter((o) => !o.key.includes('/compacted-'));
+        await s3.send(new DeleteObjectsCommand({ Bucket: BUCKET, Delete: { Objects: sources.slice(0, BATCHES / 2).map((o) => ({ Key: o.key })) } }));
+        expect(await answers(h)).toEqual(before);
+      }
 
-      const recovered = await recoverCompactions(s3, BUCKET, clickstream, LATER);
-      expect(recovered.map((m) => [m.partition.hour, m.state])).toEqual([[hh(h), 'done']]);
-      expect(await objectsIn('clickstream_events', h)).toEqual([`compacted-${recovered[0]!.id}.parquet`]);
-      expect(await hourTotals(h)).toEqual(before);
+      // Recovery publishes what was not yet published (retiring an hour later), and retires what was.
+      const first = await recoverCompactions(s3, BUCKET, clickstream, { now: RETIRE });
+      expect(first.map((m) => [m.partition.hour, m.state])).toEqual([[hh(h), step === 'publish' ? 'done' : 'published']]);
+      expect(await answers(h)).toEqual(before);
+      const second = await recoverCompactions(s3, BUCKET, clickstream, { now: FINAL });
+      expect(second.map((m) => [m.partition.hour, m.state])).toEqual(step === 'publish' ? [] : [[hh(h), 'done']]);
+      expect(await objectsIn('clickstream_events', h)).toEqual([`compacted-${first[0]!.id}.parquet`]);
+      expect(await answers(h)).toEqual(before);
     });
   });
 
@@ -123,23 +176,36 @@ describe('compactPartition', () => {
   });
 });
 
-describe('compactPipeline (what `shardflow compact` and the hourly pass in `dev` run)', () => {
-  it('leaves one object per sealed partition of every Parquet table, and every answer the same', async () => {
-    // Prepare
-    const before = await Promise.all(HOURS.map(hourTotals));
-    // Act: first while no hour is sealed (a pass in `dev` on fresh data), then later.
-    const early = await compactPipeline(s3, BUCKET, clickstream, () => Date.UTC(2026, 2, 1, 14));
-    const pass = await compactPipeline(s3, BUCKET, clickstream, LATER);
-    const again = await compactPipeline(s3, BUCKET, clickstream, LATER);
-    // Assess
+describe('compactPipeline (what `shardflow compact`, the hourly pass in `dev` and the compactor Lambda run)', () => {
+  it('answers the same while it runs, and leaves one object per sealed partition of every Parquet table', async () => {
+    const before = await Promise.all(HOURS.map(answers));
+    // A pass in `dev` on fresh data: nothing is sealed.
+    const early = await compactPipeline(s3, BUCKET, clickstream, { now: () => Date.UTC(2026, 2, 1, 14) });
+    expect(early.compacted).toEqual([]);
+    expect(early.skipped).toBeGreaterThan(0);
+
+    // Readers keep querying while the passes publish and then retire.
+    let stop = false;
+    const seen: Answers[][] = [];
+    const reader = (async () => {
+      while (!stop) seen.push(await Promise.all(HOURS.map(answers)));
+    })();
+    const pass = await compactPipeline(s3, BUCKET, clickstream, { now: LATER });
+    const retirePass = await compactPipeline(s3, BUCKET, clickstream, { now: FINAL });
+    stop = true;
+    await reader;
+    const again = await compactPipeline(s3, BUCKET, clickstream, { now: FINAL });
+
+    expect(seen.length).toBeGreaterThan(0);
+    for (const s of seen) expect(s).toEqual(before);
     for (const h of HOURS) {
       expect(await objectsIn('clickstream_events', h)).toHaveLength(1);
       expect(await objectsIn('clickstream_partials', h)).toHaveLength(1);
     }
-    expect(await Promise.all(HOURS.map(hourTotals))).toEqual(before);
-    expect(early.compacted).toEqual([]);
-    expect(early.skipped).toBeGreaterThan(0);
-    expect(pass.compacted.length + pass.recovered.length).toBeGreaterThan(0);
+    expect(await Promise.all(HOURS.map(answers))).toEqual(before);
+    expect(pass.compacted.map((m) => m.state)).toContain('published');
+    expect(retirePass.recovered.map((m) => m.state)).toContain('done');
     expect(again.compacted).toEqual([]);
+    expect(again.recovered).toEqual([]);
   });
 });

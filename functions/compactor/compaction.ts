@@ -1,28 +1,29 @@
 /**
  * Compaction of one lake partition (`tables/<t>/dt=…/hour=…/`): the many small
- * Parquet objects of its batches become one. Protocol and its guarantees are in
+ * Parquet objects of its batches become one. Protocol and guarantees are in
  * docs/compaction.md; in short:
  *
- * 1. plan: list the visible sources; write the manifest (sources with ETags and
- *    row counts, the staging and final keys) — state `planned`;
+ * 1. plan: list the current sources; write the manifest (sources with ETags,
+ *    the staging and final keys) — state `planned`;
  * 2. stage: merge the sources into one object under `_shardflow/compaction/`,
- *    outside every table location, so no reader can see it; check its row count
- *    equals the sources' sum — state `staged`;
+ *    outside every table location, each row carrying `_from` = the S3 URI of
+ *    the object it came from; check its row count — state `staged`;
  * 3. publish: CopyObject staging → `compacted-<id>.parquet` in the partition —
- *    state `published`;
- * 4. retire: DeleteObjects the sources, delete the staging object — state `done`.
+ *    state `published`. This one PUT is the switch: every reader (the Glue
+ *    current view, the local endpoint) drops objects a compacted object names
+ *    in `_from`, so a listing sees the sources or the compacted rows, never both;
+ * 4. retire, once `retireAfterMs` has passed since publish (so that a query
+ *    that listed the sources before the switch can still read them): delete the
+ *    sources and the staging object — state `done`.
  *
  * Every step is idempotent and re-runnable from the manifest, so a crash
- * between any two steps is finished by running compaction (or `recover`) again.
- * Between the end of step 3 and the end of step 4 (one DeleteObjects round
- * trip) a reader that lists the partition sees sources and the compacted object
- * together. Only sealed partitions are compacted: no batch, retried or late,
- * can write there any more.
+ * between any two steps is finished by running compaction again. Only sealed
+ * partitions are compacted: no batch, retried or late, can write there any more.
+ *
+ * Pure JS (hyparquet reads, core's writer encodes), so the same code runs in the
+ * compactor Lambda and locally.
  */
 import { randomUUID } from 'node:crypto';
-import fs from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
 import {
   CopyObjectCommand,
   DeleteObjectCommand,
@@ -32,8 +33,21 @@ import {
   PutObjectCommand,
   type S3Client,
 } from '@aws-sdk/client-s3';
-import { DuckDBInstance } from '@duckdb/node-api';
-import { lakeTable, partitionPath, type PartitionValues, type Pipeline, type TableRole } from '../core';
+import { parquetReadObjects } from 'hyparquet';
+import {
+  COMPACTED_PREFIX,
+  encodeParquet,
+  FROM_COLUMN,
+  lakeTable,
+  partitionPath,
+  type LakeColumn,
+  type LakeRow,
+  type LakeTable,
+  type LakeValue,
+  type PartitionValues,
+  type Pipeline,
+  type TableRole,
+} from '../../core';
 
 export const COMPACTION_PREFIX = '_shardflow/compaction/';
 
@@ -50,6 +64,8 @@ export interface CompactionManifest {
   readonly stagingKey: string;
   readonly finalKey: string;
   readonly startedAt: string;
+  /** When the compacted object became visible; sources are retired `retireAfterMs` later. */
+  readonly publishedAt: string | null;
   readonly finishedAt: string | null;
 }
 
@@ -69,7 +85,13 @@ export interface CompactPartitionOptions {
    * 1 h of margin. @default from the pipeline
    */
   readonly sealAfterMs?: number;
-  /** Fewer visible objects than this: nothing to do. @default 2 */
+  /**
+   * How long superseded sources stay after publish. A query that listed the
+   * partition before the switch reads them; deleting them under it would fail
+   * it (NoSuchKey). Longer than the longest query. @default RETIRE_AFTER_MS
+   */
+  readonly retireAfterMs?: number;
+  /** Fewer current objects than this: nothing to do. @default 2 */
   readonly minObjects?: number;
   /** Tests: throw after this step has completed, as a crash would. */
   readonly crashAfter?: CompactionStep;
@@ -77,8 +99,10 @@ export interface CompactPartitionOptions {
 
 export interface CompactionResult {
   readonly manifest: CompactionManifest | null;
-  /** Why nothing was done, when nothing was. */
+  /** Why nothing (more) was done, when so. */
   readonly skipped?: string;
+  /** This call planned a new compaction (rather than carried on with one). */
+  readonly planned?: boolean;
 }
 
 export class CompactionError extends Error {
@@ -98,6 +122,9 @@ export class SimulatedCrash extends Error {
 
 const HOUR_MS = 3_600_000;
 
+/** An Athena DML query runs at most 30 minutes by default (service quota); one hour leaves room for queueing. */
+export const RETIRE_AFTER_MS = HOUR_MS;
+
 export function sealDelayMs(p: Pipeline): number {
   return p.allowedLatenessMs + p.processing.maxRecordAgeMs + HOUR_MS;
 }
@@ -112,14 +139,21 @@ function visible(key: string, ext: string): boolean {
   return key.endsWith(ext) && !base.startsWith('_') && !base.startsWith('.');
 }
 
-async function getJson<T>(s3: S3Client, bucket: string, key: string): Promise<T | null> {
+const isCompacted = (key: string): boolean => key.slice(key.lastIndexOf('/') + 1).startsWith(COMPACTED_PREFIX);
+
+async function getBytes(s3: S3Client, bucket: string, key: string): Promise<Uint8Array | null> {
   try {
     const o = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
-    return JSON.parse(await o.Body!.transformToString()) as T;
+    return await o.Body!.transformToByteArray();
   } catch (err) {
     if ((err as { name?: string }).name === 'NoSuchKey') return null;
     throw err;
   }
+}
+
+async function getJson<T>(s3: S3Client, bucket: string, key: string): Promise<T | null> {
+  const bytes = await getBytes(s3, bucket, key);
+  return bytes === null ? null : (JSON.parse(Buffer.from(bytes).toString('utf8')) as T);
 }
 
 async function putJson(s3: S3Client, bucket: string, key: string, v: unknown): Promise<void> {
@@ -137,38 +171,68 @@ export async function listPartitionObjects(s3: S3Client, bucket: string, prefix:
   return out;
 }
 
-/** Merges Parquet objects into one with DuckDB; returns the bytes and the row count of each source. */
-async function mergeParquet(s3: S3Client, bucket: string, keys: readonly string[]): Promise<{ bytes: Buffer; rows: number[] }> {
-  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'shardflow-compact-'));
-  const db = await DuckDBInstance.create(':memory:');
-  const conn = await db.connect();
-  try {
-    const files: string[] = [];
-    for (const [i, key] of keys.entries()) {
-      const o = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
-      const file = path.join(dir, `${String(i).padStart(6, '0')}.parquet`);
-      await fs.writeFile(file, await o.Body!.transformToByteArray());
-      files.push(file);
-    }
-    const list = `[${files.map((f) => `'${f.replace(/'/g, "''")}'`).join(', ')}]`;
-    const counts = (await conn.runAndReadAll(`SELECT filename, count(*)::BIGINT AS n FROM read_parquet(${list}, filename = true) GROUP BY filename`)).getRowObjects();
-    const byFile = new Map(counts.map((r) => [String(r.filename), Number(r.n)]));
-    const out = path.join(dir, 'merged.parquet');
-    await conn.run(`COPY (SELECT * FROM read_parquet(${list})) TO '${out}' (FORMAT parquet, COMPRESSION snappy)`);
-    const merged = Number((await conn.runAndReadAll(`SELECT count(*)::BIGINT AS n FROM read_parquet('${out}')`)).getRowObjects()[0]!.n);
-    const rows = files.map((f) => byFile.get(f) ?? 0);
-    if (merged !== rows.reduce((a, b) => a + b, 0)) throw new CompactionError(`merged object holds ${merged} rows, sources ${rows.reduce((a, b) => a + b, 0)}`);
-    return { bytes: await fs.readFile(out), rows };
-  } finally {
-    conn.closeSync();
-    db.closeSync();
-    await fs.rm(dir, { recursive: true, force: true });
+/**
+ * The current objects of a listing: those no compacted object names in its
+ * `_from` (the rule every reader applies, see core/lake-table.ts currentView).
+ */
+export async function currentObjects<T extends { key: string }>(s3: S3Client, bucket: string, listed: readonly T[]): Promise<T[]> {
+  const superseded = new Set<string>();
+  for (const o of listed) {
+    if (!isCompacted(o.key)) continue;
+    const bytes = await getBytes(s3, bucket, o.key);
+    if (bytes === null) continue;
+    const rows = await parquetReadObjects({ file: toArrayBuffer(bytes), columns: [FROM_COLUMN.name] }).catch(() => []);
+    for (const r of rows) if (typeof r[FROM_COLUMN.name] === 'string') superseded.add(r[FROM_COLUMN.name] as string);
   }
+  return listed.filter((o) => !superseded.has(`s3://${bucket}/${o.key}`));
+}
+
+function toArrayBuffer(b: Uint8Array): ArrayBuffer {
+  return b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength) as ArrayBuffer;
+}
+
+/** A value as hyparquet reads it → the form core's writer takes for the column. */
+function lakeValue(v: unknown, col: LakeColumn): LakeValue {
+  if (v === null || v === undefined) return null;
+  if (v instanceof Date) return v.getTime();
+  // An int column written as INT32 by an older writer, or a bigint within 2^53, both read as numbers: the writer takes either.
+  if (col.type === 'double' && typeof v === 'bigint') return Number(v);
+  return v as LakeValue;
 }
 
 /**
- * Compacts one sealed partition of a Parquet table, or finishes the unfinished
- * compaction its manifest records. Idempotent: run it again after any crash.
+ * Merges Parquet objects into one: every column of the table, plus `_from`
+ * (the source's S3 URI). A column absent from a source (added later) is null.
+ * Returns the bytes and the row count of each source.
+ */
+async function mergeParquet(s3: S3Client, bucket: string, table: LakeTable, keys: readonly string[]): Promise<{ bytes: Uint8Array; rows: number[] }> {
+  const columns = [...table.columns, FROM_COLUMN];
+  const merged: LakeRow[] = [];
+  const rows: number[] = [];
+  for (const key of keys) {
+    const bytes = await getBytes(s3, bucket, key);
+    if (bytes === null) throw new CompactionError(`source ${key} vanished while compaction read it`);
+    const read = await parquetReadObjects({ file: toArrayBuffer(bytes) });
+    const from = `s3://${bucket}/${key}`;
+    for (const r of read) {
+      const row: Record<string, LakeValue> = {};
+      for (const c of table.columns) row[c.name] = lakeValue(r[c.name], c);
+      row[FROM_COLUMN.name] = from;
+      merged.push(row);
+    }
+    rows.push(read.length);
+  }
+  const bytes = encodeParquet(columns, merged);
+  const check = await parquetReadObjects({ file: toArrayBuffer(bytes), columns: [FROM_COLUMN.name] });
+  const total = rows.reduce((a, b) => a + b, 0);
+  if (check.length !== total) throw new CompactionError(`merged object holds ${check.length} rows, sources ${total}`);
+  return { bytes, rows };
+}
+
+/**
+ * Compacts one sealed partition of a Parquet table, or carries on with the
+ * unfinished compaction its manifest records. Idempotent: run it again after
+ * any crash.
  */
 export async function compactPartition(opts: CompactPartitionOptions): Promise<CompactionResult> {
   const { s3, bucket, pipeline, partition } = opts;
@@ -182,6 +246,8 @@ export async function compactPartition(opts: CompactPartitionOptions): Promise<C
   };
 
   let m = await getJson<CompactionManifest>(s3, bucket, mKey);
+  let planned = false;
+  const resumedPublished = m?.state === 'published';
   if (m === null || m.state === 'done') {
     const hourEnd = Date.parse(`${partition.dt}T${partition.hour}:00:00Z`) + HOUR_MS;
     if (!Number.isFinite(hourEnd)) throw new CompactionError(`partition ${JSON.stringify(partition)} is not dt=yyyy-MM-dd/hour=HH`);
@@ -189,8 +255,9 @@ export async function compactPartition(opts: CompactPartitionOptions): Promise<C
     if (now() < sealedAt) {
       throw new CompactionError(`partition ${prefix} of table ${table.name} is not sealed until ${new Date(sealedAt).toISOString()}: a late or retried batch may still write there`);
     }
-    const objects = (await listPartitionObjects(s3, bucket, prefix)).filter((o) => visible(o.key, '.parquet'));
-    if (objects.length < (opts.minObjects ?? 2)) return { manifest: m, skipped: `${objects.length} object(s) in ${prefix}` };
+    const listed = (await listPartitionObjects(s3, bucket, prefix)).filter((o) => visible(o.key, '.parquet'));
+    const objects = await currentObjects(s3, bucket, listed);
+    if (objects.length < (opts.minObjects ?? 2)) return { manifest: m, skipped: `${objects.length} current object(s) in ${prefix}` };
     const id = `${new Date(now()).toISOString().replace(/[-:.]/g, '')}-${randomUUID().slice(0, 8)}`;
     m = {
       id,
@@ -200,11 +267,13 @@ export async function compactPartition(opts: CompactPartitionOptions): Promise<C
       sources: objects.map((o) => ({ ...o, rows: -1 })),
       rows: -1,
       stagingKey: `${COMPACTION_PREFIX}${table.name}/${partitionPath(partition)}/${id}.parquet`,
-      finalKey: `${prefix}compacted-${id}.parquet`,
+      finalKey: `${prefix}${COMPACTED_PREFIX}${id}.parquet`,
       startedAt: new Date(now()).toISOString(),
+      publishedAt: null,
       finishedAt: null,
     };
     await putJson(s3, bucket, mKey, m);
+    planned = true;
     crash('plan');
   }
 
@@ -217,7 +286,7 @@ export async function compactPartition(opts: CompactPartitionOptions): Promise<C
       await s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: mKey }));
       throw new CompactionError(`source ${changed.key} changed since compaction ${m.id} was planned; the plan was dropped, nothing was published`);
     }
-    const merged = await mergeParquet(s3, bucket, m.sources.map((s) => s.key));
+    const merged = await mergeParquet(s3, bucket, table, m.sources.map((s) => s.key));
     await s3.send(new PutObjectCommand({ Bucket: bucket, Key: m.stagingKey, Body: merged.bytes }));
     m = { ...m, state: 'staged', sources: m.sources.map((s, i) => ({ ...s, rows: merged.rows[i]! })), rows: merged.rows.reduce((a, b) => a + b, 0) };
     await putJson(s3, bucket, mKey, m);
@@ -225,14 +294,16 @@ export async function compactPartition(opts: CompactPartitionOptions): Promise<C
   }
 
   if (m.state === 'staged') {
-    // Same bytes to the same key however often it runs.
+    // The switch. Same bytes to the same key however often it runs.
     await s3.send(new CopyObjectCommand({ Bucket: bucket, Key: m.finalKey, CopySource: `${bucket}/${m.stagingKey}` }));
-    m = { ...m, state: 'published' };
+    m = { ...m, state: 'published', publishedAt: new Date(now()).toISOString() };
     await putJson(s3, bucket, mKey, m);
     crash('publish');
   }
 
   if (m.state === 'published') {
+    const retireAt = Date.parse(m.publishedAt ?? m.startedAt) + (opts.retireAfterMs ?? RETIRE_AFTER_MS);
+    if (now() < retireAt) return { manifest: m, planned, ...(resumedPublished ? { skipped: `sources of ${m.finalKey} are retired after ${new Date(retireAt).toISOString()}` } : {}) };
     // DeleteObjects takes up to 1,000 keys per call (S3 API limit).
     for (let i = 0; i < m.sources.length; i += 1000) {
       await s3.send(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: m.sources.slice(i, i + 1000).map((s) => ({ Key: s.key })), Quiet: true } }));
@@ -242,60 +313,86 @@ export async function compactPartition(opts: CompactPartitionOptions): Promise<C
     await putJson(s3, bucket, mKey, m);
     crash('retire');
   }
-  return { manifest: m };
+  return { manifest: m, planned };
 }
 
-/** Finishes every unfinished compaction of a pipeline's tables (after a crash). */
-export async function recoverCompactions(s3: S3Client, bucket: string, pipeline: Pipeline, now?: () => number): Promise<CompactionManifest[]> {
+export interface CompactionRunOptions {
+  /** @default Date.now */
+  readonly now?: () => number;
+  /** @default RETIRE_AFTER_MS */
+  readonly retireAfterMs?: number;
+  /** Epoch ms after which a pass starts no new partition (a Lambda's time limit). @default none */
+  readonly deadline?: number;
+}
+
+/** Carries on with every unfinished compaction of a pipeline's tables (after a crash, or sources waiting to be retired). */
+export async function recoverCompactions(s3: S3Client, bucket: string, pipeline: Pipeline, run: CompactionRunOptions = {}): Promise<CompactionManifest[]> {
   const done: CompactionManifest[] = [];
   const keys = (await listPartitionObjects(s3, bucket, COMPACTION_PREFIX)).filter((o) => o.key.endsWith('/manifest.json'));
   for (const { key } of keys) {
     const m = await getJson<CompactionManifest>(s3, bucket, key);
     if (!m || m.state === 'done') continue;
-    const role = (['raw', 'partials', 'late'] as const).find((r) => lakeTable(pipeline, r).name === m.table);
+    const role = (['raw', 'partials', 'late'] as const).find((r) => pipeline.aggregate || r !== 'partials' ? lakeTable(pipeline, r).name === m.table : false);
     if (!role) continue;
-    const r = await compactPartition({ s3, bucket, pipeline, role, partition: m.partition, ...(now ? { now } : {}) });
-    if (r.manifest) done.push(r.manifest);
+    const r = await compactPartition({ s3, bucket, pipeline, role, partition: m.partition, ...run });
+    if (r.manifest && !r.skipped) done.push(r.manifest);
   }
   return done;
 }
 
 export interface CompactionPass {
   readonly compacted: CompactionManifest[];
+  /** Unfinished compactions carried on (after a crash, or retired once their wait was over). */
   readonly recovered: CompactionManifest[];
-  /** Partitions left alone, with the reason (not sealed yet, too few objects …). */
+  /** Partitions left alone, with the reason (not sealed yet, too few objects, sources waiting to be retired …). */
   readonly skipped: number;
+  /** The deadline came before every partition was looked at; the next pass goes on. */
+  readonly stoppedEarly: boolean;
 }
 
 /**
- * One compaction pass over a pipeline: finish any interrupted compaction,
- * then compact every sealed partition of its Parquet tables (raw, partials,
- * late). What `shardflow compact` runs, and what `dev` runs every hour.
+ * One compaction pass over a pipeline: carry on with every unfinished
+ * compaction, then compact every sealed partition of its Parquet tables (raw,
+ * partials, late). What `shardflow compact` runs, what `dev` runs every hour,
+ * and what the compactor Lambda runs on its schedule.
  */
-export async function compactPipeline(s3: S3Client, bucket: string, pipeline: Pipeline, now?: () => number): Promise<CompactionPass> {
-  const recovered = await recoverCompactions(s3, bucket, pipeline, now);
+export async function compactPipeline(s3: S3Client, bucket: string, pipeline: Pipeline, run: CompactionRunOptions = {}): Promise<CompactionPass> {
+  const { deadline, ...partitionRun } = run;
+  const recovered = await recoverCompactions(s3, bucket, pipeline, partitionRun);
   const compacted: CompactionManifest[] = [];
   let skipped = 0;
+  let stoppedEarly = false;
   for (const role of ['raw', 'partials', 'late'] as const) {
+    if (stoppedEarly) break;
     if (role === 'partials' && !pipeline.aggregate) continue;
     const table = lakeTable(pipeline, role);
-    const partitions = new Map<string, PartitionValues>();
+    // Data objects per partition, from one listing of the table.
+    const partitions = new Map<string, { partition: PartitionValues; objects: number }>();
     for (const o of await listPartitionObjects(s3, bucket, table.location)) {
       const m = /dt=(\d{4}-\d{2}-\d{2})\/hour=(\d{2})\//.exec(o.key);
-      if (m) partitions.set(`${m[1]}/${m[2]}`, { dt: m[1]!, hour: m[2]! });
+      if (!m || !visible(o.key, '.parquet')) continue;
+      const key = `${m[1]}/${m[2]}`;
+      const entry = partitions.get(key) ?? { partition: { dt: m[1]!, hour: m[2]! }, objects: 0 };
+      entry.objects++;
+      partitions.set(key, entry);
     }
-    const t = (now ?? Date.now)();
-    for (const partition of partitions.values()) {
+    const t = (run.now ?? Date.now)();
+    for (const { partition, objects } of partitions.values()) {
       // Unsealed hours may still receive late or retried batches: leave them for a later pass.
+      // One object (already compacted, or a quiet hour): nothing to merge, nothing to read.
       const sealedAt = Date.parse(`${partition.dt}T${partition.hour}:00:00Z`) + HOUR_MS + sealDelayMs(pipeline);
-      if (t < sealedAt) {
+      if (t < sealedAt || objects < 2) {
         skipped++;
         continue;
       }
-      const r = await compactPartition({ s3, bucket, pipeline, role, partition, ...(now ? { now } : {}) });
-      if (r.manifest && !r.skipped) compacted.push(r.manifest);
+      if (deadline !== undefined && Date.now() > deadline) {
+        stoppedEarly = true;
+        break;
+      }
+      const r = await compactPartition({ s3, bucket, pipeline, role, partition, ...partitionRun });
+      if (r.manifest && r.planned) compacted.push(r.manifest);
       else skipped++;
     }
   }
-  return { compacted, recovered, skipped };
+  return { compacted, recovered, skipped, stoppedEarly };
 }

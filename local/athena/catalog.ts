@@ -12,7 +12,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { GetObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
-import { aggregateView, formatExtension, lakeTables, type LakeColumn, type LakeTable, type LakeView, type Pipeline } from '../../core';
+import { aggregateView, formatExtension, FROM_COLUMN, lakeTables, type LakeColumn, type LakeTable, type LakeView, type Pipeline } from '../../core';
 import type { PartitionKey, PartitionPredicate } from './query-plan';
 
 export interface CatalogDatabase {
@@ -38,6 +38,13 @@ export function buildCatalog(pipelines: readonly Pipeline[]): ReadonlyMap<string
       const d = db(t.database);
       claim(d, t.name, p.name);
       d.tables.set(t.name, t);
+      if (t.filesName) {
+        // Glue has the storage table plus a current view over it (lib/lake-catalog.ts). Here the
+        // current table is native (see AthenaQueryEngine: superseded objects are dropped at
+        // listing), so that dt/hour predicates keep pruning; the storage table is read as is.
+        claim(d, t.filesName, p.name);
+        d.tables.set(t.filesName, filesTable(t));
+      }
     }
     const v = aggregateView(p);
     if (v) {
@@ -47,6 +54,11 @@ export function buildCatalog(pipelines: readonly Pipeline[]): ReadonlyMap<string
     }
   }
   return dbs;
+}
+
+/** The storage table of a compacted table: every object, with the `_from` column. */
+export function filesTable(t: LakeTable): LakeTable {
+  return { ...t, name: t.filesName!, columns: [...t.columns, FROM_COLUMN], filesName: null };
 }
 
 /** Athena (Hive) type name of a lake column type, as SHOW/DESCRIBE print it. */
@@ -92,6 +104,16 @@ export interface LakeReaderOptions {
 /** Lists, prunes, fetches and exposes lake objects to DuckDB. */
 export class LakeReader {
   constructor(private readonly opts: LakeReaderOptions) {}
+
+  /** What tableRelationSql needs to rebuild `"$path"` from the files this reader fetched. */
+  get pathColumn(): PathColumn {
+    return { cacheDir: this.opts.cacheDir };
+  }
+
+  /** Athena's `"$path"` of an object. */
+  uriOf(obj: LakeObject): string {
+    return `s3://${this.opts.bucket}/${obj.key}`;
+  }
 
   /** Objects of a table in the partitions `keep` accepts (all when null). One ListObjectsV2 walk; nothing is read. */
   async list(table: LakeTable, keep: PartitionPredicate | null, signal?: AbortSignal): Promise<LakeObject[]> {
@@ -147,9 +169,10 @@ export class LakeReader {
 }
 
 /** A typed, empty relation with the table's columns: what a table with no objects reads as. */
-export function emptyRelationSql(table: LakeTable): string {
+export function emptyRelationSql(table: LakeTable, withPath = false): string {
   const cols = table.columns.map((c) => `CAST(NULL AS ${duckdbType(c.type)}) AS ${quoteIdent(c.name)}`);
-  return `SELECT ${[...cols, 'CAST(NULL AS VARCHAR) AS dt', 'CAST(NULL AS INTEGER) AS hour'].join(', ')} WHERE false`;
+  const extra = withPath ? ['CAST(NULL AS VARCHAR) AS "$path"'] : [];
+  return `SELECT ${[...cols, 'CAST(NULL AS VARCHAR) AS dt', 'CAST(NULL AS INTEGER) AS hour', ...extra].join(', ')} WHERE false`;
 }
 
 /** Source column types DuckDB reads from the files, by lower-cased name. */
@@ -160,13 +183,14 @@ export type SourceTypes = ReadonlyMap<string, string>;
  * the lake types; a timestamp stored as epoch millis (integer) or ISO-8601
  * text is converted; a column absent from every file reads as NULL.
  */
-export function tableRelationSql(table: LakeTable, files: readonly string[], source: SourceTypes): string {
-  if (files.length === 0) return emptyRelationSql(table);
+export function tableRelationSql(table: LakeTable, files: readonly string[], source: SourceTypes, path: PathColumn | null = null): string {
+  if (files.length === 0) return emptyRelationSql(table, path !== null);
   const list = `[${files.map(quoteString).join(', ')}]`;
+  const withName = path ? ', filename = true' : '';
   const scan =
     table.format === 'parquet'
-      ? `read_parquet(${list}, hive_partitioning = true, union_by_name = true, hive_types = {'dt': VARCHAR, 'hour': INTEGER})`
-      : `read_json(${list}, format = 'newline_delimited', compression = 'gzip', hive_partitioning = true, hive_types = {'dt': VARCHAR, 'hour': INTEGER}, columns = {${table.columns
+      ? `read_parquet(${list}, hive_partitioning = true, union_by_name = true, hive_types = {'dt': VARCHAR, 'hour': INTEGER}${withName})`
+      : `read_json(${list}, format = 'newline_delimited', compression = 'gzip', hive_partitioning = true, hive_types = {'dt': VARCHAR, 'hour': INTEGER}${withName}, columns = {${table.columns
           .map((c) => `${quoteString(c.name)}: '${c.type === 'timestamp' ? 'VARCHAR' : duckdbType(c.type)}'`)
           .join(', ')}})`;
   const cols = table.columns.map((c) => {
@@ -181,7 +205,22 @@ export function tableRelationSql(table: LakeTable, files: readonly string[], sou
     else expr = src === target ? id : `CAST(${id} AS ${target})`;
     return `${expr} AS ${id}`;
   });
-  return `SELECT ${[...cols, 'dt', 'hour'].join(', ')} FROM ${scan}`;
+  const extra = path ? [`${pathExpression(path)} AS "$path"`] : [];
+  return `SELECT ${[...cols, 'dt', 'hour', ...extra].join(', ')} FROM ${scan}`;
+}
+
+/**
+ * Athena's hidden `"$path"` column (`s3://bucket/key`), rebuilt from the cached
+ * file's name (LakeReader.fetch: `<cacheDir>/<bucket>/<key dir>/<tag>--<name>`).
+ * DuckDB views have no hidden columns, so it is added only to queries that name it.
+ */
+export interface PathColumn {
+  readonly cacheDir: string;
+}
+
+function pathExpression(p: PathColumn): string {
+  const root = path.join(p.cacheDir, '/');
+  return `'s3://' || regexp_replace(substr(filename, ${root.length + 1}), '/[0-9a-f]{16}--([^/]*)$', '/\\1')`;
 }
 
 /** SQL that lists the column types of a file set (for tableRelationSql's `source`). */

@@ -8,8 +8,8 @@
  * another.
  */
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
-import type { LakeTable, LakeView } from '../../core';
-import { describeFilesSql, emptyRelationSql, hiveTypeName, quoteIdent, quoteString, tableRelationSql, type CatalogDatabase, type LakeReader } from './catalog';
+import { COMPACTED_PREFIX, FROM_COLUMN, type LakeTable, type LakeView } from '../../core';
+import { describeFilesSql, emptyRelationSql, hiveTypeName, quoteIdent, quoteString, tableRelationSql, type CatalogDatabase, type LakeObject, type LakeReader } from './catalog';
 import { planFromParseTree, type PartitionPredicate, type QueryPlan } from './query-plan';
 import { columnInfo, formatValue, stringColumn, type ColumnInfo } from './result-format';
 import { AthenaQueryError, classifyStatement, lineColumn, tokenize, translateSql, type Translation } from './sql-translate';
@@ -106,6 +106,7 @@ export class AthenaQueryEngine {
         for (const [table] of this.resolve(vplan, vt, view.sql, view.database).tables) needs.tables.set(table, [null]);
       }
       let scanned = 0;
+      const path = /"\$path"/i.test(translation.sql) ? this.lake.pathColumn : null;
       await conn.run(`ATTACH ':memory:' AS ${CATALOG}`);
       await conn.run(`SET TimeZone = 'UTC'`);
       // Trino divides integers as integers (5 / 2 = 2); DuckDB's default is 2.5.
@@ -115,11 +116,17 @@ export class AthenaQueryEngine {
         for (const table of db.tables.values()) {
           const preds = needs.tables.get(table);
           let relation: string;
-          if (!preds) relation = emptyRelationSql(table);
+          if (!preds) relation = emptyRelationSql(table, path !== null);
           else {
             const keep: PartitionPredicate | null = preds.includes(null) ? null : (p) => preds.some((f) => f!(p));
-            const objects = await this.lake.list(table, keep, opts.signal);
+            let objects = await this.lake.list(table, keep, opts.signal);
             const files: string[] = [];
+            if (table.filesName) {
+              const current = await this.currentObjects(conn, objects, opts.signal);
+              objects = current.objects;
+              files.push(...current.compactedFiles);
+              scanned += current.compactedBytes;
+            }
             for (const o of objects) {
               files.push(await this.lake.fetch(o, opts.signal));
               scanned += o.size;
@@ -129,7 +136,7 @@ export class AthenaQueryEngine {
               const d = await conn.runAndReadAll(describeFilesSql(table, files));
               for (const [name, type] of d.getRows()) sourceTypes.set(String(name).toLowerCase(), String(type));
             }
-            relation = tableRelationSql(table, files, sourceTypes);
+            relation = tableRelationSql(table, files, sourceTypes, path);
           }
           await conn.run(`CREATE VIEW ${CATALOG}.${quoteIdent(db.name)}.${quoteIdent(table.name)} AS ${relation}`);
         }
@@ -157,6 +164,38 @@ export class AthenaQueryEngine {
       conn.closeSync();
       instance.closeSync();
     }
+  }
+
+  /**
+   * The objects of a compacted table that are current: all listed objects but
+   * those a listed compacted object names in `_from` (the same rule as the
+   * Glue current view, core/lake-table.ts currentView). Compacted objects are
+   * fetched here to read `_from`; they are returned as files, the rest as objects.
+   */
+  private async currentObjects(
+    conn: DuckDBConnection,
+    listed: readonly LakeObject[],
+    signal?: AbortSignal,
+  ): Promise<{ objects: LakeObject[]; compactedFiles: string[]; compactedBytes: number }> {
+    const compacted = listed.filter((o) => o.key.slice(o.key.lastIndexOf('/') + 1).startsWith(COMPACTED_PREFIX));
+    if (compacted.length === 0) return { objects: [...listed], compactedFiles: [], compactedBytes: 0 };
+    const fileOf = new Map<LakeObject, string>();
+    for (const o of compacted) fileOf.set(o, await this.lake.fetch(o, signal));
+    const list = `[${[...fileOf.values()].map(quoteString).join(', ')}]`;
+    const from = quoteIdent(FROM_COLUMN.name);
+    const hasFrom = (await conn.runAndReadAll(`DESCRIBE SELECT * FROM read_parquet(${list}, union_by_name = true)`)).getRows().some((r) => String(r[0]) === FROM_COLUMN.name);
+    const superseded = new Set<string>();
+    if (hasFrom) {
+      // Superseded compacted objects still count here, as in the Glue view: their sources stay hidden until retired.
+      const rows = (await conn.runAndReadAll(`SELECT DISTINCT ${from} FROM read_parquet(${list}, union_by_name = true) WHERE ${from} IS NOT NULL`)).getRows();
+      for (const [uri] of rows) superseded.add(String(uri));
+    }
+    const current = listed.filter((o) => !superseded.has(this.lake.uriOf(o)));
+    return {
+      objects: current.filter((o) => !fileOf.has(o)),
+      compactedFiles: current.filter((o) => fileOf.has(o)).map((o) => fileOf.get(o)!),
+      compactedBytes: compacted.reduce((n, o) => n + o.size, 0),
+    };
   }
 
   /** Lake tables and views a plan reads, with the partition predicates of each reference (null = all partitions). */
