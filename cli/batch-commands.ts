@@ -1,20 +1,20 @@
 /**
  * The batch commands of `shardflow`: run-query and runs (scheduled queries),
- * backfill (the batch twin of a pipeline's streaming aggregate). They talk to
- * the running `dev` (or any Athena/S3 endpoints) through the AWS SDK.
+ * compact, backfill (the batch twin of a pipeline's streaming aggregate). They
+ * talk to the `--target` (the running `dev`, LocalStack, or the deployed stacks)
+ * through the AWS SDK, with the same code in each case.
  */
 import { InvalidArgumentError, type Command } from 'commander';
 import { ATHENA_HLL_RELATIVE_ERROR, compareWithView, planBackfill, type Pipeline } from '../core';
-import { DEFAULT_LAKE_BUCKET } from '../local/athena';
-import { localAthenaClient, localS3Client } from '../local/aws-clients';
 import { compactPipeline, RETIRE_AFTER_MS } from '../functions/compactor/compaction';
 import { findPipeline, loadPipelines } from '../local/pipeline-loader';
 import { listQueryRuns, runScheduledQuery, type QueryRunRecord } from '../local/scheduler';
 import { runAthenaQuery, QueryFailedError } from '../local/query';
+import type { Target } from '../local/targets';
 import { formatRows, type OutputFormat } from './table-format';
 
 export interface BatchCommandContext {
-  endpoints(): Promise<{ athena: string; s3: string }>;
+  target(): Promise<Target>;
   pipelinesDir(): string;
 }
 
@@ -44,14 +44,14 @@ export function registerBatchCommands(program: Command, ctx: BatchCommandContext
     .command('run-query <pipeline> <name>')
     .description('run a scheduled query for the interval that ends at or before --at (re-running an interval returns the same execution)')
     .option('--at <time>', 'scheduled time, ISO-8601 UTC or now (default: now)', parseTime('--at'))
-    .option('--bucket <bucket>', 'lake bucket', DEFAULT_LAKE_BUCKET)
-    .action(async (pipelineName: string, name: string, o: { at?: number; bucket: string }) => {
+    .option('--bucket <bucket>', 'lake bucket (default: the target\'s)')
+    .action(async (pipelineName: string, name: string, o: { at?: number; bucket?: string }) => {
       const pipeline = await pipelineNamed(ctx, pipelineName);
-      const ep = await ctx.endpoints();
-      const athena = localAthenaClient(ep.athena);
-      const s3 = localS3Client(ep.s3);
+      const t = await ctx.target();
+      const athena = t.athena();
+      const s3 = t.s3();
       try {
-        const r = await runScheduledQuery(pipeline, name, o.at ?? Date.now(), { athena, s3, bucket: o.bucket });
+        const r = await runScheduledQuery(pipeline, name, o.at ?? Date.now(), { athena, s3, bucket: o.bucket ?? t.lakeBucket(pipeline), workgroup: t.workgroup(pipeline) });
         printRuns([r]);
         if (r.status === 'FAILED') process.exitCode = 1;
       } finally {
@@ -63,13 +63,13 @@ export function registerBatchCommands(program: Command, ctx: BatchCommandContext
   program
     .command('runs <pipeline> [name]')
     .description('list the run records of a pipeline\'s scheduled queries, oldest interval first')
-    .option('--bucket <bucket>', 'lake bucket', DEFAULT_LAKE_BUCKET)
-    .action(async (pipelineName: string, name: string | undefined, o: { bucket: string }) => {
+    .option('--bucket <bucket>', 'lake bucket (default: the target\'s)')
+    .action(async (pipelineName: string, name: string | undefined, o: { bucket?: string }) => {
       const pipeline = await pipelineNamed(ctx, pipelineName);
-      const ep = await ctx.endpoints();
-      const s3 = localS3Client(ep.s3);
+      const t = await ctx.target();
+      const s3 = t.s3();
       try {
-        const runs = await listQueryRuns(s3, o.bucket, pipeline.name, name);
+        const runs = await listQueryRuns(s3, o.bucket ?? t.lakeBucket(pipeline), pipeline.name, name);
         if (runs.length === 0) console.error(`no runs recorded for ${pipeline.name}${name ? `/${name}` : ''}`);
         else printRuns(runs);
       } finally {
@@ -82,10 +82,10 @@ export function registerBatchCommands(program: Command, ctx: BatchCommandContext
     .description('rewrite each sealed partition of the pipeline\'s Parquet tables into one object (carrying on with unfinished compactions first; superseded objects are deleted by a pass an hour after publish)')
     .action(async (pipelineName: string) => {
       const pipeline = await pipelineNamed(ctx, pipelineName);
-      const ep = await ctx.endpoints();
-      const s3 = localS3Client(ep.s3);
+      const t = await ctx.target();
+      const s3 = t.s3();
       try {
-        const pass = await compactPipeline(s3, DEFAULT_LAKE_BUCKET, pipeline);
+        const pass = await compactPipeline(s3, t.lakeBucket(pipeline), pipeline);
         for (const m of [...pass.recovered, ...pass.compacted]) {
           const what = m.state === 'done' ? 'sources retired' : `published; the sources are hidden now and deleted by a pass after ${new Date(Date.parse(m.publishedAt!) + RETIRE_AFTER_MS).toISOString()}`;
           console.log(`${m.table} dt=${m.partition.dt}/hour=${m.partition.hour}: ${m.sources.length} objects → 1 (${what})`);
@@ -110,16 +110,16 @@ export function registerBatchCommands(program: Command, ctx: BatchCommandContext
       const pipeline = await pipelineNamed(ctx, pipelineName);
       const plan = planBackfill(pipeline, { from: o.from, to: o.to }, { exactDistinct: o.exactDistinct ?? false });
       if (o.showSql) console.error(`${plan.sql}\n`);
-      const ep = await ctx.endpoints();
-      const athena = localAthenaClient(ep.athena);
+      const t = await ctx.target();
+      const athena = t.athena();
       try {
-        const batch = await runAthenaQuery(athena, { sql: plan.sql, database: pipeline.database });
+        const batch = await runAthenaQuery(athena, { sql: plan.sql, database: pipeline.database, workgroup: t.workgroup(pipeline) });
         if (!o.compare) {
           console.log(formatRows(batch.columns, batch.rows, o.format));
           console.error(`${batch.rows.length} row(s), windows ${new Date(plan.firstWindow).toISOString()} … ${new Date(plan.lastWindow).toISOString()}; scanned ${batch.dataScannedBytes} bytes in ${batch.engineExecutionMs} ms`);
           return;
         }
-        const view = await runAthenaQuery(athena, { sql: plan.viewSql, database: pipeline.database });
+        const view = await runAthenaQuery(athena, { sql: plan.viewSql, database: pipeline.database, workgroup: t.workgroup(pipeline) });
         const cmp = compareWithView(pipeline, batch, view, { batchDistinctError: o.exactDistinct ? 0 : (o.distinctError ?? ATHENA_HLL_RELATIVE_ERROR) });
         console.log(`backfill ${cmp.rowsBackfill} row(s), streaming view ${cmp.rowsStreaming} row(s): ${cmp.matched} agree, ${cmp.differences.length} difference(s)`);
         if (cmp.differences.length > 0) {

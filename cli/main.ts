@@ -266,12 +266,7 @@ program
   });
 
 registerBatchCommands(program, {
-  endpoints: async () => {
-    const g = globals();
-    const info = await readRuntimeInfo(g.dataDir);
-    if (!info) throw new CliError(`no \`shardflow dev\` is running on ${path.resolve(g.dataDir)}: start one with \`npx shardflow dev\` in another terminal`);
-    return info.endpoints;
-  },
+  target,
   pipelinesDir: () => globals().pipelines,
 });
 

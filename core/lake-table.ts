@@ -44,6 +44,16 @@ export interface LakeTable {
  */
 export const FROM_COLUMN: LakeColumn = { name: '_from', type: 'string', comment: 'compacted objects: the object this row was merged from' };
 
+/** Shardflow's own state in the lake bucket, outside every table location (readers never list it). */
+export const LAKE_STATE_PREFIXES = {
+  /** Per-batch manifests of the stream processor (functions/stream-processor/lake-writer.ts). */
+  batches: '_shardflow/batches/',
+  /** Compaction manifests and staging objects (functions/compactor). */
+  compaction: '_shardflow/compaction/',
+  /** Run records of scheduled queries (functions/query-runner). */
+  queryRuns: '_shardflow/query-runs/',
+} as const;
+
 /** Name prefix of compacted objects in a partition (`compacted-<id>.parquet`). */
 export const COMPACTED_PREFIX = 'compacted-';
 

@@ -65,7 +65,7 @@ describe('ScheduledQueries', () => {
     const p = orders({ scheduledQueries: [{ name: 'windowed', schedule: 'rate(1 hour)', sql: 'SELECT * FROM t WHERE ts >= {{window_start}}' }] });
     const { stack } = deploy(p);
     const t = Template.fromStack(stack);
-    t.hasResourceProperties('AWS::Lambda::Function', { Handler: 'index.render', Description: Match.stringLikeRegexp('query renderer') });
+    t.hasResourceProperties('AWS::Lambda::Function', { Handler: 'index.stateMachineStep', Description: Match.stringLikeRegexp('query renderer') });
     expect(JSON.stringify(t.findResources('AWS::StepFunctions::StateMachine'))).toContain('QueryRenderer');
     const bare = newStack('Bare');
     expect(() => new ScheduledQueries(bare, 'Q', { pipeline: p, lakeBucket: s3.Bucket.fromBucketName(bare, 'B', 'lake'), workgroupName: 'wg' }))
@@ -84,6 +84,33 @@ describe('ScheduledQueries', () => {
     const def = JSON.stringify(Template.fromStack(stack).findResources('AWS::StepFunctions::StateMachine'));
     expect(def).toContain('RenderQuery');
     expect(def).toContain('lambda:invoke');
+  });
+
+  test('every run is recorded by the query runner: after success, and after failure before the run fails', () => {
+    // GIVEN the pipeline stack (it adds the query runner) / WHEN deployed
+    const { stack } = deploy(hourly);
+    const t = Template.fromStack(stack);
+    const sm = Object.values(t.findResources('AWS::StepFunctions::StateMachine'))[0] as { Properties: { DefinitionString: { 'Fn::Join': [string, unknown[]] } } };
+    // The definition with its tokens blanked out is plain JSON.
+    const def = JSON.parse(sm.Properties.DefinitionString['Fn::Join'][1].map((x) => (typeof x === 'string' ? x : 'TOKEN')).join('')) as {
+      StartAt: string;
+      States: Record<string, { Next?: string; End?: boolean; Type: string; Catch?: { Next: string; ResultPath?: string }[]; Parameters?: { Payload?: Record<string, unknown> } }>;
+    };
+    // THEN render → run → record, and a failed run → record → fail
+    expect(def.StartAt).toBe('RenderQuery');
+    expect(def.States.RenderQuery!.Next).toBe('RunQuery');
+    expect(def.States.RunQuery!.Next).toBe('RecordRun');
+    expect(def.States.RecordRun!.End).toBe(true);
+    expect(def.States.RunQuery!.Catch).toEqual([expect.objectContaining({ Next: 'RecordFailure', ResultPath: '$.error' })]);
+    expect(def.States.RecordFailure!.Next).toBe('QueryFailed');
+    expect(def.States.QueryFailed!.Type).toBe('Fail');
+    expect(def.States.RecordRun!.Parameters!.Payload).toMatchObject({ step: 'record', 'athena.$': '$.athena', 'execution.$': '$$.Execution.Id' });
+    expect(def.States.RecordFailure!.Parameters!.Payload).toMatchObject({ step: 'record', 'error.$': '$.error' });
+    // AND the runner may write its own run records and read query executions, nothing more in S3
+    const runner = Object.entries(t.findResources('AWS::IAM::Policy')).filter(([id]) => id.startsWith('QueryRenderer')).flatMap(([, r]) => (r as { Properties: { PolicyDocument: { Statement: { Sid?: string; Action: unknown; Resource: unknown }[] } } }).Properties.PolicyDocument.Statement);
+    expect(runner.find((x) => x.Sid === 'WriteRunRecords')).toMatchObject({ Action: 's3:PutObject' });
+    expect(JSON.stringify(runner.find((x) => x.Sid === 'WriteRunRecords')!.Resource)).toContain('/_shardflow/query-runs/orders/*');
+    expect(runner.find((x) => x.Sid === 'ReadQueryExecutions')).toMatchObject({ Action: 'athena:GetQueryExecution' });
   });
 
   test('bad retry count fails at synth with the value', () => {

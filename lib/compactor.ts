@@ -19,7 +19,7 @@ import type * as s3 from 'aws-cdk-lib/aws-s3';
 import * as scheduler from 'aws-cdk-lib/aws-scheduler';
 import * as targets from 'aws-cdk-lib/aws-scheduler-targets';
 import { Construct } from 'constructs';
-import { lakeTables, type Pipeline } from '../core';
+import { LAKE_STATE_PREFIXES, lakeTables, type Pipeline } from '../core';
 import { acknowledgeNag, nagResource, NODE22_REASON } from './nag';
 import { checkInteger, definedOnly } from './prop-checks';
 import { processorBundling } from './stream-processor';
@@ -51,7 +51,7 @@ export const COMPACTOR_DEFAULTS = {
 
 export const COMPACTOR_ENTRY = fileURLToPath(new URL('../functions/compactor/index.ts', import.meta.url));
 const PROJECT_ROOT = fileURLToPath(new URL('..', import.meta.url));
-const MANIFESTS = '_shardflow/compaction/';
+const MANIFESTS = LAKE_STATE_PREFIXES.compaction;
 
 export class Compactor extends Construct {
   public readonly function: lambda.Function;

@@ -11,13 +11,14 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
+import { LAKE_STATE_PREFIXES } from '../core/lake-table';
 import { acknowledgeNag } from './nag';
 import { checkInteger, checkPattern, definedOnly, InvalidPropError } from './prop-checks';
 
 /** Prefix of Athena results in the lake bucket (interactive and scheduled queries). */
 export const RESULTS_PREFIX = 'athena-results/';
 /** Prefix of batch manifests (functions/stream-processor/lake-writer.ts). */
-export const MANIFESTS_PREFIX = '_shardflow/batches/';
+export const MANIFESTS_PREFIX = LAKE_STATE_PREFIXES.batches;
 /** Prefix of quarantined records (core/lake-table.ts). */
 export const QUARANTINE_PREFIX = 'quarantine/';
 

@@ -15,7 +15,7 @@ import { KafkaSource, type KafkaCluster } from './kafka-source';
 import { KinesisSource, type KinesisSourceProps } from './kinesis-source';
 import { LakeCatalog } from './lake-catalog';
 import { Observability } from './observability';
-import { needsRenderer, QueryRenderer } from './query-renderer';
+import { QueryRenderer } from './query-renderer';
 import { ScheduledQueries } from './scheduled-queries';
 import { StreamProcessor, type StreamProcessorProps } from './stream-processor';
 
@@ -32,7 +32,7 @@ export interface PipelineStackProps extends StackProps {
   readonly processor?: Omit<StreamProcessorProps, 'pipeline' | 'source' | 'lakeBucket' | 'accessLogsBucket'>;
   /** Test-only: code of the Kafka topic provisioner, to skip bundling. @default the bundled handler */
   readonly topicHandlerCode?: lambda.Code;
-  /** Query runner that fills SQL placeholders of scheduled queries. @default a QueryRenderer when any query has placeholders */
+  /** Query runner function (render and record steps of scheduled queries). @default a QueryRenderer when the pipeline has scheduled queries */
   readonly queryRenderer?: lambda.IFunction;
   /** Test-only: code of the default QueryRenderer, to skip bundling. @default the bundled query runner */
   readonly queryRendererCode?: lambda.Code;
@@ -95,8 +95,9 @@ export class PipelineStack extends Stack {
       accessLogsBucket: accessLogs,
     });
     this.catalog = new LakeCatalog(this, 'Catalog', { pipeline, bucket: lakeBucket });
-    const renderer = props.queryRenderer ?? (needsRenderer(pipeline)
-      ? new QueryRenderer(this, 'QueryRenderer', { pipeline, lakeBucket, ...(props.queryRendererCode ? { code: props.queryRendererCode } : {}) }).function
+    // The query runner renders each run's SQL and writes its run record (lib/query-renderer.ts).
+    const renderer = props.queryRenderer ?? (pipeline.scheduledQueries.length > 0
+      ? new QueryRenderer(this, 'QueryRenderer', { pipeline, lakeBucket, workgroupName: lake.workgroupName, ...(props.queryRendererCode ? { code: props.queryRendererCode } : {}) }).function
       : undefined);
     if (pipeline.scheduledQueries.length > 0) {
       this.scheduledQueries = new ScheduledQueries(this, 'ScheduledQueries', {

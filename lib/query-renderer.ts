@@ -1,25 +1,33 @@
 /**
- * The query runner's `render` entry as a Lambda function: the renderer step of
- * ScheduledQueries. It fills `{{window_start}}`-style placeholders from the
- * schedule's time, so that every run covers exactly its interval and its
- * partition predicates prune. Pure computation: no grants beyond its logs.
+ * The query runner (functions/query-runner) as the Lambda steps of
+ * ScheduledQueries' state machine, through its `stateMachineStep` entry:
+ * - render: fills `{{window_start}}`-style placeholders from the schedule's
+ *   time, so that every run covers exactly its interval and its partition
+ *   predicates prune;
+ * - record: writes the run record (status, bytes scanned, time, output) to
+ *   `_shardflow/query-runs/<pipeline>/`, as the runner does locally, so
+ *   `shardflow runs` and re-runs see AWS runs the same way.
+ * Grants: PutObject on its own run records, GetQueryExecution in the workgroup.
  */
 import { fileURLToPath } from 'node:url';
-import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
-import type { Pipeline } from '../core';
-import { acknowledgeNag, NODE22_REASON } from './nag';
+import { LAKE_STATE_PREFIXES, type Pipeline } from '../core';
+import { acknowledgeNag, nagResource, NODE22_REASON } from './nag';
 import { processorBundling } from './stream-processor';
 
 export interface QueryRendererProps {
   /** The validated pipeline whose scheduled queries this renders. */
   readonly pipeline: Pipeline;
-  /** The lake bucket (the entry point checks LAKE_BUCKET at load; render itself writes nothing). */
+  /** The lake bucket: run records are written there. */
   readonly lakeBucket: s3.IBucket;
+  /** The Athena workgroup the queries run in (record reads their statistics). */
+  readonly workgroupName: string;
   /** Test-only code, to skip bundling. @default the bundled functions/query-runner/index.ts */
   readonly code?: lambda.Code;
   /** Log retention. @default logs.RetentionDays.ONE_MONTH */
@@ -28,11 +36,6 @@ export interface QueryRendererProps {
 
 export const QUERY_RUNNER_ENTRY = fileURLToPath(new URL('../functions/query-runner/index.ts', import.meta.url));
 const PROJECT_ROOT = fileURLToPath(new URL('..', import.meta.url));
-
-/** True when any scheduled query's SQL holds a `{{…}}` placeholder. */
-export function needsRenderer(pipeline: Pipeline): boolean {
-  return pipeline.scheduledQueries.some((q) => /\{\{\s*[a-z_]+\s*\}\}/.test(q.sql));
-}
 
 export class QueryRenderer extends Construct {
   public readonly function: lambda.Function;
@@ -44,22 +47,32 @@ export class QueryRenderer extends Construct {
       runtime: lambda.Runtime.NODEJS_22_X,
       architecture: lambda.Architecture.ARM_64,
       memorySize: 256,
-      // Rendering is string work: seconds would mean something is wrong.
-      timeout: Duration.seconds(10),
+      // String work, one GetQueryExecution and one PutObject: seconds would mean something is wrong.
+      timeout: Duration.seconds(30),
       logGroup,
       description: `Shardflow query renderer for pipeline ${props.pipeline.name}`,
-      environment: { LAKE_BUCKET: props.lakeBucket.bucketName },
+      environment: { LAKE_BUCKET: props.lakeBucket.bucketName, ATHENA_WORKGROUP: props.workgroupName },
     };
     this.function = props.code
-      ? new lambda.Function(this, 'Function', { ...common, code: props.code, handler: 'index.render' })
+      ? new lambda.Function(this, 'Function', { ...common, code: props.code, handler: 'index.stateMachineStep' })
       : new nodejs.NodejsFunction(this, 'Function', {
           ...common,
           entry: QUERY_RUNNER_ENTRY,
-          handler: 'render',
+          handler: 'stateMachineStep',
           projectRoot: PROJECT_ROOT,
           depsLockFilePath: `${PROJECT_ROOT}package-lock.json`,
           bundling: processorBundling(props.pipeline),
         });
+    const records = props.lakeBucket.arnForObjects(`${LAKE_STATE_PREFIXES.queryRuns}${props.pipeline.name}/*`);
+    this.function.addToRolePolicy(new iam.PolicyStatement({ sid: 'WriteRunRecords', actions: ['s3:PutObject'], resources: [records] }));
+    this.function.addToRolePolicy(new iam.PolicyStatement({
+      sid: 'ReadQueryExecutions',
+      actions: ['athena:GetQueryExecution'],
+      resources: [Stack.of(this).formatArn({ service: 'athena', resource: 'workgroup', resourceName: props.workgroupName })],
+    }));
+    props.lakeBucket.encryptionKey?.grantEncrypt(this.function);
+    acknowledgeNag(this.function, 'Run records of this pipeline\'s own scheduled queries: one object per query and interval, named as runs happen.',
+      `AwsSolutions-IAM5[Resource::${nagResource(this, records)}]`);
     acknowledgeNag(this.function, NODE22_REASON, 'AwsSolutions-L1');
     acknowledgeNag(this.function, 'AWSLambdaBasicExecutionRole: writes to the function\'s own log group only.',
       'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]');

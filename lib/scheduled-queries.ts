@@ -2,14 +2,17 @@
  * A pipeline's scheduled batch queries: one EventBridge Scheduler schedule per
  * query (expression as given, UTC), all starting one Step Functions state machine
  * that renders the SQL, runs it on Athena (StartQueryExecution .sync, with
- * retries) and fails visibly; an alarm on failed, timed-out or aborted runs.
+ * retries), records the run and fails visibly; an alarm on failed, timed-out or
+ * aborted runs. Athena .sync rather than a Lambda that polls: a query may run
+ * longer than Lambda's 15 minutes, and waiting costs nothing.
  *
- * Rendering is the swappable step. The SQL may hold {{window_start}}-style
- * placeholders, which the shared query runner fills (functions/query-runner).
- * Pass its function as `renderer` and the state machine invokes it with
- * `{ pipeline, query, sql, scheduledTime }` and runs the `sql` it returns. With no
- * renderer, the SQL runs as written, and a query that uses placeholders is a
- * synth error rather than an Athena syntax error at 3 a.m.
+ * The render and record steps are the shared query runner (functions/query-runner,
+ * its `stateMachineStep` entry), passed as `renderer`: render fills the
+ * {{window_start}}-style placeholders; record writes the run record (status,
+ * bytes scanned, time, output) where the local runner writes it, after success
+ * and after failure. With no renderer, the SQL runs as written and no record is
+ * written, and a query that uses placeholders is a synth error rather than an
+ * Athena syntax error at 3 a.m.
  */
 import { Aws, Duration, RemovalPolicy, Stack, TimeZone } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -36,7 +39,7 @@ export interface ScheduledQueriesProps {
   readonly workgroupName: string;
   /** Glue database name. @default pipeline.database */
   readonly databaseName?: string;
-  /** Function that fills the SQL placeholders: gets { pipeline, query, sql, scheduledTime }, returns { sql }. @default none: SQL runs as written */
+  /** The query runner function (stateMachineStep): renders the SQL, records each run. @default none: SQL runs as written, no run records */
   readonly renderer?: lambda.IFunction;
   /** Retries of a failed Athena run, 0-10, with exponential backoff from 30 s. @default 2 */
   readonly retryAttempts?: number;
@@ -84,6 +87,7 @@ export class ScheduledQueries extends Construct {
       ? new tasks.LambdaInvoke(this, 'RenderQuery', {
           lambdaFunction: p.renderer,
           payload: sfn.TaskInput.fromObject({
+            step: 'render',
             pipeline: pipeline.name,
             'query.$': '$.query',
             'sql.$': '$.sql',
@@ -120,11 +124,37 @@ export class ScheduledQueries extends Construct {
         backoffRate: 2,
       });
     }
-    run.addCatch(new sfn.Fail(this, 'QueryFailed', { error: 'ScheduledQueryFailed', cause: 'Athena query failed after retries' }));
+    const queryFailed = new sfn.Fail(this, 'QueryFailed', { error: 'ScheduledQueryFailed', cause: 'Athena query failed after retries' });
+    const recordStep = (id: string, outcome: Record<string, string>): tasks.LambdaInvoke =>
+      new tasks.LambdaInvoke(this, id, {
+        lambdaFunction: p.renderer!,
+        payload: sfn.TaskInput.fromObject({
+          step: 'record',
+          pipeline: pipeline.name,
+          'query.$': '$.query',
+          'scheduledTime.$': '$.scheduledTime',
+          'execution.$': '$$.Execution.Id',
+          ...outcome,
+        }),
+        resultSelector: { 'status.$': '$.Payload.status' },
+        resultPath: '$.record',
+        retryOnServiceExceptions: true,
+      });
+    if (p.renderer) {
+      const recordRun = recordStep('RecordRun', { 'athena.$': '$.athena' });
+      const recordFailure = recordStep('RecordFailure', { 'error.$': '$.error' });
+      // A failed record step still fails the run: the alarm fires either way.
+      recordFailure.addCatch(queryFailed, { resultPath: '$.recordError' });
+      run.addCatch(recordFailure.next(queryFailed), { resultPath: '$.error' });
+      run.next(recordRun);
+    } else {
+      run.addCatch(queryFailed);
+    }
 
     const logGroup = new logs.LogGroup(this, 'ExecutionLogs', { retention: p.logRetention, removalPolicy: RemovalPolicy.DESTROY });
     this.stateMachine = new sfn.StateMachine(this, 'StateMachine', {
       comment: `Shardflow scheduled queries of pipeline ${pipeline.name}`,
+      // With a runner, run → RecordRun was chained above; the graph is walked from the start.
       definitionBody: sfn.DefinitionBody.fromChainable(sfn.Chain.start(render).next(run)),
       timeout: p.timeout,
       tracingEnabled: true,

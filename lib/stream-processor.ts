@@ -17,7 +17,7 @@ import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import { acknowledgeNag, nagResource, NODE22_REASON } from './nag';
 import { filterToCriteria } from '../core/filter-compile';
-import { lakeTables } from '../core/lake-table';
+import { LAKE_STATE_PREFIXES, lakeTables } from '../core/lake-table';
 import type { Pipeline } from '../core/pipeline';
 import type { KafkaSource } from './kafka-source';
 import { checkInteger, checkSeconds, definedOnly, InvalidPropError } from './prop-checks';
@@ -207,7 +207,7 @@ export class StreamProcessor extends Construct {
   private grantLakeWrites(bucket: s3.IBucket): void {
     const fn = this.function;
     const tables = lakeTables(this.pipeline);
-    const manifests = `_shardflow/batches/${this.pipeline.name}/`;
+    const manifests = `${LAKE_STATE_PREFIXES.batches}${this.pipeline.name}/`;
     this.grantedObjectResources.push(
       ...tables.map((t) => bucket.arnForObjects(`${t.location}*`)),
       bucket.arnForObjects(`${manifests}*`),

@@ -17,6 +17,7 @@ import { compareWithView, KMV_K, KMV_RELATIVE_ERROR, planBackfill } from '../cor
 import { runAthenaQuery, type QueryResult } from '../functions/query-runner/athena-query';
 import { silentLogger } from '../functions/shared/logger';
 import { createStreamProcessor } from '../functions/stream-processor/handler';
+import { localTarget } from '../local/targets';
 import clickstream from '../pipelines/clickstream';
 import { prng } from './support/clickstream-events';
 import { kinesisEvent, kinesisRecord } from './support/events';
@@ -197,7 +198,7 @@ describe('shardflow backfill', () => {
     const err = vi.spyOn(console, 'error').mockImplementation(() => undefined);
     try {
       const program = new Command('shardflow').exitOverride();
-      registerBatchCommands(program, { endpoints: async () => ({ athena: lake.athenaEndpoint, s3: lake.s3Endpoint }), pipelinesDir: () => 'pipelines' });
+      registerBatchCommands(program, { target: async () => localTarget('local', { athena: lake.athenaEndpoint, s3: lake.s3Endpoint }), pipelinesDir: () => 'pipelines' });
       await program.parseAsync(['backfill', 'clickstream', '--from', '2026-03-01T10:00:00Z', '--to', '2026-03-01T10:05:00Z', '--compare', '--exact-distinct'], { from: 'user' });
       await program.parseAsync(['backfill', 'clickstream', '--from', '2026-03-01T10:00', '--to', '2026-03-01T10:01', '--format', 'csv'], { from: 'user' });
     } finally {

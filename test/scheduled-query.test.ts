@@ -9,10 +9,11 @@
  */
 import path from 'node:path';
 import type { AthenaClient, GetQueryExecutionCommandOutput } from '@aws-sdk/client-athena';
-import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { DeleteObjectCommand, GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { count, definePipeline, kinesisSource, sum, tumbling } from '../core';
-import { runScheduledQuery, listQueryRuns, runRecordKey, type QueryRunRecord } from '../functions/query-runner/run-scheduled-query';
+import { startQuery, waitForQuery } from '../functions/query-runner/athena-query';
+import { recordStateMachineRun, runScheduledQuery, listQueryRuns, runRecordKey, type QueryRunRecord } from '../functions/query-runner/run-scheduled-query';
 import { silentLogger } from '../functions/shared/logger';
 import { createStreamProcessor } from '../functions/stream-processor/handler';
 import { localAthenaClient } from '../local/aws-clients';
@@ -164,6 +165,42 @@ describe('runScheduledQuery on the local Athena endpoint', () => {
     expect(r.queryExecutionId).not.toBe(failedId);
     const [, ...rows] = await readCsv(r.outputLocation);
     expect(rows.map(([c, t, n]) => [c, Number(t), Number(n)])).toEqual(expectedHour(H8));
+  });
+});
+
+describe('recordStateMachineRun (the RecordRun step of the AWS state machine)', () => {
+  /** What the state machine does before RecordRun: render, then Athena StartQueryExecution.sync. */
+  async function athenaSync(sql: string): Promise<string> {
+    const id = await startQuery(athena, { sql, database: 'shardflow', workgroup: 'primary' });
+    await waitForQuery(athena, id, { timeoutMs: 60_000 }).catch(() => undefined);
+    return id;
+  }
+
+  it('records a run the state machine made as runScheduledQuery records its own: status, bytes, time, output', async () => {
+    const direct = await runScheduledQuery(pipeline, 'hourly_view', at('2026-03-01T09:00:00Z'), opts());
+    await s3.send(new DeleteObjectCommand({ Bucket: BUCKET, Key: runRecordKey('sq', 'hourly_view', at('2026-03-01T08:00:00Z')) }));
+    const id = await athenaSync(direct.sql);
+
+    const r = await recordStateMachineRun(pipeline, { query: 'hourly_view', scheduledTime: '2026-03-01T09:00:00Z', athena: { queryExecutionId: id }, execution: 'arn:aws:states:eu-west-1:1:execution:sm:run-1' }, { athena, s3, bucket: BUCKET });
+
+    expect(r).toMatchObject({ status: 'SUCCEEDED', query: 'hourly_view', queryExecutionId: id, intervalStart: '2026-03-01T08:00:00.000Z', intervalEnd: '2026-03-01T09:00:00.000Z', error: null, execution: 'arn:aws:states:eu-west-1:1:execution:sm:run-1' });
+    expect(r.dataScannedBytes).toBe(direct.dataScannedBytes);
+    expect(r.sql).toBe(direct.sql);
+    expect(await readCsv(r.outputLocation)).toEqual(await readCsv(direct.outputLocation));
+    expect(await readRecord('hourly_view', at('2026-03-01T08:00:00Z'))).toEqual(r);
+  });
+
+  it('records a failure the Catch hands over, with Athena\'s reason found through the Cause', async () => {
+    const id = await athenaSync('SELECT no_such_column FROM sq_events');
+    const cause = JSON.stringify({ QueryExecution: { QueryExecutionId: id, Status: { State: 'FAILED' } } });
+    const r = await recordStateMachineRun(pipeline, { query: 'broken', scheduledTime: '2026-03-01T12:00:00Z', error: { Error: 'States.TaskFailed', Cause: cause } }, { athena, s3, bucket: BUCKET });
+    expect(r).toMatchObject({ status: 'FAILED', queryExecutionId: id, intervalStart: '2026-03-01T11:00:00.000Z' });
+    expect(r.error).toMatch(/^States\.TaskFailed: COLUMN_NOT_FOUND: .*no_such_column/);
+    expect((await listQueryRuns(s3, BUCKET, 'sq', 'broken')).map((x) => [x.intervalStart, x.status])).toContainEqual(['2026-03-01T11:00:00.000Z', 'FAILED']);
+  });
+
+  it('refuses a query the pipeline does not have', async () => {
+    await expect(recordStateMachineRun(pipeline, { query: 'nope', scheduledTime: '2026-03-01T12:00:00Z' }, { athena, s3, bucket: BUCKET })).rejects.toThrow(/pipeline "sq" has no scheduled query "nope"/);
   });
 });
 

@@ -38,6 +38,7 @@ import {
   COMPACTED_PREFIX,
   encodeParquet,
   FROM_COLUMN,
+  LAKE_STATE_PREFIXES,
   lakeTable,
   partitionPath,
   type LakeColumn,
@@ -49,7 +50,7 @@ import {
   type TableRole,
 } from '../../core';
 
-export const COMPACTION_PREFIX = '_shardflow/compaction/';
+export const COMPACTION_PREFIX = LAKE_STATE_PREFIXES.compaction;
 
 export type CompactionState = 'planned' | 'staged' | 'published' | 'done';
 export type CompactionStep = 'plan' | 'stage' | 'publish' | 'retire';

@@ -11,13 +11,15 @@
  * `{ "query": "<name>", "scheduledTime": "<aws.scheduler.scheduled-time>" }`.
  * `render` is the renderer step of lib/scheduled-queries.ts: it gets
  * `{ pipeline, query, sql, scheduledTime }` and returns `{ sql }`.
+ * `record` is its last step: it gets the run's outcome (StateMachineRun) and
+ * writes the run record, as `handler` does for its own runs.
  */
 import { AthenaClient } from '@aws-sdk/client-athena';
 import { S3Client } from '@aws-sdk/client-s3';
 import { renderQuery, runInterval } from '../../core';
 import { ConfigurationError, optionalEnv, pipelineFromEnv, requireEnv } from '../shared/config';
 import { createLogger } from '../shared/logger';
-import { findScheduledQuery, runScheduledQuery, type QueryRunRecord } from './run-scheduled-query';
+import { findScheduledQuery, recordStateMachineRun, runScheduledQuery, type QueryRunRecord, type StateMachineRun } from './run-scheduled-query';
 
 const pipeline = pipelineFromEnv();
 const bucket = requireEnv('LAKE_BUCKET');
@@ -72,4 +74,27 @@ export async function render(event: RenderEvent): Promise<{ sql: string; interva
     intervalStart: new Date(interval.start).toISOString(),
     intervalEnd: new Date(interval.end).toISOString(),
   };
+}
+
+/** The state machine's RecordRun step: writes the run record; returns it (the state machine fails the run after, if it failed). */
+export async function record(event: StateMachineRun & { readonly pipeline?: string }): Promise<QueryRunRecord> {
+  scheduledMillis(event);
+  const { athena, s3 } = getClients();
+  const rec = await recordStateMachineRun(pipeline, event, { athena, s3, bucket });
+  log.info('scheduled query run', { pipeline: rec.pipeline, query: rec.query, status: rec.status, queryExecutionId: rec.queryExecutionId, intervalStart: rec.intervalStart, dataScannedBytes: rec.dataScannedBytes });
+  return rec;
+}
+
+/** The one handler the state machine's Lambda steps invoke (a function has one handler): `step` picks render or record. */
+export type StateMachineStep = (RenderEvent & { readonly step: 'render' }) | (StateMachineRun & { readonly pipeline?: string; readonly step: 'record' });
+
+export async function stateMachineStep(event: StateMachineStep): Promise<unknown> {
+  switch (event.step) {
+    case 'render':
+      return render(event);
+    case 'record':
+      return record(event);
+    default:
+      throw new ConfigurationError(`step must be "render" or "record" (given ${JSON.stringify((event as { step?: unknown }).step)})`);
+  }
 }

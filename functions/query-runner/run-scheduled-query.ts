@@ -11,10 +11,10 @@
 import { createHash } from 'node:crypto';
 import { GetQueryExecutionCommand, type AthenaClient } from '@aws-sdk/client-athena';
 import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import { partitionOf, partitionPath, renderQuery, runInterval, type Pipeline, type RunInterval, type ScheduledQuery } from '../../core';
+import { LAKE_STATE_PREFIXES, partitionOf, partitionPath, renderQuery, runInterval, type Pipeline, type RunInterval, type ScheduledQuery } from '../../core';
 import { QueryFailedError, QueryTimeoutError, startQuery, waitForQuery, withApiRetries } from './athena-query';
 
-export const RUN_RECORD_PREFIX = '_shardflow/query-runs/';
+export const RUN_RECORD_PREFIX = LAKE_STATE_PREFIXES.queryRuns;
 export const QUERY_RESULTS_PREFIX = 'query-results/';
 
 export type RunStatus = 'RUNNING' | 'SUCCEEDED' | 'FAILED';
@@ -40,6 +40,8 @@ export interface QueryRunRecord {
   readonly error: string | null;
   /** The rendered SQL. */
   readonly sql: string;
+  /** On AWS: the Step Functions execution that ran it (its history shows the state machine's retries). */
+  readonly execution?: string;
 }
 
 export interface RunScheduledQueryOptions {
@@ -191,6 +193,63 @@ export async function runScheduledQuery(pipeline: Pipeline, queryName: string, s
       break;
     }
   }
+  await putRecord(opts.s3, opts.bucket, record);
+  return record;
+}
+
+/** What the scheduled-queries state machine (lib/scheduled-queries.ts) passes to its RecordRun step. */
+export interface StateMachineRun {
+  readonly query: string;
+  /** ISO-8601, the schedule's time. */
+  readonly scheduledTime: string;
+  /** The RunQuery state's result, when it succeeded. */
+  readonly athena?: { readonly queryExecutionId: string };
+  /** The Catch's error, when it failed after its retries: Step Functions' Error and Cause. */
+  readonly error?: { readonly Error?: string; readonly Cause?: string };
+  /** $$.Execution.Id */
+  readonly execution?: string;
+}
+
+/**
+ * Writes the run record of a run the state machine made (render, Athena .sync
+ * with retries), in the same form and place runScheduledQuery writes: so
+ * `shardflow runs`, a re-run with `run-query` and the local scheduler read AWS
+ * runs the same way. The execution's statistics come from GetQueryExecution.
+ */
+export async function recordStateMachineRun(pipeline: Pipeline, run: StateMachineRun, opts: { readonly athena: AthenaClient; readonly s3: S3Client; readonly bucket: string; readonly now?: () => number }): Promise<QueryRunRecord> {
+  const q = findScheduledQuery(pipeline, run.query);
+  const t = Date.parse(run.scheduledTime);
+  if (!Number.isFinite(t)) throw new ScheduledQueryNotFoundError(`scheduledTime must be an ISO-8601 time (given ${JSON.stringify(run.scheduledTime)})`);
+  const now = opts.now ?? Date.now;
+  const interval = runInterval(q.schedule, t);
+  // A failed .sync task's Cause is the Athena error or the QueryExecution as JSON text.
+  const id = run.athena?.queryExecutionId ?? /"QueryExecutionId"\s*:\s*"([^"]+)"/.exec(run.error?.Cause ?? '')?.[1] ?? null;
+  const qe = id ? (await withApiRetries(() => opts.athena.send(new GetQueryExecutionCommand({ QueryExecutionId: id })))).QueryExecution : undefined;
+  const succeeded = !run.error && qe?.Status?.State === 'SUCCEEDED';
+  const reason = run.error
+    ? `${run.error.Error ?? 'Error'}: ${qe?.Status?.StateChangeReason ?? run.error.Cause ?? 'no cause given'}`
+    : succeeded
+      ? null
+      : `${qe?.Status?.State ?? 'UNKNOWN'}: ${qe?.Status?.StateChangeReason ?? 'no query execution'}`;
+  const record: QueryRunRecord = {
+    pipeline: pipeline.name,
+    query: q.name,
+    schedule: q.schedule,
+    scheduledTime: new Date(t).toISOString(),
+    intervalStart: new Date(interval.start).toISOString(),
+    intervalEnd: new Date(interval.end).toISOString(),
+    status: succeeded ? 'SUCCEEDED' : 'FAILED',
+    queryExecutionId: id,
+    attempts: 1,
+    dataScannedBytes: qe?.Statistics?.DataScannedInBytes ?? 0,
+    engineExecutionMs: qe?.Statistics?.EngineExecutionTimeInMillis ?? 0,
+    startedAt: (qe?.Status?.SubmissionDateTime ?? new Date(t)).toISOString(),
+    finishedAt: (qe?.Status?.CompletionDateTime ?? new Date(now())).toISOString(),
+    outputLocation: qe?.ResultConfiguration?.OutputLocation ?? '',
+    error: reason,
+    sql: qe?.Query ?? renderQuery(q.sql, t, interval),
+    ...(run.execution ? { execution: run.execution } : {}),
+  };
   await putRecord(opts.s3, opts.bucket, record);
   return record;
 }

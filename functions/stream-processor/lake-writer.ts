@@ -24,6 +24,7 @@ import {
   encodeNdjsonGz,
   encodeParquet,
   formatExtension,
+  LAKE_STATE_PREFIXES,
   type BatchCounts,
   type BatchIdentity,
   type BatchOutput,
@@ -43,7 +44,7 @@ export interface BatchManifest {
 }
 
 /** S3 key prefix of batch manifests; the lake's lifecycle expires them after the longest retry window. */
-export const MANIFEST_PREFIX = '_shardflow/batches/';
+export const MANIFEST_PREFIX = LAKE_STATE_PREFIXES.batches;
 
 export function manifestKey(pipeline: string, b: BatchIdentity): string {
   const first = b.kind === 'kinesis' ? b.firstSequence : b.firstOffset;
