@@ -8,12 +8,10 @@
  * would each publish a compacted object, and both would count. A retry that
  * arrives while a pass runs is throttled and retried by Scheduler.
  */
-import { fileURLToPath } from 'node:url';
 import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
-import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import * as scheduler from 'aws-cdk-lib/aws-scheduler';
@@ -22,7 +20,7 @@ import { Construct } from 'constructs';
 import { LAKE_STATE_PREFIXES, lakeTables, type Pipeline } from '../core';
 import { acknowledgeNag, nagResource, NODE22_REASON } from './nag';
 import { checkInteger, definedOnly } from './prop-checks';
-import { processorBundling } from './stream-processor';
+import { entryPath, pipelineFunction } from './pipeline-function';
 
 export interface CompactorProps {
   /** The validated pipeline whose Parquet tables to compact. */
@@ -49,8 +47,7 @@ export const COMPACTOR_DEFAULTS = {
   logRetention: logs.RetentionDays.ONE_MONTH,
 } as const satisfies Partial<CompactorProps>;
 
-export const COMPACTOR_ENTRY = fileURLToPath(new URL('../functions/compactor/index.ts', import.meta.url));
-const PROJECT_ROOT = fileURLToPath(new URL('..', import.meta.url));
+export const COMPACTOR_ENTRY = entryPath('functions/compactor/index.ts');
 const MANIFESTS = LAKE_STATE_PREFIXES.compaction;
 
 export class Compactor extends Construct {
@@ -75,16 +72,7 @@ export class Compactor extends Construct {
       description: `Shardflow compactor for pipeline ${p.pipeline.name}`,
       environment: { LAKE_BUCKET: p.lakeBucket.bucketName },
     };
-    this.function = p.code
-      ? new lambda.Function(this, 'Function', { ...common, code: p.code, handler: 'index.handler' })
-      : new nodejs.NodejsFunction(this, 'Function', {
-          ...common,
-          entry: COMPACTOR_ENTRY,
-          handler: 'handler',
-          projectRoot: PROJECT_ROOT,
-          depsLockFilePath: `${PROJECT_ROOT}package-lock.json`,
-          bundling: processorBundling(p.pipeline),
-        });
+    this.function = pipelineFunction(this, 'Function', { ...common, pipeline: p.pipeline, entry: COMPACTOR_ENTRY, handler: 'handler', ...(p.code ? { code: p.code } : {}) });
 
     const prefixes = [...lakeTables(p.pipeline).filter((t) => t.filesName).map((t) => t.location), MANIFESTS];
     const objects = prefixes.map((x) => p.lakeBucket.arnForObjects(`${x}*`));

@@ -9,17 +9,15 @@
  *   `shardflow runs` and re-runs see AWS runs the same way.
  * Grants: PutObject on its own run records, GetQueryExecution in the workgroup.
  */
-import { fileURLToPath } from 'node:url';
 import { Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
-import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import { LAKE_STATE_PREFIXES, type Pipeline } from '../core';
 import { acknowledgeNag, nagResource, NODE22_REASON } from './nag';
-import { processorBundling } from './stream-processor';
+import { entryPath, pipelineFunction } from './pipeline-function';
 
 export interface QueryRendererProps {
   /** The validated pipeline whose scheduled queries this renders. */
@@ -34,8 +32,7 @@ export interface QueryRendererProps {
   readonly logRetention?: logs.RetentionDays;
 }
 
-export const QUERY_RUNNER_ENTRY = fileURLToPath(new URL('../functions/query-runner/index.ts', import.meta.url));
-const PROJECT_ROOT = fileURLToPath(new URL('..', import.meta.url));
+export const QUERY_RUNNER_ENTRY = entryPath('functions/query-runner/index.ts');
 
 export class QueryRenderer extends Construct {
   public readonly function: lambda.Function;
@@ -53,16 +50,7 @@ export class QueryRenderer extends Construct {
       description: `Shardflow query renderer for pipeline ${props.pipeline.name}`,
       environment: { LAKE_BUCKET: props.lakeBucket.bucketName, ATHENA_WORKGROUP: props.workgroupName },
     };
-    this.function = props.code
-      ? new lambda.Function(this, 'Function', { ...common, code: props.code, handler: 'index.stateMachineStep' })
-      : new nodejs.NodejsFunction(this, 'Function', {
-          ...common,
-          entry: QUERY_RUNNER_ENTRY,
-          handler: 'stateMachineStep',
-          projectRoot: PROJECT_ROOT,
-          depsLockFilePath: `${PROJECT_ROOT}package-lock.json`,
-          bundling: processorBundling(props.pipeline),
-        });
+    this.function = pipelineFunction(this, 'Function', { ...common, pipeline: props.pipeline, entry: QUERY_RUNNER_ENTRY, handler: 'stateMachineStep', ...(props.code ? { code: props.code } : {}) });
     const records = props.lakeBucket.arnForObjects(`${LAKE_STATE_PREFIXES.queryRuns}${props.pipeline.name}/*`);
     this.function.addToRolePolicy(new iam.PolicyStatement({ sid: 'WriteRunRecords', actions: ['s3:PutObject'], resources: [records] }));
     this.function.addToRolePolicy(new iam.PolicyStatement({

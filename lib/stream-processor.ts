@@ -5,17 +5,16 @@
  * pipeline.processing, an S3 on-failure destination, and write rights to this
  * pipeline's lake prefixes only.
  */
-import { fileURLToPath } from 'node:url';
 import { Annotations, Duration, RemovalPolicy } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kinesis from 'aws-cdk-lib/aws-kinesis';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { KinesisEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
-import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import { acknowledgeNag, nagResource, NODE22_REASON } from './nag';
+import { entryPath, pipelineFunction } from './pipeline-function';
 import { filterToCriteria } from '../core/filter-compile';
 import { LAKE_STATE_PREFIXES, lakeTables } from '../core/lake-table';
 import type { Pipeline } from '../core/pipeline';
@@ -66,8 +65,7 @@ export const STREAM_PROCESSOR_DEFAULTS = {
 } as const satisfies Partial<StreamProcessorProps>;
 
 /** Entry of the shared handler (DESIGN.md layout: functions/ holds the Lambda handlers). */
-export const STREAM_PROCESSOR_ENTRY = fileURLToPath(new URL('../functions/stream-processor/index.ts', import.meta.url));
-const PROJECT_ROOT = fileURLToPath(new URL('..', import.meta.url));
+export const STREAM_PROCESSOR_ENTRY = entryPath('functions/stream-processor/index.ts');
 
 /**
  * S3 on-failure destination with the two rights the Lambda guide lists
@@ -142,18 +140,7 @@ export class StreamProcessor extends Construct {
       // Only the bucket: the pipeline is inlined in the bundle, as env vars are capped at 4 KB in total.
       environment: { LAKE_BUCKET: p.lakeBucket.bucketName },
     };
-    this.function = p.handlerCode
-      ? new lambda.Function(this, 'Function', { ...common, code: p.handlerCode, handler: 'index.handler' })
-      : new nodejs.NodejsFunction(this, 'Function', {
-          ...common,
-          // Stack traces through the bundle's source map.
-          environment: { ...common.environment, NODE_OPTIONS: '--enable-source-maps' },
-          entry: STREAM_PROCESSOR_ENTRY,
-          handler: 'handler',
-          projectRoot: PROJECT_ROOT,
-          depsLockFilePath: `${PROJECT_ROOT}package-lock.json`,
-          bundling: processorBundling(pipeline),
-        });
+    this.function = pipelineFunction(this, 'Function', { ...common, pipeline, entry: STREAM_PROCESSOR_ENTRY, handler: 'handler', ...(p.handlerCode ? { code: p.handlerCode } : {}) });
 
     this.grantLakeWrites(p.lakeBucket);
     this.filterPatterns = this.compileFilter();
@@ -243,32 +230,4 @@ export class StreamProcessor extends Construct {
     }
     return r.filters.map((f) => f.pattern);
   }
-}
-
-/** esbuild options for the stream processor bundle. */
-export function processorBundling(pipeline: Pipeline): nodejs.BundlingOptions {
-  const json = JSON.stringify(pipeline);
-  return {
-    // Local esbuild from node_modules: synth needs no Docker.
-    forceDockerBundling: false,
-    // ESM: hyparquet(-writer) ship as ES modules and top-level await is available.
-    format: nodejs.OutputFormat.ESM,
-    target: 'node22',
-    mainFields: ['module', 'main'],
-    minify: true,
-    sourceMap: true,
-    sourcesContent: false,
-    // Bundle the AWS SDK too: the lockfile pins the version the handler is tested with,
-    // where the runtime's built-in SDK changes under it.
-    externalModules: [],
-    // Inline the pipeline: `process.env.SHARDFLOW_PIPELINE` in code becomes the JSON string…
-    define: { 'process.env.SHARDFLOW_PIPELINE': JSON.stringify(json) },
-    // …and the banner also sets it before any module runs, for code that reads env by name
-    // (requireEnv). createRequire lets bundled CommonJS dependencies require Node built-ins.
-    banner: [
-      "import { createRequire as __sfCreateRequire } from 'node:module';",
-      'const require = __sfCreateRequire(import.meta.url);',
-      `process.env.SHARDFLOW_PIPELINE = ${JSON.stringify(json)};`,
-    ].join(' '),
-  };
 }

@@ -117,6 +117,18 @@ async function isTransientFailure(athena: AthenaClient, err: QueryFailedError): 
   }
 }
 
+/** The fields that name a run: which query, and the interval its scheduled time closes. */
+function runIdentity(pipeline: Pipeline, q: ScheduledQuery, scheduledTime: number, interval: RunInterval): Pick<QueryRunRecord, 'pipeline' | 'query' | 'schedule' | 'scheduledTime' | 'intervalStart' | 'intervalEnd'> {
+  return {
+    pipeline: pipeline.name,
+    query: q.name,
+    schedule: q.schedule,
+    scheduledTime: new Date(scheduledTime).toISOString(),
+    intervalStart: new Date(interval.start).toISOString(),
+    intervalEnd: new Date(interval.end).toISOString(),
+  };
+}
+
 async function putRecord(s3: S3Client, bucket: string, r: QueryRunRecord): Promise<void> {
   await s3.send(new PutObjectCommand({
     Bucket: bucket,
@@ -140,12 +152,7 @@ export async function runScheduledQuery(pipeline: Pipeline, queryName: string, s
   const folder = resultsLocation(opts.bucket, pipeline.name, q.name, interval);
   const maxRetries = opts.maxQueryRetries ?? 2;
   let record: QueryRunRecord = {
-    pipeline: pipeline.name,
-    query: q.name,
-    schedule: q.schedule,
-    scheduledTime: new Date(scheduledTime).toISOString(),
-    intervalStart: new Date(interval.start).toISOString(),
-    intervalEnd: new Date(interval.end).toISOString(),
+    ...runIdentity(pipeline, q, scheduledTime, interval),
     status: 'RUNNING',
     queryExecutionId: null,
     attempts: 0,
@@ -232,12 +239,7 @@ export async function recordStateMachineRun(pipeline: Pipeline, run: StateMachin
       ? null
       : `${qe?.Status?.State ?? 'UNKNOWN'}: ${qe?.Status?.StateChangeReason ?? 'no query execution'}`;
   const record: QueryRunRecord = {
-    pipeline: pipeline.name,
-    query: q.name,
-    schedule: q.schedule,
-    scheduledTime: new Date(t).toISOString(),
-    intervalStart: new Date(interval.start).toISOString(),
-    intervalEnd: new Date(interval.end).toISOString(),
+    ...runIdentity(pipeline, q, t, interval),
     status: succeeded ? 'SUCCEEDED' : 'FAILED',
     queryExecutionId: id,
     attempts: 1,
