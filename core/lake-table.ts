@@ -181,12 +181,14 @@ export function currentView(t: LakeTable): LakeView {
   if (!t.filesName) throw new Error(`table ${t.name} is not compacted: it has no current view`);
   const files = `${t.database}.${t.filesName}`;
   const cols = [...t.columns.map((c) => `t.${c.name}`), 't.dt', 't.hour'];
+  // Quoted: Athena's naming guide asks names that begin with an underscore to be quoted.
+  const from = `"${FROM_COLUMN.name}"`;
   const sql =
     `SELECT ${cols.join(', ')}\n` +
     `FROM ${files} t\n` +
-    `LEFT JOIN (SELECT DISTINCT dt, hour, ${FROM_COLUMN.name} FROM ${files} WHERE ${FROM_COLUMN.name} IS NOT NULL) s\n` +
-    `  ON s.dt = t.dt AND s.hour = t.hour AND s.${FROM_COLUMN.name} = t."$path"\n` +
-    `WHERE s.${FROM_COLUMN.name} IS NULL`;
+    `LEFT JOIN (SELECT DISTINCT dt, hour, ${from} FROM ${files} WHERE ${from} IS NOT NULL) s\n` +
+    `  ON s.dt = t.dt AND s.hour = t.hour AND s.${from} = t."$path"\n` +
+    `WHERE s.${from} IS NULL`;
   return { database: t.database, name: t.name, pipeline: t.pipeline, sql, columns: [...t.columns, ...PARTITION_COLUMNS] };
 }
 

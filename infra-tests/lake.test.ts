@@ -136,7 +136,7 @@ describe('LakeCatalog (per pipeline)', () => {
       TableInput: Match.objectLike({ Name: name, TableType: 'VIRTUAL_VIEW', ViewOriginalText: prestoViewText(view) }),
     });
     expect(view.sql).toContain(`FROM shardflow.${name}_files t`);
-    expect(view.sql).toContain('s._from = t."$path"');
+    expect(view.sql).toContain(`s."_from" = t."$path"`);
     const decoded = JSON.parse(Buffer.from(/Presto View: (\S+) /.exec(prestoViewText(view))![1]!, 'base64').toString('utf8'));
     expect(decoded.columns.map((c: { name: string }) => c.name)).toEqual([...table.columns.map((c) => c.name), 'dt', 'hour']);
     // AND the view depends on its storage table
