@@ -19,6 +19,8 @@
  * Grammar: RFC 8259 (ECMA-404), which is what JSON.parse implements.
  */
 
+import { parseUtcIsoAt } from './iso-time';
+
 /** A schema field's value as JSON.parse gives it: containers are never returned (the scanner bails). */
 export type ScanValue = string | number | boolean | null;
 
@@ -52,12 +54,13 @@ function skipWs(t: string, i: number, n: number): number {
   return i;
 }
 
-/** Number read by readNumber (a module slot, so the scanner returns positions, not pairs). */
-let numberValue = 0;
+/** Where skipValue puts the numbers of fields outside the schema. */
+const discard = new Float64Array(1);
 
 /**
- * Reads a JSON number at t[i] into numberValue and returns the index after
- * it, or -1 if the text there is not a JSON number.
+ * Reads a JSON number at t[i] into out[slot] and returns the index after it,
+ * or -1 if the text there is not a JSON number. (A Float64Array slot, not a
+ * returned pair or a module variable: either would box every double.)
  *
  * The value is exact without Number(): when the decimal significand has at
  * most 15 digits (so it is an integer < 2^53, exact in a double) and the
@@ -67,7 +70,7 @@ let numberValue = 0;
  * Otherwise Number() of the same text, which for text in JSON's number
  * grammar is the same correctly rounded conversion JSON.parse does.
  */
-function readNumber(t: string, i: number, n: number): number {
+function readNumber(t: string, i: number, n: number, out: Float64Array, slot: number): number {
   const start = i;
   let neg = false;
   if (t.charCodeAt(i) === MINUS) {
@@ -133,9 +136,9 @@ function readNumber(t: string, i: number, n: number): number {
   }
   if (digits <= 15 && exp >= -22 && exp <= 22) {
     const v = exp < 0 ? m / POW10[-exp]! : m * POW10[exp]!;
-    numberValue = neg ? -v : v;
+    out[slot] = neg ? -v : v;
   } else {
-    numberValue = Number(t.slice(start, i));
+    out[slot] = Number(t.slice(start, i));
   }
   return i;
 }
@@ -178,7 +181,7 @@ function skipValue(t: string, i: number, n: number, depth: number): number {
   if (i >= n) return -1;
   const c = t.charCodeAt(i);
   if (c === QUOTE) return skipString(t, i, n);
-  if (c === MINUS || (c >= DIGIT0 && c <= DIGIT9)) return readNumber(t, i, n);
+  if (c === MINUS || (c >= DIGIT0 && c <= DIGIT9)) return readNumber(t, i, n, discard, 0);
   if (c === 0x74) return skipLiteral(t, i, n, 'true');
   if (c === 0x66) return skipLiteral(t, i, n, 'false');
   if (c === 0x6e) return skipLiteral(t, i, n, 'null');
@@ -208,20 +211,67 @@ function skipValue(t: string, i: number, n: number, depth: number): number {
   }
 }
 
+/** What a scan found for a field: kinds[k] of RecordScanner. */
+export const ABSENT = 0;
+export const STRING = 1;
+export const NUMBER = 2;
+export const TRUE = 3;
+export const FALSE = 4;
+export const NULL = 5;
+/** A string in the common event-time format (iso-time.ts), for a field scanned as an event time: epoch ms in numbers[k]. */
+export const ISO_MS = 6;
+
+/** A key the scanner may match with startsWith: no quote, backslash, control or non-ASCII character to validate. */
+const PLAIN_KEY = /^[\x20\x21\x23-\x5b\x5d-\x7e]+$/;
+
 /**
- * Reads the fields of one flat schema out of JSON object text. Holds its
- * output between calls: `values[k]` is field k's value after a successful
- * scan, undefined when the key was absent. Not reentrant (one per decoder).
+ * Reads the fields of one flat schema out of JSON object text. After a
+ * successful scan, field k is described by `kinds[k]`; a STRING is
+ * `text.slice(starts[k], ends[k])` (no escapes, by construction), a NUMBER is
+ * `numbers[k]`. Typed arrays rather than an array of values: the scanner
+ * outlives many garbage collections, and storing each record's fresh strings
+ * and boxed numbers into it cost a write barrier and a remembered-set entry
+ * per field. Not reentrant (one per decoder).
  */
 export class RecordScanner {
-  readonly values: (ScanValue | undefined)[];
+  readonly kinds: Uint8Array;
+  readonly starts: Int32Array;
+  readonly ends: Int32Array;
+  readonly numbers: Float64Array;
   private readonly names: readonly string[];
+  private readonly plain: readonly boolean[];
+  private readonly eventTimes: readonly boolean[];
   /** The field expected next: producers send keys in the same order, so the first comparison usually hits. */
   private next = 0;
 
-  constructor(names: readonly string[]) {
+  /** @param eventTimes per field: read strings in the common event-time format as epoch ms (kind ISO_MS) */
+  constructor(names: readonly string[], eventTimes: readonly boolean[] = []) {
     this.names = names.slice();
-    this.values = names.map(() => undefined);
+    this.plain = names.map((n) => PLAIN_KEY.test(n));
+    this.eventTimes = names.map((_, k) => eventTimes[k] === true);
+    this.kinds = new Uint8Array(names.length);
+    this.starts = new Int32Array(names.length);
+    this.ends = new Int32Array(names.length);
+    this.numbers = new Float64Array(names.length);
+  }
+
+  /** Field k's value as JSON.parse gives it, from the text last scanned; undefined when absent. */
+  value(t: string, k: number): ScanValue | undefined {
+    switch (this.kinds[k]) {
+      case STRING:
+      case ISO_MS:
+        return t.slice(this.starts[k], this.ends[k]);
+      case NUMBER:
+        return this.numbers[k];
+      case TRUE:
+        return true;
+      case FALSE:
+        return false;
+      case NULL:
+        return null;
+      default:
+        return undefined;
+    }
   }
 
   /** Field index of the key t[from, from+len), or -1 for a key outside the schema. */
@@ -242,13 +292,14 @@ export class RecordScanner {
   }
 
   /**
-   * Scans `t`. True: `t` is valid JSON, an object, and `values` hold what
-   * JSON.parse(t)[name] holds for each field name (undefined if absent).
+   * Scans `t`. True: `t` is valid JSON, an object, and each field's kind and
+   * value are what JSON.parse(t)[name] holds (ABSENT if the key is not there).
    * False: no claim either way; use JSON.parse.
    */
   scan(t: string): boolean {
-    const values = this.values;
-    for (let k = 0; k < values.length; k++) values[k] = undefined;
+    const kinds = this.kinds;
+    const names = this.names;
+    for (let k = 0; k < kinds.length; k++) kinds[k] = ABSENT; // fill() is a runtime call, dearer for five slots
     const n = t.length;
     let i = skipWs(t, 0, n);
     if (i >= n || t.charCodeAt(i) !== LBRACE) return false;
@@ -258,15 +309,23 @@ export class RecordScanner {
       if (i >= n || t.charCodeAt(i) !== QUOTE) return false;
       const keyStart = i + 1;
       let j = keyStart;
-      for (;;) {
-        if (j >= n) return false;
-        const c = t.charCodeAt(j);
-        if (c === QUOTE) break;
-        // An escaped key might spell a schema name ("\u0069d" is "id"): JSON.parse decides.
-        if (c === BACKSLASH || c < 0x20 || c >= 0x80) return false;
-        j++;
+      let f = this.next;
+      const guess = names[f]!;
+      if (this.plain[f] && t.startsWith(guess, keyStart) && t.charCodeAt(keyStart + guess.length) === QUOTE) {
+        // The usual case, the key producers send next: its characters are the name's, valid as they are.
+        j = keyStart + guess.length;
+        this.next = f + 1 === names.length ? 0 : f + 1;
+      } else {
+        for (;;) {
+          if (j >= n) return false;
+          const c = t.charCodeAt(j);
+          if (c === QUOTE) break;
+          // An escaped key might spell a schema name ("\u0069d" is "id"): JSON.parse decides.
+          if (c === BACKSLASH || c < 0x20 || c >= 0x80) return false;
+          j++;
+        }
+        f = this.field(t, keyStart, j - keyStart);
       }
-      const f = this.field(t, keyStart, j - keyStart);
       i = skipWs(t, j + 1, n);
       if (i >= n || t.charCodeAt(i) !== COLON) return false;
       i = skipWs(t, i + 1, n);
@@ -275,36 +334,52 @@ export class RecordScanner {
         i = skipValue(t, i, n, 0);
         if (i < 0) return false;
       } else {
-        if (values[f] !== undefined) return false; // a repeated key: JSON.parse keeps the last, we do not guess
+        if (kinds[f] !== ABSENT) return false; // a repeated key: JSON.parse keeps the last, we do not guess
         const c = t.charCodeAt(i);
         if (c === QUOTE) {
           const s = i + 1;
-          let e = s;
-          for (;;) {
-            if (e >= n) return false;
-            const d = t.charCodeAt(e);
-            if (d === QUOTE) break;
-            if (d === BACKSLASH || d < 0x20 || d >= 0x80) return false;
-            e++;
+          let e = -1;
+          if (this.eventTimes[f]) {
+            // Every character of the common event-time format is a digit or one of "-:T .Z", so a string
+            // that parses as one needs no escape check, and the codec no second pass over it.
+            const end = t.charCodeAt(s + 24) === QUOTE ? s + 24 : t.charCodeAt(s + 20) === QUOTE ? s + 20 : -1;
+            const ms = end < 0 ? NaN : parseUtcIsoAt(t, s, end - s);
+            if (ms === ms) {
+              kinds[f] = ISO_MS;
+              this.numbers[f] = ms;
+              e = end;
+            }
           }
-          values[f] = t.slice(s, e);
+          if (e < 0) {
+            e = s;
+            for (;;) {
+              if (e >= n) return false;
+              const d = t.charCodeAt(e);
+              if (d === QUOTE) break;
+              if (d === BACKSLASH || d < 0x20 || d >= 0x80) return false;
+              e++;
+            }
+            kinds[f] = STRING;
+          }
+          this.starts[f] = s;
+          this.ends[f] = e;
           i = e + 1;
         } else if (c === MINUS || (c >= DIGIT0 && c <= DIGIT9)) {
-          i = readNumber(t, i, n);
+          i = readNumber(t, i, n, this.numbers, f);
           if (i < 0) return false;
-          values[f] = numberValue;
+          kinds[f] = NUMBER;
         } else if (c === 0x74) {
           i = skipLiteral(t, i, n, 'true');
           if (i < 0) return false;
-          values[f] = true;
+          kinds[f] = TRUE;
         } else if (c === 0x66) {
           i = skipLiteral(t, i, n, 'false');
           if (i < 0) return false;
-          values[f] = false;
+          kinds[f] = FALSE;
         } else if (c === 0x6e) {
           i = skipLiteral(t, i, n, 'null');
           if (i < 0) return false;
-          values[f] = null;
+          kinds[f] = NULL;
         } else {
           return false; // an object or array where the schema wants a scalar, or not JSON
         }

@@ -64,10 +64,19 @@ export function hash52(value: string): number {
   return (fmix(h1, len) & 0xfffff) * 4294967296 + fmix(h2, len); // 20 + 32 bits
 }
 
-/** A KMV sketch: at most k distinct hashes, ascending. Mutable while a batch is built. */
+/**
+ * A KMV sketch: at most k distinct hashes, ascending. Mutable while a batch is built.
+ *
+ * Candidates go unsorted, duplicates included, into a Float64Array that is
+ * sorted natively and deduplicated only when it fills (2k entries) or when
+ * the values are read. This runs for every event with a distinct measure:
+ * a Set of seen hashes (52-bit, so a heap number per entry) and
+ * Array.prototype.sort with a comparator were, together, most of the
+ * aggregation time of a batch.
+ */
 export class KmvSketch {
-  private hashes: number[] = [];
-  private readonly seen = new Set<number>();
+  private buf = new Float64Array(16);
+  private count = 0;
   /** Largest hash kept once the sketch is full; larger hashes are ignored. */
   private threshold = Infinity;
 
@@ -78,11 +87,18 @@ export class KmvSketch {
   }
 
   addHash(h: number): void {
-    if (h >= this.threshold || this.seen.has(h)) return;
-    this.seen.add(h);
-    this.hashes.push(h);
-    // Amortised: compact to k only when 2k candidates piled up.
-    if (this.hashes.length >= 2 * this.k) this.compact();
+    if (h >= this.threshold) return;
+    if (this.count === this.buf.length) {
+      // Amortised: compact to at most k only when 2k candidates piled up.
+      if (this.count >= 2 * this.k) this.compact();
+      if (this.count === this.buf.length) {
+        const grown = new Float64Array(this.buf.length * 2);
+        grown.set(this.buf);
+        this.buf = grown;
+      }
+      if (h >= this.threshold) return;
+    }
+    this.buf[this.count++] = h;
   }
 
   merge(other: KmvSketch | readonly number[]): void {
@@ -92,19 +108,23 @@ export class KmvSketch {
   /** The k smallest hashes, ascending. */
   values(): number[] {
     this.compact();
-    return this.hashes.slice();
+    return Array.from(this.buf.subarray(0, this.count));
   }
 
   estimate(): number {
     return kmvEstimate(this.values(), this.k);
   }
 
+  /** Sorts (numerically: a typed array needs no comparator), drops duplicates, keeps the k smallest. */
   private compact(): void {
-    this.hashes.sort((a, b) => a - b);
-    if (this.hashes.length > this.k) {
-      for (const h of this.hashes.splice(this.k)) this.seen.delete(h);
+    const live = this.buf.subarray(0, this.count).sort();
+    let n = 0;
+    for (let i = 0; i < live.length && n < this.k; i++) {
+      const h = live[i]!;
+      if (n === 0 || h !== live[n - 1]) live[n++] = h;
     }
-    if (this.hashes.length === this.k) this.threshold = this.hashes[this.k - 1]! + 1;
+    this.count = n;
+    if (n === this.k) this.threshold = live[n - 1]! + 1;
   }
 }
 

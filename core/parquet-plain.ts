@@ -182,6 +182,9 @@ interface Chunk {
 
 /** Page body scratch, reused across calls: the writer is synchronous, and a fresh 1 MiB buffer per column was GC work for nothing. */
 const scratch = new ByteSink(1 << 16);
+/** The file being written, and a page's levels + values before compression: reused for the same reason. */
+const fileSink = new ByteSink(1 << 16);
+let pageBuf = new Uint8Array(1 << 16);
 /** Definition-level bits, one per row, LSB first (the hybrid's bit-packed run layout). */
 let defBits = new Uint8Array(1 << 12);
 /** The page's level section, v1 layout: [u32 length, repetition levels] for lists, then [u32 length, definition levels]. */
@@ -555,7 +558,8 @@ export function encodePlainParquet(
   compress?: (page: Uint8Array) => Uint8Array,
 ): Uint8Array {
   const n = rows.length;
-  const out = new ByteSink(n * columns.length * 12 + 1024);
+  const out = fileSink;
+  out.pos = 0;
   out.bytes(MAGIC);
   const chunks: Chunk[] = [];
   if (n > 0) {
@@ -586,7 +590,8 @@ export function encodePlainParquet(
       let body: Uint8Array;
       if (codec === 'uncompressed') body = new Uint8Array(0);
       else {
-        const plain = new Uint8Array(bodyLen);
+        if (pageBuf.length < bodyLen) pageBuf = new Uint8Array(bodyLen * 2);
+        const plain = pageBuf.subarray(0, bodyLen);
         plain.set(levels.buf.subarray(0, levels.pos), 0);
         plain.set(values, levels.pos);
         body = codec === 'snappy' ? snappyCompress(plain) : compress!(plain);

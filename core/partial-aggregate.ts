@@ -43,6 +43,8 @@ export class PartialAggregator {
   /** window start → group key → state: two lookups, no key string built per event. */
   private readonly windows = new Map<number, Map<string, GroupState>>();
   private count = 0;
+  private lastStart = NaN;
+  private lastGroups: Map<string, GroupState> | undefined;
   private readonly measureFields: (string | undefined)[];
 
   constructor(private readonly agg: Aggregate) {
@@ -52,8 +54,12 @@ export class PartialAggregator {
   /** Adds a row whose event time (epoch ms) is `eventTime`. */
   add(row: Row, eventTime: number): void {
     const gb = this.agg.groupBy;
-    // One group-by field is the common case: skip the array and JSON key per event.
-    const groupKey = gb.length === 1 ? String(row[gb[0]!] ?? '\u0000null') : JSON.stringify(gb.map((g) => row[g] ?? null), bigintSafe);
+    // One group-by field is the common case: skip the array and JSON key per event (and String() of a string).
+    let groupKey: string;
+    if (gb.length === 1) {
+      const v = row[gb[0]!];
+      groupKey = typeof v === 'string' ? v : String(v ?? '\u0000null');
+    } else groupKey = JSON.stringify(gb.map((g) => row[g] ?? null), bigintSafe);
     const w = this.agg.window;
     if (w.kind === 'tumbling') {
       const start = eventTime - (((eventTime % w.sizeMs) + w.sizeMs) % w.sizeMs);
@@ -64,8 +70,11 @@ export class PartialAggregator {
   }
 
   private group(start: number, end: number, groupKey: string, row: Row): GroupState {
-    let groups = this.windows.get(start);
+    // A batch's events fall in few windows, mostly the one of the event before.
+    let groups = start === this.lastStart ? this.lastGroups : this.windows.get(start);
     if (!groups) this.windows.set(start, (groups = new Map()));
+    this.lastStart = start;
+    this.lastGroups = groups;
     let g = groups.get(groupKey);
     if (!g) {
       g = { windowStart: start, windowEnd: end, groupValues: this.agg.groupBy.map((f) => row[f] ?? null), measures: this.agg.measures.map(emptyState) };
@@ -88,7 +97,7 @@ export class PartialAggregator {
         case 'min': { const x = num(v); if (s.v === null || x < s.v) s.v = x; break; }
         case 'max': { const x = num(v); if (s.v === null || x > s.v) s.v = x; break; }
         case 'avg': s.sum += num(v); s.n++; break;
-        case 'approxDistinct': s.sketch.add(String(v)); break;
+        case 'approxDistinct': s.sketch.add(typeof v === 'string' ? v : String(v)); break;
       }
     }
   }

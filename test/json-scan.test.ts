@@ -10,7 +10,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { base64ToUtf8, compileDecoder, compileRecordDecoder, type DecodeResult, type SchemaField } from '../core';
-import { RecordScanner } from '../core/json-scan';
+import { parseUtcIso } from '../core/iso-time';
+import { ISO_MS, RecordScanner } from '../core/json-scan';
 import clickstream from '../pipelines/clickstream';
 
 const SCHEMA: SchemaField[] = [
@@ -54,9 +55,15 @@ const specialString = fc.constantFrom(
   '2026-11-25', 'yesterday', '', '123', '-9223372036854775808', '9223372036854775807', '9223372036854775808', '00012', '-', '1e3',
 );
 
+/** Strings that start as an event time and go on: an in-place event-time reader must find where they really end. */
+const eventTimePrefixed = fc
+  .tuple(fc.constantFrom('2026-11-25T07:05:00Z', '2026-11-25T07:05:00.250Z', '2026-11-25 07:05:00Z'), textString)
+  .map(([ts, rest]) => JSON.stringify(ts + rest));
+
 /** A string value as JSON text: JSON.stringify's escaping, or a hand-written escape JSON.parse must decode. */
 const stringText = fc.oneof(
   { weight: 4, arbitrary: fc.oneof(textString, specialString).map((s) => JSON.stringify(s)) },
+  { weight: 1, arbitrary: eventTimePrefixed },
   { weight: 1, arbitrary: fc.constantFrom('"\\u0041"', '"\\/"', '"a\\u00e9"', '"\\ud83d\\ude00"', '"\\uD800"', '"2026-11-25T07:05:00\\u005a"', '"\\x41"', '"\\u12"', '"\\U0041"', '"\\a"') },
   { weight: 1, arbitrary: textString.map((s) => `"${s}"`) }, // raw: controls, quotes and backslashes unescaped
 );
@@ -146,8 +153,11 @@ function reference(text: string): { ok: false } | { ok: true; values: unknown[] 
 }
 
 describe('RecordScanner', () => {
-  it('accepts only JSON objects, and then gives exactly the values JSON.parse gives (random and mutated records)', () => {
-    const scanner = new RecordScanner(NAMES);
+  it.each([
+    { reads: 'every field as JSON', eventTimes: [] },
+    { reads: '"ts" as an event time', eventTimes: NAMES.map((n) => n === 'ts') },
+  ])('accepts only JSON objects, and then gives exactly the values JSON.parse gives (random and mutated records; $reads)', ({ eventTimes }) => {
+    const scanner = new RecordScanner(NAMES, eventTimes);
     let accepted = 0;
     fc.assert(
       fc.property(anyText, (text) => {
@@ -156,7 +166,12 @@ describe('RecordScanner', () => {
         const want = reference(text);
         expect(want.ok, `accepted text JSON.parse rejects or that is not an object: ${JSON.stringify(text)}`).toBe(true);
         if (!want.ok) return;
-        scanner.values.forEach((v, k) => expect(Object.is(v, want.values[k]), `field ${NAMES[k]} of ${JSON.stringify(text)}: ${String(v)} vs ${String(want.values[k])}`).toBe(true));
+        NAMES.forEach((name, k) => {
+          const v = scanner.value(text, k);
+          expect(Object.is(v, want.values[k]), `field ${name} of ${JSON.stringify(text)}: ${String(v)} vs ${String(want.values[k])}`).toBe(true);
+          // An event time read in place is the epoch ms the codec would have parsed from the string.
+          if (scanner.kinds[k] === ISO_MS) expect(scanner.numbers[k]).toBe(parseUtcIso(v as string));
+        });
       }),
       { numRuns: 20_000 },
     );
@@ -170,7 +185,8 @@ describe('RecordScanner', () => {
       fc.property(numberText, JSON_WS, (num, ws) => {
         const text = `{"x":${ws}${num}${ws}}`;
         expect(scanner.scan(text)).toBe(true);
-        expect(Object.is(scanner.values[0], JSON.parse(text).x), `${num}: ${String(scanner.values[0])} vs ${JSON.parse(text).x}`).toBe(true);
+        const v = scanner.value(text, 0);
+        expect(Object.is(v, JSON.parse(text).x), `${num}: ${String(v)} vs ${JSON.parse(text).x}`).toBe(true);
       }),
       { numRuns: 20_000 },
     );

@@ -113,6 +113,29 @@ describe('KMV sketch', () => {
     expect(kmvEstimate(a.values())).toBe(a.estimate());
   });
 
+  it('keeps exactly the k smallest distinct hashes, ascending, whatever the order, repeats and merges', () => {
+    // Small k so that compaction and the threshold run many times; values drawn from a small pool so they repeat.
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 40 }),
+        fc.array(fc.integer({ min: 0, max: 300 }), { maxLength: 600 }),
+        fc.array(fc.integer({ min: 0, max: 300 }), { maxLength: 200 }),
+        (k, xs, ys) => {
+          const a = new KmvSketch(k);
+          for (const x of xs) a.add(`u${x}`);
+          const b = new KmvSketch(k);
+          for (const y of ys) b.add(`u${y}`);
+          a.merge(b);
+          if (ys.length % 2 === 0) a.merge(b.values()); // merging again, as an array, changes nothing
+          const want = [...new Set([...xs, ...ys].map((v) => hash52(`u${v}`)))].sort((p, q) => p - q).slice(0, k);
+          expect(a.values()).toEqual(want);
+          expect(a.estimate()).toBe(kmvEstimate(want, k));
+        },
+      ),
+      { numRuns: 500 },
+    );
+  });
+
   it('hashes to 52-bit non-negative integers', () => {
     for (const v of ['', 'a', 'user-1', 'ü', 'x'.repeat(1000)]) {
       const h = hash52(v);
