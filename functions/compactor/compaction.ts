@@ -311,7 +311,9 @@ export async function compactPartition(opts: CompactPartitionOptions): Promise<C
     }
     await s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: m.stagingKey }));
     m = { ...m, state: 'done', finishedAt: new Date(now()).toISOString() };
-    await putJson(s3, bucket, mKey, m);
+    // Only unfinished compactions keep a manifest, so each pass lists just those: the
+    // done one is returned (and logged by the passes), not stored.
+    await s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: mKey }));
     crash('retire');
   }
   return { manifest: m, planned };
@@ -326,7 +328,7 @@ export interface CompactionRunOptions {
   readonly deadline?: number;
 }
 
-/** Carries on with every unfinished compaction of a pipeline's tables (after a crash, or sources waiting to be retired). */
+/** Carries on with every unfinished compaction of a pipeline's tables (after a crash, or sources waiting to be retired): the manifests still stored. */
 export async function recoverCompactions(s3: S3Client, bucket: string, pipeline: Pipeline, run: CompactionRunOptions = {}): Promise<CompactionManifest[]> {
   const done: CompactionManifest[] = [];
   const keys = (await listPartitionObjects(s3, bucket, COMPACTION_PREFIX)).filter((o) => o.key.endsWith('/manifest.json'));
