@@ -163,6 +163,24 @@ describe('compactPartition', () => {
     });
   });
 
+  it('merges late-table objects only once no retry can rewrite them: late batches land in sealed hours', async () => {
+    // Two late batches for hour 11, arriving now (a day and more after their events).
+    const handler = createStreamProcessor(clickstream, { s3, bucket: BUCKET, logger: silentLogger });
+    const ts = Date.UTC(2026, 2, 1, 11, 30);
+    for (const b of [0, 1]) {
+      const records = Array.from({ length: 20 }, (_, i) => kinesisRecord({ event_id: `late${b}-${i}`, user_id: 'u', category: 'books', value: 50, ts }, { seq: 900_000 + b * 100 + i, arrivalMs: Date.now() }));
+      expect((await handler(kinesisEvent(records))).batchItemFailures).toEqual([]);
+    }
+    const partition = { dt: day, hour: '11' };
+    expect(await objectsIn('clickstream_late', 11)).toHaveLength(2);
+    // Written just now: a retry could still rewrite them.
+    const young = await compactPartition({ s3, bucket: BUCKET, pipeline: clickstream, role: 'late', partition, now: Date.now });
+    expect(young.skipped).toBe(`0 current object(s) in tables/clickstream_late/dt=${day}/hour=11/`);
+    // Past the maximum record age (+ 1 h): merged.
+    const settled = await compactPartition({ s3, bucket: BUCKET, pipeline: clickstream, role: 'late', partition, now: () => Date.now() + clickstream.processing.maxRecordAgeMs + 2 * 3_600_000 });
+    expect(settled.manifest).toMatchObject({ state: 'published', rows: 40 });
+  });
+
   it('a plan whose sources changed before anything was published is dropped, with the reason', async () => {
     const h = 13;
     await expect(compactPartition({ s3, bucket: BUCKET, pipeline: clickstream, partition: { dt: day, hour: hh(h) }, now: LATER, crashAfter: 'plan' })).rejects.toBeInstanceOf(SimulatedCrash);

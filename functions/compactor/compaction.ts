@@ -161,12 +161,20 @@ async function putJson(s3: S3Client, bucket: string, key: string, v: unknown): P
   await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: JSON.stringify(v, null, 2), ContentType: 'application/json' }));
 }
 
-export async function listPartitionObjects(s3: S3Client, bucket: string, prefix: string): Promise<{ key: string; etag: string; size: number }[]> {
-  const out: { key: string; etag: string; size: number }[] = [];
+export interface ListedObject {
+  readonly key: string;
+  readonly etag: string;
+  readonly size: number;
+  /** Epoch ms. */
+  readonly lastModified: number;
+}
+
+export async function listPartitionObjects(s3: S3Client, bucket: string, prefix: string): Promise<ListedObject[]> {
+  const out: ListedObject[] = [];
   let token: string | undefined;
   do {
     const page = await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }));
-    for (const o of page.Contents ?? []) if (o.Key) out.push({ key: o.Key, etag: (o.ETag ?? '').replace(/"/g, ''), size: o.Size ?? 0 });
+    for (const o of page.Contents ?? []) if (o.Key) out.push({ key: o.Key, etag: (o.ETag ?? '').replace(/"/g, ''), size: o.Size ?? 0, lastModified: o.LastModified?.getTime() ?? 0 });
     token = page.IsTruncated ? page.NextContinuationToken : undefined;
   } while (token);
   return out;
@@ -257,7 +265,11 @@ export async function compactPartition(opts: CompactPartitionOptions): Promise<C
       throw new CompactionError(`partition ${prefix} of table ${table.name} is not sealed until ${new Date(sealedAt).toISOString()}: a late or retried batch may still write there`);
     }
     const listed = (await listPartitionObjects(s3, bucket, prefix)).filter((o) => visible(o.key, '.parquet'));
-    const objects = await currentObjects(s3, bucket, listed);
+    // The late table is partitioned by event time but written at arrival, so a sealed hour can
+    // still get a late batch; a retry of that batch may rewrite its objects with another
+    // extent. Only objects older than any retry are merged; younger ones wait for a later pass.
+    const settled = (o: ListedObject) => table.role !== 'late' || o.lastModified <= now() - pipeline.processing.maxRecordAgeMs - HOUR_MS;
+    const objects = (await currentObjects(s3, bucket, listed)).filter(settled).map(({ key, etag, size }) => ({ key, etag, size }));
     if (objects.length < (opts.minObjects ?? 2)) return { manifest: m, skipped: `${objects.length} current object(s) in ${prefix}` };
     const id = `${new Date(now()).toISOString().replace(/[-:.]/g, '')}-${randomUUID().slice(0, 8)}`;
     m = {
