@@ -196,9 +196,10 @@ export interface ParquetEncodeOptions {
    * Page compression. For flat tables (the plain writer), 100,000 clickstream
    * rows in one run (docs/deps-parquet.md): uncompressed 5.5 MB at ~2× the
    * snappy rate, snappy 2.2 MB, gzip 1.1 MB at ~0.4× the snappy rate. Athena
-   * bills and reads by bytes scanned, and snappy keeps the handler above its
-   * 250k events/s goal, so snappy by default; 'uncompressed' where write CPU is
-   * all that matters, gzip where bytes matter more than write CPU. @default 'snappy'
+   * bills and reads by bytes scanned, so snappy by default, although its
+   * compression is the largest single cost of writing the raw table (see the
+   * pipeline suite in BENCHMARKS.md); 'uncompressed' where write CPU is all
+   * that matters, gzip where bytes matter more than write CPU. @default 'snappy'
    */
   readonly codec?: 'snappy' | 'gzip' | 'uncompressed';
   /**

@@ -44,3 +44,17 @@ export function calendarOk(y: number, mo: number, d: number, h: number, mi: numb
   const leap = mo === 2 && y % 4 === 0 && (y % 100 !== 0 || y % 400 === 0);
   return d <= DAYS_IN_MONTH[mo - 1]! + (leap ? 1 : 0);
 }
+
+/**
+ * The largest multiple of `size` that is ≤ `ms` (a window or hour start), for
+ * integer ms and size with |ms| < 2^53: what `ms - (((ms % size) + size) % size)`
+ * gives, without two floating-point remainders (each a call to fmod: event
+ * times are beyond int32). The quotient can round across an integer only by
+ * one, which the two corrections undo.
+ */
+export function floorToMultiple(ms: number, size: number): number {
+  let start = Math.floor(ms / size) * size;
+  if (start > ms) start -= size;
+  else if (ms - start >= size) start += size;
+  return start;
+}

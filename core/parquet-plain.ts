@@ -127,7 +127,7 @@ class CompactWriter {
     this.out.bytes(b);
   }
   string(id: number, s: string): void {
-    this.binary(id, utf8.encode(s));
+    this.binary(id, utf8Name(s));
   }
   struct(id: number, body: () => void): void {
     this.field(id, CT_STRUCT);
@@ -160,6 +160,21 @@ function zigzag(v: number): number {
 }
 
 const utf8 = new TextEncoder();
+
+/**
+ * UTF-8 of the footer's names, cached: a table has a handful, and encoding
+ * them anew for every file (a call into TextEncoder each) was a visible share
+ * of writing a batch's small partials file.
+ */
+const names = new Map<string, Uint8Array>();
+function utf8Name(s: string): Uint8Array {
+  let b = names.get(s);
+  if (!b) {
+    if (names.size > 10_000) names.clear(); // many schemas in one process: bounded, not a leak
+    names.set(s, (b = utf8.encode(s)));
+  }
+  return b;
+}
 
 /** Min/max as PLAIN-encoded bytes (parquet.thrift `Statistics.min_value`), null when there is none to give. */
 interface ChunkStats {
@@ -698,7 +713,7 @@ function writeFileMetaData(w: CompactWriter, columns: readonly LakeColumn[], num
         const path = pathInSchema(c.col);
         w.list(3, CT_BINARY, path.length);
         for (const part of path) {
-          const bytes = utf8.encode(part);
+          const bytes = utf8Name(part);
           w.out.varint(bytes.length);
           w.out.bytes(bytes);
         }

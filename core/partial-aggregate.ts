@@ -5,6 +5,7 @@
  * shards need no shared state. `mergePartialRows` is the same merge in JS: it is
  * associative and commutative, and tests hold it to that.
  */
+import { floorToMultiple } from './iso-time';
 import { KmvSketch, KMV_K, kmvEstimate } from './kmv-sketch';
 import type { Aggregate, Measure, Pipeline } from './pipeline';
 import type { FieldValue, Row } from './schema';
@@ -62,7 +63,7 @@ export class PartialAggregator {
     } else groupKey = JSON.stringify(gb.map((g) => row[g] ?? null), bigintSafe);
     const w = this.agg.window;
     if (w.kind === 'tumbling') {
-      const start = eventTime - (((eventTime % w.sizeMs) + w.sizeMs) % w.sizeMs);
+      const start = floorToMultiple(eventTime, w.sizeMs);
       this.addTo(this.group(start, start + w.sizeMs, groupKey, row), row);
       return;
     }

@@ -8,6 +8,7 @@
  */
 import { compileDecoder, compileRecordDecoder, type DecodeResult } from './codec';
 import { compilePredicate } from './filter-compile';
+import { floorToMultiple } from './iso-time';
 import { PartialAggregator } from './partial-aggregate';
 import { partitionOf, partitionPath } from './partition';
 import type { Pipeline } from './pipeline';
@@ -76,7 +77,7 @@ function partitionPathCache(): (ms: number) => string {
   let hourStart = NaN;
   let cached = '';
   return (ms) => {
-    const h = ms - (((ms % 3_600_000) + 3_600_000) % 3_600_000);
+    const h = floorToMultiple(ms, 3_600_000);
     if (h !== hourStart) {
       hourStart = h;
       cached = partitionPath(partitionOf(h));

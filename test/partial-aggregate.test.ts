@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { aggregateRows, finalizePartialRows, hash52, KmvSketch, kmvEstimate, KMV_K, mergePartialRows, type Row } from '../core';
+import { floorToMultiple } from '../core/iso-time';
 import clickstream from '../pipelines/clickstream';
 import iot from '../pipelines/iot';
 
@@ -144,5 +145,23 @@ describe('KMV sketch', () => {
       expect(h).toBeLessThan(2 ** 52);
     }
     expect(hash52('a')).not.toBe(hash52('b'));
+  });
+});
+
+describe('floorToMultiple', () => {
+  it('gives the window and hour starts the remainder formula gives, for any event time (integer ms, as rows and sources hold)', () => {
+    const reference = (ms: number, size: number) => ms - (((ms % size) + size) % size);
+    const time = fc.oneof(
+      fc.integer({ min: -8.64e15, max: 8.64e15 }),
+      fc.integer({ min: -1e13, max: 1e13 }),
+      fc.constantFrom(0, -0, -1, 3_599_999, 3_600_000, -3_600_000, 8.64e15 - 1, -(8.64e15 - 1)),
+    );
+    const size = fc.oneof(fc.integer({ min: 1, max: 2 ** 31 }), fc.constantFrom(1, 1000, 60_000, 3_600_000, 86_400_000));
+    fc.assert(
+      fc.property(time, size, (ms, sz) => {
+        expect(floorToMultiple(ms, sz)).toBe(reference(ms, sz));
+      }),
+      { numRuns: 20_000 },
+    );
   });
 });
