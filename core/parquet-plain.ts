@@ -18,7 +18,7 @@
  * code and ran at ~11k rows/s on 50-value sketches, an order of magnitude
  * more time than the whole engine spent on the batch's events.
  */
-import { snappyCompress } from './snappy-block';
+import { maxCompressedLength, snappyCompressInto } from './snappy-block';
 import type { LakeColumn } from './lake-table';
 
 /**
@@ -200,6 +200,8 @@ const scratch = new ByteSink(1 << 16);
 /** The file being written, and a page's levels + values before compression: reused for the same reason. */
 const fileSink = new ByteSink(1 << 16);
 let pageBuf = new Uint8Array(1 << 16);
+/** A page after Snappy, before it is copied behind its header (whose size depends on it). */
+let packedBuf = new Uint8Array(1 << 16);
 /** Definition-level bits, one per row, LSB first (the hybrid's bit-packed run layout). */
 let defBits = new Uint8Array(1 << 12);
 /** The page's level section, v1 layout: [u32 length, repetition levels] for lists, then [u32 length, definition levels]. */
@@ -609,7 +611,11 @@ export function encodePlainParquet(
         const plain = pageBuf.subarray(0, bodyLen);
         plain.set(levels.buf.subarray(0, levels.pos), 0);
         plain.set(values, levels.pos);
-        body = codec === 'snappy' ? snappyCompress(plain) : compress!(plain);
+        if (codec === 'snappy') {
+          const need = maxCompressedLength(bodyLen);
+          if (packedBuf.length < need) packedBuf = new Uint8Array(need * 2);
+          body = packedBuf.subarray(0, snappyCompressInto(plain, packedBuf, 0));
+        } else body = compress!(plain);
       }
       const compressedLen = codec === 'uncompressed' ? bodyLen : body.length;
 

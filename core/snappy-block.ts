@@ -21,14 +21,24 @@ function load32(a: Uint8Array, p: number): number {
 }
 
 /** Worst-case compressed size: snappy's MaxCompressedLength. */
-function maxCompressedLength(n: number): number {
+export function maxCompressedLength(n: number): number {
   return 32 + n + Math.floor(n / 6);
 }
 
 /** Snappy-compresses `input` into a new buffer (raw format: varint length, then elements; no framing). */
 export function snappyCompress(input: Uint8Array): Uint8Array {
   const out = new Uint8Array(maxCompressedLength(input.length));
-  let op = 0;
+  return out.subarray(0, snappyCompressInto(input, out, 0));
+}
+
+/**
+ * Snappy-compresses `input` into `out` from `op` on, and returns the end.
+ * `out` must hold maxCompressedLength(input.length) bytes from `op`. The
+ * Parquet writer compresses every page into one reused buffer: a fresh
+ * worst-case buffer per page (zero-filled by the engine) was a tenth of the
+ * compressor's time on 1000-row pages.
+ */
+export function snappyCompressInto(input: Uint8Array, out: Uint8Array, op: number): number {
   let v = input.length;
   while (v >= 0x80) {
     out[op++] = (v % 0x80) | 0x80;
@@ -38,7 +48,7 @@ export function snappyCompress(input: Uint8Array): Uint8Array {
   for (let start = 0; start < input.length; start += BLOCK) {
     op = compressBlock(input, start, Math.min(start + BLOCK, input.length), out, op);
   }
-  return out.subarray(0, op);
+  return op;
 }
 
 function emitLiteral(input: Uint8Array, from: number, len: number, out: Uint8Array, op: number): number {
@@ -117,7 +127,11 @@ function compressBlock(input: Uint8Array, start: number, end: number, out: Uint8
       // Emit copies while the bytes right after one copy match again.
       do {
         const base = ip;
+        // Four bytes per step while a whole word fits, then byte by byte: matches in our
+        // pages (repeated ids, timestamps' high bytes) run to tens of bytes.
         let matched = 4;
+        const wordEnd = end - 4;
+        while (ip + matched <= wordEnd && load32(input, ip + matched) === load32(input, candidate + matched)) matched += 4;
         while (ip + matched < end && input[ip + matched] === input[candidate + matched]) matched++;
         ip += matched;
         op = emitCopy(base - candidate, matched, out, op);
