@@ -107,21 +107,26 @@ function compressBlock(input: Uint8Array, start: number, end: number, out: Uint8
   if (size >= INPUT_MARGIN) {
     const ipLimit = end - INPUT_MARGIN;
     let ip = start + 1;
-    let nextHash = Math.imul(load32(input, ip), 0x1e35a7bd) >>> shift;
+    // Each position's 4 bytes are loaded once, for both its hash and the match test.
+    let nextWord = load32(input, ip);
+    let nextHash = Math.imul(nextWord, 0x1e35a7bd) >>> shift;
     for (;;) {
       // Look for a 4-byte match, stepping further apart the longer nothing matches.
       let skip = 32;
       let nextIp = ip;
       let candidate: number;
+      let word: number;
       do {
         ip = nextIp;
+        word = nextWord;
         const hash = nextHash;
         nextIp = ip + (skip++ >>> 5);
         if (ip > ipLimit) return nextEmit < end ? emitLiteral(input, nextEmit, end - nextEmit, out, op) : op;
-        nextHash = Math.imul(load32(input, nextIp), 0x1e35a7bd) >>> shift;
+        nextWord = load32(input, nextIp);
+        nextHash = Math.imul(nextWord, 0x1e35a7bd) >>> shift;
         candidate = start + t[hash]!;
         t[hash] = ip - start;
-      } while (load32(input, ip) !== load32(input, candidate));
+      } while (word !== load32(input, candidate));
 
       op = emitLiteral(input, nextEmit, ip - nextEmit, out, op);
       // Emit copies while the bytes right after one copy match again.
@@ -138,12 +143,14 @@ function compressBlock(input: Uint8Array, start: number, end: number, out: Uint8
         nextEmit = ip;
         if (ip >= ipLimit) return nextEmit < end ? emitLiteral(input, nextEmit, end - nextEmit, out, op) : op;
         t[Math.imul(load32(input, ip - 1), 0x1e35a7bd) >>> shift] = ip - 1 - start;
-        const h = Math.imul(load32(input, ip), 0x1e35a7bd) >>> shift;
+        word = load32(input, ip);
+        const h = Math.imul(word, 0x1e35a7bd) >>> shift;
         candidate = start + t[h]!;
         t[h] = ip - start;
-      } while (load32(input, ip) === load32(input, candidate));
+      } while (word === load32(input, candidate));
       ip++;
-      nextHash = Math.imul(load32(input, ip), 0x1e35a7bd) >>> shift;
+      nextWord = load32(input, ip);
+      nextHash = Math.imul(nextWord, 0x1e35a7bd) >>> shift;
     }
   }
   return nextEmit < end ? emitLiteral(input, nextEmit, end - nextEmit, out, op) : op;
