@@ -122,7 +122,7 @@ export async function benchCompaction(): Promise<BenchSuiteOutput> {
       `| raw table, one day | ${objectsBefore.raw} → ${objectsPublished.raw} → ${objectsAfter.raw} | ${ms(before.raw.coldMs)} → ${ms(published.raw.coldMs)} → ${ms(after.raw.coldMs)} | ${ms(before.raw.warmMs)} → ${ms(published.raw.warmMs)} → ${ms(after.raw.warmMs)} |`,
       `| aggregate view, one day | ${objectsBefore.partials} → ${objectsPublished.partials} → ${objectsAfter.partials} | ${ms(before.view.coldMs)} → ${ms(published.view.coldMs)} → ${ms(after.view.coldMs)} | ${ms(before.view.warmMs)} → ${ms(published.view.warmMs)} → ${ms(after.view.warmMs)} |`,
       '',
-      '"Fresh endpoint" is the first query of a new endpoint, which fetches every object from S3; "cached" is the median of the next runs. Run: `npx tsx -e "import(\'./scripts/bench/compaction.ts\').then(async (m) => console.log((await m.benchCompaction()).markdown))"`.',
+      '"Fresh endpoint" is the first query of a new endpoint, which fetches every object from S3; "cached" is the median of the next runs. Command: `npm run bench -- --only compaction`.',
     ].join('\n');
     return { results, markdown };
   } finally {
