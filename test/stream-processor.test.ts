@@ -145,6 +145,38 @@ describe('stream processor on a 10,000-record Kinesis batch', () => {
 describe('stream processor under failures', () => {
   const workload = clickstreamWorkload(4_000, { seed: 7 });
 
+  it('writes nothing more once it has reported a failure: a slow write of a failed attempt cannot land after its retry', async () => {
+    // Prepare: the first data write fails at once; every other data write takes 300 ms.
+    const bucket = await newBucket();
+    const slow = new S3Client({ endpoint: s3Service.endpoint, forcePathStyle: true, region: 'us-east-1', credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } });
+    let puts = 0;
+    let landed = 0;
+    slow.middlewareStack.add(
+      (next, ctx) => async (args) => {
+        const input = args.input as { Key?: string };
+        if (ctx.commandName !== 'PutObjectCommand' || !input.Key?.startsWith('tables/')) return next(args);
+        if (++puts === 1) throw new Error('injected: connection reset');
+        await new Promise((r) => setTimeout(r, 300));
+        const out = await next(args);
+        landed++;
+        return out;
+      },
+      { step: 'initialize', name: 'slowWrites' },
+    );
+    const failing = createStreamProcessor(clickstream, { s3: slow, bucket, logger: silentLogger });
+
+    // Act
+    const res = await failing(eventFor(workload));
+    const landedAtReturn = landed;
+    await new Promise((r) => setTimeout(r, 1_000));
+
+    // Assess: every write it started had settled when it returned, and none started after the failure.
+    expect(res.batchItemFailures).toEqual([{ itemIdentifier: sequenceNumber(0) }]);
+    expect(landed).toBe(landedAtReturn);
+    expect(puts).toBe(landedAtReturn + 1);
+    slow.destroy();
+  });
+
   it('reports the first record of a batch that was not written, and a bisected retry double counts nothing', async () => {
     // Prepare: a client whose 3rd data PutObject fails, as a throttled or crashed write would.
     const bucket = await newBucket();

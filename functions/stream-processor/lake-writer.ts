@@ -160,13 +160,25 @@ export class LakeWriter {
   }
 }
 
+/**
+ * Runs `fn` over `items`, at most `limit` at a time. On the first failure no
+ * new item starts, and the call waits for those in flight before it throws:
+ * an attempt that has reported failure must write nothing more, or a write of
+ * it could land after its retry has deleted what it wrote, and count twice.
+ */
 async function runBounded<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
   let next = 0;
+  let failure: { error: unknown } | null = null;
   const worker = async () => {
-    while (next < items.length) {
+    while (failure === null && next < items.length) {
       const item = items[next++]!;
-      await fn(item);
+      try {
+        await fn(item);
+      } catch (error) {
+        failure ??= { error };
+      }
     }
   };
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  if (failure !== null) throw (failure as { error: unknown }).error;
 }
