@@ -40,6 +40,7 @@ import {
   FROM_COLUMN,
   LAKE_STATE_PREFIXES,
   lakeTable,
+  lakeTables,
   partitionPath,
   type LakeColumn,
   type LakeRow,
@@ -340,6 +341,13 @@ export interface CompactionRunOptions {
   readonly deadline?: number;
 }
 
+type CompactedRole = Exclude<TableRole, 'quarantine'>;
+
+/** The pipeline's compacted tables: those with a storage table (the same rule lib/compactor.ts grants on). */
+function compactedTables(pipeline: Pipeline): (LakeTable & { readonly role: CompactedRole })[] {
+  return lakeTables(pipeline).filter((t): t is LakeTable & { readonly role: CompactedRole } => t.filesName !== null);
+}
+
 /** Carries on with every unfinished compaction of a pipeline's tables (after a crash, or sources waiting to be retired): the manifests still stored. */
 export async function recoverCompactions(s3: S3Client, bucket: string, pipeline: Pipeline, run: CompactionRunOptions = {}): Promise<CompactionManifest[]> {
   const done: CompactionManifest[] = [];
@@ -347,9 +355,9 @@ export async function recoverCompactions(s3: S3Client, bucket: string, pipeline:
   for (const { key } of keys) {
     const m = await getJson<CompactionManifest>(s3, bucket, key);
     if (!m || m.state === 'done') continue;
-    const role = (['raw', 'partials', 'late'] as const).find((r) => pipeline.aggregate || r !== 'partials' ? lakeTable(pipeline, r).name === m.table : false);
-    if (!role) continue;
-    const r = await compactPartition({ s3, bucket, pipeline, role, partition: m.partition, ...run });
+    const table = compactedTables(pipeline).find((t) => t.name === m.table);
+    if (!table) continue;
+    const r = await compactPartition({ s3, bucket, pipeline, role: table.role, partition: m.partition, ...run });
     if (r.manifest && !r.skipped) done.push(r.manifest);
   }
   return done;
@@ -377,10 +385,9 @@ export async function compactPipeline(s3: S3Client, bucket: string, pipeline: Pi
   const compacted: CompactionManifest[] = [];
   let skipped = 0;
   let stoppedEarly = false;
-  for (const role of ['raw', 'partials', 'late'] as const) {
+  for (const table of compactedTables(pipeline)) {
     if (stoppedEarly) break;
-    if (role === 'partials' && !pipeline.aggregate) continue;
-    const table = lakeTable(pipeline, role);
+    const role = table.role;
     // Data objects per partition, from one listing of the table.
     const partitions = new Map<string, { partition: PartitionValues; objects: number }>();
     for (const o of await listPartitionObjects(s3, bucket, table.location)) {
