@@ -7,32 +7,34 @@
  */
 import { floorToMultiple } from './iso-time';
 import { KmvSketch, KMV_K, kmvEstimate } from './kmv-sketch';
-import type { Aggregate, Measure, Pipeline } from './pipeline';
+import type { Aggregate, Pipeline } from './pipeline';
 import type { FieldValue, Row } from './schema';
 import { assignWindows } from './window';
 
-type MeasureState =
-  | { fn: 'count'; n: number }
-  | { fn: 'sum'; v: number | null }
-  | { fn: 'min' | 'max'; v: number | null }
-  | { fn: 'avg'; sum: number; n: number }
-  | { fn: 'approxDistinct'; sketch: KmvSketch };
+/** A measure's operation, as a small integer the per-event switch compares cheaply. */
+const COUNT = 0;
+const SUM = 1;
+const MIN = 2;
+const MAX = 3;
+const AVG = 4;
+const DISTINCT = 5;
+const OPS = { count: COUNT, sum: SUM, min: MIN, max: MAX, avg: AVG, approxDistinct: DISTINCT } as const;
 
+/**
+ * One (window, group)'s state. The numeric measures live in a Float64Array
+ * (avg takes two slots: sum, count), with a seen flag per measure for the
+ * ones that are null until a value arrives (sum, min, max): updating a number
+ * in a typed array allocates nothing, where a number property that starts as
+ * null boxes a fresh heap number on every update, i.e. per event and measure.
+ */
 interface GroupState {
   readonly windowStart: number;
   readonly windowEnd: number;
   readonly groupValues: readonly FieldValue[];
-  readonly measures: MeasureState[];
-}
-
-function emptyState(m: Measure): MeasureState {
-  switch (m.spec.fn) {
-    case 'count': return { fn: 'count', n: 0 };
-    case 'sum': return { fn: 'sum', v: null };
-    case 'min': case 'max': return { fn: m.spec.fn, v: null };
-    case 'avg': return { fn: 'avg', sum: 0, n: 0 };
-    case 'approxDistinct': return { fn: 'approxDistinct', sketch: new KmvSketch(KMV_K) };
-  }
+  readonly nums: Float64Array;
+  readonly seen: Uint8Array;
+  /** Per measure: its sketch for approxDistinct, else null. */
+  readonly sketches: (KmvSketch | null)[];
 }
 
 function num(v: FieldValue): number {
@@ -46,10 +48,22 @@ export class PartialAggregator {
   private count = 0;
   private lastStart = NaN;
   private lastGroups: Map<string, GroupState> | undefined;
-  private readonly measureFields: (string | undefined)[];
+  /** Per measure: the field it reads (undefined for count()), its operation and its first slot in `nums`. */
+  private readonly fields: (string | undefined)[];
+  private readonly ops: Uint8Array;
+  private readonly slots: Uint8Array;
+  private readonly slotCount: number;
 
   constructor(private readonly agg: Aggregate) {
-    this.measureFields = agg.measures.map((m) => ('field' in m.spec ? m.spec.field : undefined));
+    this.fields = agg.measures.map((m) => ('field' in m.spec ? m.spec.field : undefined));
+    this.ops = Uint8Array.from(agg.measures, (m) => OPS[m.spec.fn]);
+    let slot = 0;
+    this.slots = Uint8Array.from(agg.measures, (m) => {
+      const at = slot;
+      slot += m.spec.fn === 'avg' ? 2 : m.spec.fn === 'approxDistinct' ? 0 : 1;
+      return at;
+    });
+    this.slotCount = slot;
   }
 
   /** Adds a row whose event time (epoch ms) is `eventTime`. */
@@ -78,7 +92,14 @@ export class PartialAggregator {
     this.lastGroups = groups;
     let g = groups.get(groupKey);
     if (!g) {
-      g = { windowStart: start, windowEnd: end, groupValues: this.agg.groupBy.map((f) => row[f] ?? null), measures: this.agg.measures.map(emptyState) };
+      g = {
+        windowStart: start,
+        windowEnd: end,
+        groupValues: this.agg.groupBy.map((f) => row[f] ?? null),
+        nums: new Float64Array(this.slotCount),
+        seen: new Uint8Array(this.ops.length),
+        sketches: this.agg.measures.map((m) => (m.spec.fn === 'approxDistinct' ? new KmvSketch(KMV_K) : null)),
+      };
       groups.set(groupKey, g);
       this.count++;
     }
@@ -86,19 +107,20 @@ export class PartialAggregator {
   }
 
   private addTo(g: GroupState, row: Row): void {
-    const ms = g.measures;
-    for (let i = 0; i < ms.length; i++) {
-      const s = ms[i]!;
-      const f = this.measureFields[i];
+    const { ops, slots, fields } = this;
+    const nums = g.nums;
+    for (let i = 0; i < ops.length; i++) {
+      const f = fields[i];
       const v = f === undefined ? 1 : row[f];
       if (v === null || v === undefined) continue;
-      switch (s.fn) {
-        case 'count': s.n++; break;
-        case 'sum': s.v = (s.v ?? 0) + num(v); break;
-        case 'min': { const x = num(v); if (s.v === null || x < s.v) s.v = x; break; }
-        case 'max': { const x = num(v); if (s.v === null || x > s.v) s.v = x; break; }
-        case 'avg': s.sum += num(v); s.n++; break;
-        case 'approxDistinct': s.sketch.add(typeof v === 'string' ? v : String(v)); break;
+      const at = slots[i]!;
+      switch (ops[i]) {
+        case COUNT: nums[at] = nums[at]! + 1; break;
+        case SUM: nums[at] = nums[at]! + num(v); g.seen[i] = 1; break;
+        case MIN: { const x = num(v); if (g.seen[i] === 0 || x < nums[at]!) nums[at] = x; g.seen[i] = 1; break; }
+        case MAX: { const x = num(v); if (g.seen[i] === 0 || x > nums[at]!) nums[at] = x; g.seen[i] = 1; break; }
+        case AVG: nums[at] = nums[at]! + num(v); nums[at + 1] = nums[at + 1]! + 1; break;
+        case DISTINCT: g.sketches[i]!.add(typeof v === 'string' ? v : String(v)); break;
       }
     }
   }
@@ -110,23 +132,26 @@ export class PartialAggregator {
   /** Partial rows in the partials table's column layout (see lake-table.ts partialColumns). */
   rows(): Row[] {
     const out: Row[] = [];
-    for (const g of [...this.windows.values()].flatMap((m) => [...m.values()])) {
-      const row: Row = { window_start: g.windowStart, window_end: g.windowEnd };
-      this.agg.groupBy.forEach((name, i) => (row[name] = g.groupValues[i] ?? null));
-      this.agg.measures.forEach((m, i) => writeState(row, m, g.measures[i]!));
-      out.push(row);
+    const { groupBy, measures } = this.agg;
+    for (const groups of this.windows.values()) {
+      for (const g of groups.values()) {
+        const row: Row = { window_start: g.windowStart, window_end: g.windowEnd };
+        for (let k = 0; k < groupBy.length; k++) row[groupBy[k]!] = g.groupValues[k] ?? null;
+        for (let i = 0; i < measures.length; i++) {
+          const name = measures[i]!.name;
+          const at = this.slots[i]!;
+          switch (this.ops[i]) {
+            case COUNT: row[name] = g.nums[at]!; break;
+            case SUM: case MIN: case MAX: row[name] = g.seen[i] === 0 ? null : g.nums[at]!; break;
+            case AVG: row[`${name}_sum`] = g.nums[at]!; row[`${name}_count`] = g.nums[at + 1]!; break;
+            // Sketch columns hold the k smallest hashes as numbers (BIGINT in the lake).
+            case DISTINCT: (row as Record<string, unknown>)[`${name}_sketch`] = g.sketches[i]!.values(); break;
+          }
+        }
+        out.push(row);
+      }
     }
     return out;
-  }
-}
-
-/** Sketch columns hold the k smallest hashes as numbers (BIGINT in the lake). */
-function writeState(row: Row, m: Measure, s: MeasureState): void {
-  switch (s.fn) {
-    case 'count': row[m.name] = s.n; break;
-    case 'sum': case 'min': case 'max': row[m.name] = s.v; break;
-    case 'avg': row[`${m.name}_sum`] = s.sum; row[`${m.name}_count`] = s.n; break;
-    case 'approxDistinct': (row as Record<string, unknown>)[`${m.name}_sketch`] = s.sketch.values(); break;
   }
 }
 

@@ -71,16 +71,21 @@ function push(map: Map<string, Row[]>, key: string, row: Row): void {
 
 /**
  * Partition path of an epoch-ms time, cached per hour: computing the ISO date
- * per record was the costliest step of the loop.
+ * per record was the costliest step of the loop. The last hour is checked
+ * first (most rows of a batch share it); late events spread over older hours,
+ * which a map keeps.
  */
 function partitionPathCache(): (ms: number) => string {
   let hourStart = NaN;
   let cached = '';
+  const hours = new Map<number, string>();
   return (ms) => {
     const h = floorToMultiple(ms, 3_600_000);
     if (h !== hourStart) {
       hourStart = h;
-      cached = partitionPath(partitionOf(h));
+      let path = hours.get(h);
+      if (path === undefined) hours.set(h, (path = partitionPath(partitionOf(h))));
+      cached = path;
     }
     return cached;
   };

@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { compileDecoder, type SchemaField } from '../core';
+import { parseUtcIso } from '../core/iso-time';
+import { mulberry32 } from '../core/prng';
 
 const schema: SchemaField[] = [
   { name: 'id', type: 'string', required: true },
@@ -62,5 +64,20 @@ describe('compileDecoder', () => {
     expect(r.row).toBeUndefined();
     expect(r.rejection?.field).toBe(fieldName);
     expect(r.rejection?.reason).toMatch(reason);
+  });
+});
+
+describe('parseUtcIso (the event-time fast path)', () => {
+  it('gives what Date.parse gives over years 0000-9999, with and without milliseconds', () => {
+    const rand = mulberry32(7);
+    const min = Date.parse('0000-01-01T00:00:00.000Z');
+    const max = Date.parse('9999-12-31T23:59:59.999Z');
+    const edges = ['0000-01-01T00:00:00Z', '0050-03-01T00:00:00.000Z', '0099-12-31T23:59:59Z', '1600-02-29T12:00:00Z', '1969-12-31T23:59:59.999Z', '1970-01-01T00:00:00Z', '2000-02-29T00:00:00.000Z', '9999-12-31T23:59:59.999Z'];
+    const texts = [...edges];
+    for (let i = 0; i < 20_000; i++) {
+      const iso = new Date(min + Math.floor(rand() * (max - min))).toISOString();
+      texts.push(i % 2 === 0 ? iso : iso.slice(0, 19) + 'Z');
+    }
+    for (const t of texts) expect(parseUtcIso(t), t).toBe(Date.parse(t));
   });
 });
