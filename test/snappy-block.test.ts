@@ -50,6 +50,18 @@ describe('snappyCompress', () => {
     expect(Buffer.from(roundTrip(input)).equals(input)).toBe(true);
   });
 
+  it('ends each match at the right byte: repeats of 4 to 40 bytes, then a differing byte, at every alignment', () => {
+    for (let len = 4; len <= 40; len++) {
+      for (let shift = 0; shift < 4; shift++) {
+        // A 40-byte word, filler, the word's first `len` bytes, one byte that differs, filler: the second copy's
+        // match must stop at byte `len`, whichever byte of a 4-byte load that falls on.
+        const word = Array.from({ length: 40 }, (_, k) => 65 + ((k * 7) % 26));
+        const input = Uint8Array.from([...Array(shift).fill(1), ...word, 0, 2, 3, ...word.slice(0, len), 255 - word[len - 1]!, ...Array(20).fill(9)]);
+        if (!Buffer.from(roundTrip(input)).equals(input)) expect.fail(`len ${len}, shift ${shift}`);
+      }
+    }
+  });
+
   it('writes into a given buffer at an offset, touching nothing before it', () => {
     const input = new TextEncoder().encode('abcdabcdabcdabcd-xyz-abcdabcd'.repeat(40));
     const out = new Uint8Array(7 + maxCompressedLength(input.length)).fill(0xee);
