@@ -311,9 +311,13 @@ export class RecordScanner {
       let j = keyStart;
       let f = this.next;
       const guess = names[f]!;
-      if (this.plain[f] && t.startsWith(guess, keyStart) && t.charCodeAt(keyStart + guess.length) === QUOTE) {
+      const len = guess.length;
+      // A char loop, not t.startsWith(guess, keyStart): that is a builtin call per key, a quarter of the scan.
+      let m = 0;
+      if (this.plain[f]) while (m < len && t.charCodeAt(keyStart + m) === guess.charCodeAt(m)) m++;
+      if (m === len && t.charCodeAt(keyStart + len) === QUOTE) {
         // The usual case, the key producers send next: its characters are the name's, valid as they are.
-        j = keyStart + guess.length;
+        j = keyStart + len;
         this.next = f + 1 === names.length ? 0 : f + 1;
       } else {
         for (;;) {

@@ -75,7 +75,7 @@ export function hash52(value: string): number {
  * aggregation time of a batch.
  */
 export class KmvSketch {
-  private buf = new Float64Array(16);
+  private buf: Float64Array = spareBuffers.pop() ?? new Float64Array(16);
   private count = 0;
   /** Largest hash kept once the sketch is full; larger hashes are ignored. */
   private threshold = Infinity;
@@ -92,7 +92,7 @@ export class KmvSketch {
       // Amortised: compact to at most k only when 2k candidates piled up.
       if (this.count >= 2 * this.k) this.compact();
       if (this.count === this.buf.length) {
-        const grown = new Float64Array(this.buf.length * 2);
+        const grown = new Float64Array(Math.max(16, this.buf.length * 2));
         grown.set(this.buf);
         this.buf = grown;
       }
@@ -114,6 +114,19 @@ export class KmvSketch {
     return out;
   }
 
+  /**
+   * Hands the candidate buffer to the next sketch made and empties this one.
+   * For a batch's aggregator once its rows are out: typed arrays over 64 bytes
+   * live outside the JS heap, and allocating (and growing) one per group and
+   * batch was a tenth of the aggregation time.
+   */
+  release(): void {
+    if (spareBuffers.length < MAX_SPARE_BUFFERS && this.buf.length > 0 && this.buf.length <= 2 * this.k) spareBuffers.push(this.buf);
+    this.buf = NO_BUFFER;
+    this.count = 0;
+    this.threshold = Infinity;
+  }
+
   estimate(): number {
     return kmvEstimate(this.values(), this.k);
   }
@@ -130,6 +143,11 @@ export class KmvSketch {
     if (n === this.k) this.threshold = live[n - 1]! + 1;
   }
 }
+
+/** Released candidate buffers, taken by new sketches (see KmvSketch.release). At most 256 × 16 KiB. */
+const spareBuffers: Float64Array[] = [];
+const MAX_SPARE_BUFFERS = 256;
+const NO_BUFFER = new Float64Array(0);
 
 /** Estimate from the ascending k smallest hashes (what the SQL views compute too). */
 export function kmvEstimate(sorted: readonly number[], k: number = KMV_K): number {

@@ -153,6 +153,11 @@ export class PartialAggregator {
     }
     return out;
   }
+
+  /** Returns the sketches' buffers for the next batch's aggregator (KmvSketch.release); rows() is empty of sketches after. */
+  release(): void {
+    for (const groups of this.windows.values()) for (const g of groups.values()) for (const s of g.sketches) s?.release();
+  }
 }
 
 function bigintSafe(_k: string, v: unknown): unknown {
@@ -230,5 +235,7 @@ export function aggregateRows(p: Pipeline, rows: readonly Row[]): Row[] {
   if (!p.aggregate) return [];
   const a = new PartialAggregator(p.aggregate);
   for (const r of rows) a.add(r, r[p.eventTime] as number);
-  return a.rows();
+  const out = a.rows();
+  a.release();
+  return out;
 }

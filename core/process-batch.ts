@@ -155,6 +155,7 @@ export function processBatch(c: CompiledPipeline, records: readonly SourceRecord
   if (aggregator) {
     for (const row of aggregator.rows()) push(out.partials, eventPath(row.window_start as number), row);
     out.counts.partials = aggregator.size;
+    aggregator.release();
   }
   return out;
 }

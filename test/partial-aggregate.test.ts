@@ -137,6 +137,30 @@ describe('KMV sketch', () => {
     );
   });
 
+  it('a sketch made after others were released starts empty, and a released one is empty and usable', () => {
+    // Released buffers are handed to the next sketches made: nothing of their old hashes may show through.
+    fc.assert(
+      fc.property(fc.array(fc.array(fc.integer({ min: 0, max: 3000 }), { maxLength: 2500 }), { minLength: 1, maxLength: 6 }), (sets) => {
+        const old = sets.map((xs) => {
+          const s = new KmvSketch();
+          for (const x of xs) s.add(`old${x}`);
+          return s;
+        });
+        old.forEach((s) => s.release());
+        expect(old[0]!.values()).toEqual([]);
+        old[0]!.add('again');
+        expect(old[0]!.values()).toEqual([hash52('again')]);
+        for (const xs of sets) {
+          const s = new KmvSketch();
+          for (const x of xs) s.add(`new${x}`);
+          const want = [...new Set(xs.map((x) => hash52(`new${x}`)))].sort((p, q) => p - q).slice(0, KMV_K);
+          expect(s.values()).toEqual(want);
+        }
+      }),
+      { numRuns: 60 },
+    );
+  });
+
   it('hashes to 52-bit non-negative integers', () => {
     for (const v of ['', 'a', 'user-1', 'ü', 'x'.repeat(1000)]) {
       const h = hash52(v);
