@@ -440,6 +440,11 @@ function writeValues(col: LakeColumn, rows: readonly Readonly<Record<string, unk
       let minLen = 0;
       let maxAt = -1;
       let maxLen = 0;
+      // While every value is ASCII, JS string order (UTF-16 units) is Parquet's byte order and one
+      // builtin compare beats a byte loop over the page; the first non-ASCII value switches to bytes.
+      let ascii = true;
+      let minStr = '';
+      let maxStr = '';
       for (let i = 0; i < n; i++) {
         const raw = rows[i]![name];
         let v: string;
@@ -463,13 +468,27 @@ function writeValues(col: LakeColumn, rows: readonly Readonly<Record<string, unk
           if (c >= 0x80) break;
           buf[p++] = c;
         }
-        if (k < len16) p = start + utf8.encodeInto(v, buf.subarray(start)).written;
+        if (k < len16) {
+          p = start + utf8.encodeInto(v, buf.subarray(start)).written;
+          ascii = false;
+        }
         const len = p - start;
         s.view.setUint32(start - 4, len, true);
         s.pos = p;
         if (minAt < 0) {
           minAt = maxAt = start;
           minLen = maxLen = len;
+          minStr = maxStr = v;
+        } else if (ascii) {
+          if (v < minStr) {
+            minStr = v;
+            minAt = start;
+            minLen = len;
+          } else if (v > maxStr) {
+            maxStr = v;
+            maxAt = start;
+            maxLen = len;
+          }
         } else if (compareBytes(buf, start, len, minAt, minLen) < 0) {
           minAt = start;
           minLen = len;

@@ -259,6 +259,22 @@ describe('encodeParquet plain writer', () => {
     ]);
   });
 
+  it.each([
+    ['ASCII only', [], 'E9', 'e9'],
+    ['ASCII, then non-ASCII: byte order from there on', ['\uFFFD', '😀', 'é'], 'E9', '😀'],
+    ['non-ASCII first', ['😀', '\uFFFD'], 'E9', '😀'],
+  ])('keeps min/max of a PLAIN string column (more than 16 distinct values) in UTF-8 byte order: %s', async (_, extra, min, max) => {
+    // Prepare: 20 ids, so the column is not dictionary-encoded; 'E9' < 'e0' < 'e19' < 'e9' byte-wise
+    const ids = Array.from({ length: 20 }, (_, k) => `e${k}`);
+    const values = extra[0] === '😀' ? [...extra, ...ids, 'E9'] : [...ids, 'E9', ...extra];
+    const path = write(`plain-string-stats-${extra.length}-${extra[0] ?? ''}.parquet`, encodeParquet([{ name: 's', type: 'string' }], values.map((s) => ({ s }))));
+    // Act
+    const got = await rows(`SELECT encodings, stats_min_value, stats_max_value FROM parquet_metadata('${path}')`);
+    // Assess
+    expect(got).toEqual([['PLAIN, RLE', min, max]]);
+    expect((await rows(`SELECT s FROM read_parquet('${path}')`)).map(([s]) => s)).toEqual(values);
+  });
+
   it('is read by a second, independent reader (hyparquet)', async () => {
     const bytes = encodeParquet(FLAT_COLUMNS, ROWS);
     const got = await parquetReadObjects({ file: bytes.slice().buffer });
