@@ -12,9 +12,10 @@
  * Why it exists: the raw table is written once per event on the handler's hot
  * path, and hyparquet-writer's general path (dictionary sampling, Dremel
  * shredding, a row-by-row value array per column) ran at ~200k rows/s, below
- * the 250k events/s goal for the whole handler. This writer reads each value
- * once, straight from the row objects into the page buffer (strings as UTF-8
- * with an ASCII fast path), and keeps min/max/null_count on the way. Numbers in
+ * the 250k events/s goal for the whole handler. This writer reads each row
+ * once into per-column arrays (a generated splitter), then each value once
+ * from there into the page buffer (strings as UTF-8 with an ASCII fast path),
+ * and keeps min/max/null_count on the way. Numbers in
  * docs/deps-parquet.md. List columns (the partials table's KMV sketches) came
  * later: hyparquet-writer shreds a list value by value through generic Dremel
  * code and ran at ~11k rows/s on 50-value sketches, an order of magnitude
@@ -306,9 +307,7 @@ let dictIds = new Uint8Array(1 << 12);
  * leaving defBits and scratch for writeValues to reset, once a column shows
  * more than MAX_DICTIONARY distinct values (an id column does by its 17th row).
  */
-function writeStringDictionary(col: LakeColumn, rows: readonly Readonly<Record<string, unknown>>[], check: ValueCheck): ChunkStats | null {
-  const name = col.name;
-  const n = rows.length;
+function writeStringDictionary(col: LakeColumn, vals: readonly unknown[], n: number, check: ValueCheck): ChunkStats | null {
   const s = scratch;
   s.pos = 0;
   const values = dictValues;
@@ -322,7 +321,7 @@ function writeStringDictionary(col: LakeColumn, rows: readonly Readonly<Record<s
   let maxAt = -1;
   let maxLen = 0;
   for (let i = 0; i < n; i++) {
-    const raw = rows[i]![name];
+    const raw = vals[i];
     let v: string;
     if (typeof raw === 'string') v = raw;
     else {
@@ -418,20 +417,56 @@ function writeDictionaryIds(out: ByteSink, ids: Uint8Array, count: number, size:
   out.pos = p;
 }
 
+/** Copies each row's value of each column into that column's array (`out[c][i]`), one pass over the rows. */
+type ColumnSplitter = (rows: readonly Readonly<Record<string, unknown>>[], out: unknown[][]) => void;
+interface SplitColumns {
+  readonly split: ColumnSplitter;
+  /**
+   * One array per column, reused by every file of this column list: fresh ones per file measured
+   * 3-6 % slower (allocation, and the number columns' arrays re-learning unboxed doubles). They hold
+   * the last file's values until the next file of the same columns overwrites them; clearing them
+   * after each file cost that gain.
+   */
+  readonly out: unknown[][];
+}
+const splitters = new Map<string, SplitColumns>();
+
+/**
+ * The splitter for a column list, generated once: in writeValues `rows[i][name]`, with `name` varying
+ * per column, was a megamorphic keyed load (a stub-cache probe per value, ~20 % of writeValues' self
+ * time), and one pass per column touched every row object once per column. The generated loop reads
+ * each row once, with one named load per column that stays monomorphic (every row of a batch has
+ * the shape the engine's row factory gives it).
+ */
+function columnSplitter(columns: readonly LakeColumn[]): SplitColumns {
+  const names = columns.map((c) => c.name);
+  const key = JSON.stringify(names);
+  let split = splitters.get(key);
+  if (!split) {
+    if (splitters.size > 1000) splitters.clear(); // many schemas in one process: bounded, not a leak
+    const body =
+      names.map((_, c) => `const c${c} = out[${c}];\n`).join('') +
+      'for (let i = 0; i < rows.length; i++) {\n  const r = rows[i];\n' +
+      names.map((name, c) => `  c${c}[i] = r[${JSON.stringify(name)}];\n`).join('') +
+      '}';
+    split = { split: new Function('rows', 'out', body) as ColumnSplitter, out: names.map(() => []) };
+    splitters.set(key, split);
+  }
+  return split;
+}
+
 /**
  * Writes the PLAIN values of one column into `scratch` and the definition bits
  * into `defBits`; returns the statistics. The loops are per type so each stays
  * monomorphic.
  */
-function writeValues(col: LakeColumn, rows: readonly Readonly<Record<string, unknown>>[], check: ValueCheck): ChunkStats {
-  const name = col.name;
-  const n = rows.length;
+function writeValues(col: LakeColumn, vals: readonly unknown[], n: number, check: ValueCheck): ChunkStats {
   const s = scratch;
   s.pos = 0;
   let nulls = 0;
   switch (col.type) {
     case 'string': {
-      const dictionary = writeStringDictionary(col, rows, check);
+      const dictionary = writeStringDictionary(col, vals, n, check);
       if (dictionary) return dictionary;
       defBits.fill(0, 0, (n + 7) >> 3);
       s.pos = 0;
@@ -446,7 +481,7 @@ function writeValues(col: LakeColumn, rows: readonly Readonly<Record<string, unk
       let minStr = '';
       let maxStr = '';
       for (let i = 0; i < n; i++) {
-        const raw = rows[i]![name];
+        const raw = vals[i];
         let v: string;
         if (typeof raw === 'string') v = raw;
         else {
@@ -509,7 +544,7 @@ function writeValues(col: LakeColumn, rows: readonly Readonly<Record<string, unk
       let min = Infinity;
       let max = -Infinity;
       for (let i = 0; i < n; i++) {
-        const raw = rows[i]![name];
+        const raw = vals[i];
         let v: number;
         if (typeof raw === 'number' && (raw | 0) === raw) v = raw;
         else {
@@ -541,7 +576,7 @@ function writeValues(col: LakeColumn, rows: readonly Readonly<Record<string, unk
       let min: number | bigint = Infinity;
       let max: number | bigint = -Infinity;
       for (let i = 0; i < n; i++) {
-        const raw = rows[i]![name];
+        const raw = vals[i];
         let v: number | bigint;
         if (typeof raw === 'number' && Number.isSafeInteger(raw)) v = raw;
         else {
@@ -576,7 +611,7 @@ function writeValues(col: LakeColumn, rows: readonly Readonly<Record<string, unk
       let max = -Infinity;
       let nan = false;
       for (let i = 0; i < n; i++) {
-        const raw = rows[i]![name];
+        const raw = vals[i];
         let v: number;
         if (typeof raw === 'number') v = raw;
         else {
@@ -613,7 +648,7 @@ function writeValues(col: LakeColumn, rows: readonly Readonly<Record<string, unk
       let sawTrue = false;
       let sawFalse = false;
       for (let i = 0; i < n; i++) {
-        const raw = rows[i]![name];
+        const raw = vals[i];
         let v: boolean;
         if (typeof raw === 'boolean') v = raw;
         else {
@@ -646,7 +681,7 @@ function writeValues(col: LakeColumn, rows: readonly Readonly<Record<string, unk
       let min: number | bigint = Infinity;
       let max: number | bigint = -Infinity;
       for (let i = 0; i < n; i++) {
-        const raw = rows[i]![name];
+        const raw = vals[i];
         if (raw === null || raw === undefined) {
           repRuns.add(0, 1);
           defRuns.add(0, 1);
@@ -776,10 +811,13 @@ export function encodePlainParquet(
     if (defBits.length < defBytes) defBits = new Uint8Array(defBytes * 2);
     const header = new ByteSink(64);
     const hw = new CompactWriter(header);
-    for (const col of columns) {
+    const { split, out: byColumn } = columnSplitter(columns);
+    split(rows, byColumn);
+    for (let c = 0; c < columns.length; c++) {
+      const col = columns[c]!;
       defBits.fill(0, 0, defBytes);
       levelSink.pos = 0;
-      const stats = writeValues(col, rows, check); // a list column writes its levels into levelSink itself
+      const stats = writeValues(col, byColumn[c]!, n, check); // a list column writes its levels into levelSink itself
       const values = scratch.buf.subarray(0, scratch.pos);
       const levels = levelSink;
       if (col.type !== 'array<bigint>') {

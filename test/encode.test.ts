@@ -373,6 +373,42 @@ describe('encodeParquet plain writer', () => {
     if (data.length > 0) expect(nullCounts.map((x) => Number(x[0]))).toEqual(columns.map((_, k) => expected.filter((w) => w[k] === null).length));
   });
 
+  it('reads each column by its own name, whatever its characters, from rows of different shapes', async () => {
+    // Prepare: names the generated column splitter must quote; rows with keys in other orders, missing, extra
+    const cols: LakeColumn[] = [
+      { name: 'a"b', type: 'string' },
+      { name: 'c\\d', type: 'int' },
+      { name: 'é €\u2028', type: 'double' },
+    ];
+    const data: LakeRow[] = [
+      { 'a"b': 'x', 'c\\d': 1, 'é €\u2028': 1.5 },
+      { 'é €\u2028': 2.5, 'a"b': 'y', 'c\\d': 2 },
+      { 'c\\d': 3, other: 'ignored' },
+      {},
+    ];
+    // Act
+    const got = await parquetReadObjects({ file: encodeParquet(cols, data).slice().buffer });
+    // Assess
+    expect(got).toEqual([
+      { 'a"b': 'x', 'c\\d': 1, 'é €\u2028': 1.5 },
+      { 'a"b': 'y', 'c\\d': 2, 'é €\u2028': 2.5 },
+      { 'a"b': null, 'c\\d': 3, 'é €\u2028': null },
+      { 'a"b': null, 'c\\d': null, 'é €\u2028': null },
+    ]);
+  });
+
+  it('writes the same bytes for a file after a larger file of the same columns', () => {
+    // Prepare: the per-column arrays are reused, so the second file must not see the first's extra rows
+    const small = ROWS.slice(0, 2);
+    const before = encodeParquet(COLUMNS, small);
+    // Act
+    encodeParquet(COLUMNS, [...ROWS, ...ROWS, ...ROWS]);
+    const after = encodeParquet(COLUMNS, small);
+    // Assess
+    expect(after).toEqual(before);
+    expect(after).toEqual(encodeParquet(COLUMNS.map((c) => ({ ...c })), small));
+  });
+
   it('reports the first bad value by column and row, like the hyparquet-writer path', () => {
     const cols: LakeColumn[] = [
       { name: 'ok', type: 'string' },
