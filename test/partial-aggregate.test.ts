@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { aggregateRows, finalizePartialRows, hash52, KmvSketch, kmvEstimate, KMV_K, mergePartialRows, type Row } from '../core';
+import { aggregateRows, approxDistinct, avg, count, definePipeline, finalizePartialRows, hash52, hopping, kinesisSource, KmvSketch, kmvEstimate, KMV_K, max, mergePartialRows, min, sum, tumbling, type Row } from '../core';
 import { floorToMultiple } from '../core/iso-time';
 import clickstream from '../pipelines/clickstream';
 import iot from '../pipelines/iot';
@@ -86,6 +86,74 @@ describe('partial aggregates', () => {
     const out = finalizePartialRows(iot.aggregate!, aggregateRows(iot, rows));
     expect(out.find((r) => r.site === 's')).toMatchObject({ readings: 3, avg_temperature: 15, max_temperature: 20 });
     expect(out.find((r) => r.site === 't')).toMatchObject({ readings: 1, avg_temperature: null, max_temperature: null });
+  });
+});
+
+describe('the aggregator against a plain reference', () => {
+  // Every measure kind, nullable and bigint fields, two group-by fields (one nullable), both window kinds.
+  const definition = (window: ReturnType<typeof tumbling>) =>
+    definePipeline({
+      name: 'every_measure',
+      source: kinesisSource({ stream: 'every-measure', shards: 1 }),
+      schema: { k: 'string', j: { type: 'int', required: false }, x: { type: 'double', required: false }, b: { type: 'bigint', required: false }, u: { type: 'string', required: false }, ts: 'timestamp' },
+      eventTime: 'ts',
+      aggregate: {
+        groupBy: ['k', 'j'],
+        window,
+        measures: { n: count(), nx: count('x'), sx: sum('x'), sb: sum('b'), lo: min('x'), lt: min('ts'), hi: max('b'), mean: avg('x'), users: approxDistinct('u') },
+        view: 'every_measure_view',
+      },
+      tables: { raw: 'em_raw', partials: 'em_partials', late: 'em_late', quarantine: 'em_quarantine' },
+    });
+  const row = fc.record({
+    k: fc.constantFrom('a', 'b'),
+    j: fc.constantFrom(1, 2, null),
+    x: fc.option(fc.double({ min: -100, max: 100, noNaN: true, noDefaultInfinity: true }), { nil: null }),
+    b: fc.option(fc.oneof(fc.integer({ min: -1000, max: 1000 }), fc.bigInt({ min: -(2n ** 40n), max: 2n ** 40n })), { nil: null }),
+    u: fc.option(fc.constantFrom('u1', 'u2', 'u3', 'u4'), { nil: null }),
+    ts: fc.integer({ min: T0, max: T0 + 6 * 60_000 }),
+  });
+
+  /** The same partial rows, computed the obvious way: a list of rows per (window, group), then each measure over it. */
+  function reference(window: { sizeMs: number; everyMs: number }, rows: Row[]): Row[] {
+    const cells = new Map<string, { start: number; k: unknown; j: unknown; rows: Row[] }>();
+    for (const r of rows) {
+      const ts = r.ts as number;
+      for (let start = ts - (ts % window.everyMs) - window.sizeMs + window.everyMs; start <= ts; start += window.everyMs) {
+        const key = JSON.stringify([start, r.k, r.j]);
+        if (!cells.has(key)) cells.set(key, { start, k: r.k, j: r.j, rows: [] });
+        cells.get(key)!.rows.push(r);
+      }
+    }
+    return [...cells.values()].map(({ start, k, j, rows: rs }) => {
+      const vals = (f: string) => rs.map((r) => r[f]).filter((v) => v !== null && v !== undefined).map(Number);
+      const xs = vals('x');
+      const bs = vals('b');
+      return {
+        window_start: start, window_end: start + window.sizeMs, k, j,
+        n: rs.length, nx: xs.length,
+        sx: xs.length ? xs.reduce((a, v) => a + v, 0) : null,
+        sb: bs.length ? bs.reduce((a, v) => a + v, 0) : null,
+        lo: xs.length ? Math.min(...xs) : null,
+        lt: Math.min(...vals('ts')),
+        hi: bs.length ? Math.max(...bs) : null,
+        mean_sum: xs.reduce((a, v) => a + v, 0), mean_count: xs.length,
+        users_sketch: [...new Set(rs.map((r) => r.u).filter((u) => u !== null).map((u) => hash52(u as string)))].sort((p, q) => p - q),
+      } as Row;
+    });
+  }
+
+  it.each([
+    ['tumbling', tumbling('2 minutes'), { sizeMs: 120_000, everyMs: 120_000 }],
+    ['hopping', hopping({ size: '3 minutes', every: '1 minute' }), { sizeMs: 180_000, everyMs: 60_000 }],
+  ] as const)('%s windows: every measure equals the reference', (_name, window, w) => {
+    const p = definition(window);
+    fc.assert(
+      fc.property(fc.array(row as fc.Arbitrary<Row>, { maxLength: 120 }), (rows) => {
+        expect(normalise(aggregateRows(p, rows))).toEqual(normalise(reference(w, rows)));
+      }),
+      { numRuns: 150 },
+    );
   });
 });
 
