@@ -420,6 +420,7 @@ function writeDictionaryIds(out: ByteSink, ids: Uint8Array, count: number, size:
 /** Copies each row's value of each column into that column's array (`out[c][i]`), one pass over the rows. */
 type ColumnSplitter = (rows: readonly Readonly<Record<string, unknown>>[], out: unknown[][]) => void;
 interface SplitColumns {
+  readonly names: readonly string[];
   readonly split: ColumnSplitter;
   /**
    * One array per column, reused by every file of this column list: fresh ones per file measured
@@ -438,7 +439,12 @@ const splitters = new Map<string, SplitColumns>();
  * each row once, with one named load per column that stays monomorphic (every row of a batch has
  * the shape the engine's row factory gives it).
  */
+/** By column array: a handler writes every file of a table with the same array, so most calls build no key. */
+const splittersByArray = new WeakMap<readonly LakeColumn[], SplitColumns>();
+
 function columnSplitter(columns: readonly LakeColumn[]): SplitColumns {
+  const known = splittersByArray.get(columns);
+  if (known && sameNames(known.names, columns)) return known;
   const names = columns.map((c) => c.name);
   const key = JSON.stringify(names);
   let split = splitters.get(key);
@@ -449,10 +455,18 @@ function columnSplitter(columns: readonly LakeColumn[]): SplitColumns {
       'for (let i = 0; i < rows.length; i++) {\n  const r = rows[i];\n' +
       names.map((name, c) => `  c${c}[i] = r[${JSON.stringify(name)}];\n`).join('') +
       '}';
-    split = { split: new Function('rows', 'out', body) as ColumnSplitter, out: names.map(() => []) };
+    split = { names, split: new Function('rows', 'out', body) as ColumnSplitter, out: names.map(() => []) };
     splitters.set(key, split);
   }
+  splittersByArray.set(columns, split);
   return split;
+}
+
+/** Whether the array still has the names its splitter was made for (an array changed in place must not reuse it). */
+function sameNames(names: readonly string[], columns: readonly LakeColumn[]): boolean {
+  if (names.length !== columns.length) return false;
+  for (let c = 0; c < names.length; c++) if (names[c] !== columns[c]!.name) return false;
+  return true;
 }
 
 /**

@@ -409,6 +409,17 @@ describe('encodeParquet plain writer', () => {
     expect(after).toEqual(encodeParquet(COLUMNS.map((c) => ({ ...c })), small));
   });
 
+  it('reads the new name after a column array was changed in place between files', async () => {
+    // Prepare: the writer caches its column splitter by array; the array's names decide, not its identity
+    const cols: LakeColumn[] = [{ name: 'x', type: 'int' }];
+    encodeParquet(cols, [{ x: 1, y: 2 }]);
+    cols[0] = { name: 'y', type: 'int' };
+    // Act
+    const got = await parquetReadObjects({ file: encodeParquet(cols, [{ x: 1, y: 2 }]).slice().buffer });
+    // Assess
+    expect(got).toEqual([{ y: 2 }]);
+  });
+
   it('reports the first bad value by column and row, like the hyparquet-writer path', () => {
     const cols: LakeColumn[] = [
       { name: 'ok', type: 'string' },
