@@ -264,16 +264,32 @@ const listDefSink = new ByteSink(1 << 10);
 const repRuns = new LevelRuns(listRepSink);
 const defRuns = new LevelRuns(listDefSink);
 
+/**
+ * Statistics values are written through one shared DataView and copied out: a DataView on a fresh
+ * 8-byte array makes V8 move that array's bytes off the heap (`.buffer`), which made int64Bytes
+ * ~5 % of writing a partials file.
+ */
+const statView = new DataView(new ArrayBuffer(8));
+const statBytes = new Uint8Array(statView.buffer);
+
 function int64Bytes(v: number | bigint): Uint8Array {
-  const b = new Uint8Array(8);
-  const dv = new DataView(b.buffer);
-  if (typeof v === 'bigint') dv.setBigInt64(0, v, true);
+  if (typeof v === 'bigint') statView.setBigInt64(0, v, true);
   else {
     const hi = Math.floor(v / TWO_32);
-    dv.setUint32(0, v - hi * TWO_32, true);
-    dv.setInt32(4, hi, true);
+    statView.setUint32(0, v - hi * TWO_32, true);
+    statView.setInt32(4, hi, true);
   }
-  return b;
+  return statBytes.slice(0, 8);
+}
+
+function int32Bytes(v: number): Uint8Array {
+  statView.setInt32(0, v, true);
+  return statBytes.slice(0, 4);
+}
+
+function doubleBytes(v: number): Uint8Array {
+  statView.setFloat64(0, v, true);
+  return statBytes.slice(0, 8);
 }
 
 /** Unsigned byte-wise comparison of buf[a, a+alen) and buf[b, b+blen): Parquet's order for UTF8 min/max. */
@@ -576,11 +592,7 @@ function writeValues(col: LakeColumn, vals: readonly unknown[], n: number, check
       }
       s.pos = p;
       if (p === 0) return { numValues: n, nullCount: nulls, min: null, max: null };
-      const mm = new Uint8Array(8);
-      const dv = new DataView(mm.buffer);
-      dv.setInt32(0, min, true);
-      dv.setInt32(4, max, true);
-      return { numValues: n, nullCount: nulls, min: mm.subarray(0, 4), max: mm.subarray(4) };
+      return { numValues: n, nullCount: nulls, min: int32Bytes(min), max: int32Bytes(max) };
     }
     case 'bigint':
     case 'timestamp': {
@@ -646,12 +658,8 @@ function writeValues(col: LakeColumn, vals: readonly unknown[], n: number, check
       // parquet.thrift Statistics: NaN never in min/max; if every value is NaN there are none. Older readers
       // may compare with NaN present, so with any NaN we leave min/max out (null_count still helps).
       if (p === 0 || nan || min > max) return { numValues: n, nullCount: nulls, min: null, max: null };
-      const mm = new Uint8Array(16);
-      const dv = new DataView(mm.buffer);
       // Zeros: min is written as -0.0 and max as +0.0 (parquet.thrift, ColumnOrder notes).
-      dv.setFloat64(0, min === 0 ? -0 : min, true);
-      dv.setFloat64(8, max === 0 ? 0 : max, true);
-      return { numValues: n, nullCount: nulls, min: mm.subarray(0, 8), max: mm.subarray(8) };
+      return { numValues: n, nullCount: nulls, min: doubleBytes(min === 0 ? -0 : min), max: doubleBytes(max === 0 ? 0 : max) };
     }
     case 'boolean': {
       // PLAIN BOOLEAN: bit-packed, LSB first, one bit per non-null value.
