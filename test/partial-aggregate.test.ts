@@ -139,7 +139,7 @@ describe('the aggregator against a plain reference', () => {
         hi: bs.length ? Math.max(...bs) : null,
         mean_sum: xs.reduce((a, v) => a + v, 0), mean_count: xs.length,
         users_sketch: [...new Set(rs.map((r) => r.u).filter((u) => u !== null).map((u) => hash52(u as string)))].sort((p, q) => p - q),
-      } as Row;
+      } as unknown as Row;
     });
   }
 
