@@ -6,7 +6,7 @@
  * pipelines adopt them later).
  */
 import { calendarOk, digits, parseUtcIso } from './iso-time';
-import { ABSENT, ISO_MS, NULL, NUMBER, RecordScanner, STRING } from './json-scan';
+import { ABSENT, FALSE, ISO_MS, jsonNumber, NULL, NUMBER, RecordScanner, recordTemplate, STRING, TRUE } from './json-scan';
 import type { FieldValue, Row, SchemaField } from './schema';
 
 export interface Rejection {
@@ -174,7 +174,11 @@ export function compileRecordDecoder(schema: readonly SchemaField[]): (data: str
     schema.map((f) => f.name),
     schema.map((f) => f.type === 'timestamp'),
   );
-  const make = new Function('ctx', recordDecoderSource(schema)) as (ctx: RecordDecoderContext) => (data: string) => DecodeResult;
+  const template = recordTemplate(
+    schema.map((f) => f.name),
+    schema.map((f) => (f.type === 'string' || f.type === 'boolean' || f.type === 'timestamp' ? f.type : 'number')),
+  );
+  const make = new Function('ctx', recordDecoderSource(schema, template)) as (ctx: RecordDecoderContext) => (data: string) => DecodeResult;
   return make({
     scanner,
     kinds: scanner.kinds,
@@ -187,6 +191,9 @@ export function compileRecordDecoder(schema: readonly SchemaField[]): (data: str
     slow,
     missingOrNull,
     isRejection,
+    template: template?.regex ?? null,
+    parseUtcIso,
+    jsonNumber,
   });
 }
 
@@ -202,6 +209,9 @@ interface RecordDecoderContext {
   readonly slow: (json: string) => DecodeResult;
   readonly missingOrNull: (name: string, v: null | undefined) => DecodeResult;
   readonly isRejection: (v: FieldValue | Rejection) => v is Rejection;
+  readonly template: RegExp | null;
+  readonly parseUtcIso: (s: string) => number;
+  readonly jsonNumber: (s: string) => number;
 }
 
 /**
@@ -216,8 +226,19 @@ interface RecordDecoderContext {
  * source only as JSON string literals; the caller has excluded the one key a
  * literal treats specially (__proto__).
  */
-function recordDecoderSource(schema: readonly SchemaField[]): string {
-  const fieldBlock = (f: SchemaField, k: number): string => {
+/** The template rests after this many misses in a row, for PAUSE records (see recordDecoderSource). */
+const MISSES_BEFORE_PAUSE = 32;
+const PAUSE = 1024;
+
+function recordDecoderSource(schema: readonly SchemaField[], template: { readonly groups: readonly number[] } | null): string {
+  /** How a field block reads field k's scan result: its kind, its string, its number, its JSON value. */
+  interface Access {
+    kind: string;
+    str: string;
+    num: string;
+    value: string;
+  }
+  const fieldBlock = (f: SchemaField, k: number, a: Access): string => {
     const name = JSON.stringify(f.name);
     const absent = f.required
       ? `return missingOrNull(${name}, kind === ${NULL} ? null : undefined);`
@@ -225,40 +246,86 @@ function recordDecoderSource(schema: readonly SchemaField[]): string {
     let accept: string;
     switch (f.type) {
       case 'string':
-        accept = `if (kind === ${STRING}) v${k} = text.slice(starts[${k}], ends[${k}]);`;
+        accept = `if (kind === ${STRING}) v${k} = ${a.str};`;
         break;
       case 'timestamp':
         // ISO_MS: what checkFor's parseUtcIso gives for the same string; the scanner already ran it.
-        accept = `if (kind === ${ISO_MS}) v${k} = numbers[${k}];
-      else if (kind === ${NUMBER} && Number.isFinite(numbers[${k}]) && Math.abs(numbers[${k}]) < 8.64e15) v${k} = Math.trunc(numbers[${k}]);`;
+        accept = `if (kind === ${ISO_MS}) v${k} = ${a.num};
+      else if (kind === ${NUMBER} && Number.isFinite(${a.num}) && Math.abs(${a.num}) < 8.64e15) v${k} = Math.trunc(${a.num});`;
         break;
       case 'double':
-        accept = `if (kind === ${NUMBER} && Number.isFinite(numbers[${k}])) v${k} = numbers[${k}];`;
+        accept = `if (kind === ${NUMBER} && Number.isFinite(${a.num})) v${k} = ${a.num};`;
         break;
       case 'int':
-        accept = `if (kind === ${NUMBER} && Number.isInteger(numbers[${k}]) && numbers[${k}] >= ${INT32_MIN} && numbers[${k}] <= ${INT32_MAX}) v${k} = numbers[${k}];`;
+        accept = `if (kind === ${NUMBER} && Number.isInteger(${a.num}) && ${a.num} >= ${INT32_MIN} && ${a.num} <= ${INT32_MAX}) v${k} = ${a.num};`;
         break;
       default:
         accept = 'if (false) {}';
     }
     return `  {
-    const kind = kinds[${k}];
+    const kind = ${a.kind};
     if (kind === ${ABSENT} || kind === ${NULL}) ${absent}
     else ${accept}
     else {
-      const out = checks[${k}](scanner.value(text, ${k}));
+      const out = checks[${k}](${a.value});
       if (isRejection(out)) return { rejection: out };
       v${k} = out;
     }
   }`;
   };
+  const scanned = (k: number): Access => ({ kind: `kinds[${k}]`, str: `text.slice(starts[${k}], ends[${k}])`, num: `numbers[${k}]`, value: `scanner.value(text, ${k})` });
+  const scannerPath = `if (!scanner.scan(text)) return slow(utf8(data));
+${schema.map((f, k) => fieldBlock(f, k, scanned(k))).join('\n')}`;
+  let body = scannerPath;
+  if (template) {
+    // The template's captures, turned into what the scanner would report for the same text.
+    const captured = (f: SchemaField, k: number): string => {
+      const g = template.groups[k]!;
+      switch (f.type) {
+        case 'string':
+          return `s${k} = m[${g}]; k${k} = s${k} === undefined ? ${NULL} : ${STRING};`;
+        case 'boolean':
+          return `{ const t = m[${g}]; k${k} = t === 'true' ? ${TRUE} : t === 'false' ? ${FALSE} : ${NULL}; }`;
+        case 'timestamp':
+          return `s${k} = m[${g}];
+    if (s${k} !== undefined) { x${k} = parseUtcIso(s${k}); k${k} = x${k} === x${k} ? ${ISO_MS} : ${STRING}; }
+    else { const t = m[${g + 1}]; if (t === undefined) k${k} = ${NULL}; else { k${k} = ${NUMBER}; x${k} = jsonNumber(t); } }`;
+        default:
+          return `{ const t = m[${g}]; if (t === undefined) k${k} = ${NULL}; else { k${k} = ${NUMBER}; x${k} = jsonNumber(t); } }`;
+      }
+    };
+    const fromCaptures = (k: number): Access => ({
+      kind: `k${k}`,
+      str: `s${k}`,
+      num: `x${k}`,
+      value: `(k${k} === ${STRING} || k${k} === ${ISO_MS} ? s${k} : k${k} === ${NUMBER} ? x${k} : k${k} === ${TRUE} ? true : k${k} === ${FALSE} ? false : null)`,
+    });
+    // A producer whose records never fit the template (other key order, extra fields) would pay a failed exec
+    // per record: after MISSES_BEFORE_PAUSE misses in a row the template rests for PAUSE records, then is tried again.
+    body = `let m = null;
+  if (pause > 0) pause--;
+  else {
+    m = template.exec(text);
+    if (m !== null) misses = 0;
+    else if (++misses === ${MISSES_BEFORE_PAUSE}) { misses = 0; pause = ${PAUSE}; }
+  }
+  if (m !== null) {
+    ${schema.map((_, k) => `let k${k} = ${ABSENT}, s${k}, x${k} = 0;`).join(' ')}
+    ${schema.map(captured).join('\n    ')}
+${schema.map((f, k) => fieldBlock(f, k, fromCaptures(k))).join('\n')}
+  } else {
+    ${scannerPath}
+  }`;
+  }
   return `'use strict';
-const { scanner, kinds, starts, ends, numbers, checks, latin1, utf8, slow, missingOrNull, isRejection } = ctx;
+const { scanner, kinds, starts, ends, numbers, checks, latin1, utf8, slow, missingOrNull, isRejection, template, parseUtcIso, jsonNumber } = ctx;
+let misses = 0;
+let pause = 0;
 return function decodeRecord(data) {
   const text = latin1(data);
-  if (text === null || !scanner.scan(text)) return slow(utf8(data));
+  if (text === null) return slow(utf8(data));
   ${schema.map((_, k) => `let v${k};`).join(' ')}
-${schema.map(fieldBlock).join('\n')}
+  ${body}
   return { row: { ${schema.map((f, k) => `${JSON.stringify(f.name)}: v${k}`).join(', ')} } };
 };`;
 }

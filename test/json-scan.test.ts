@@ -11,7 +11,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { base64ToUtf8, compileDecoder, compileRecordDecoder, type DecodeResult, type SchemaField } from '../core';
 import { parseUtcIso } from '../core/iso-time';
-import { ISO_MS, RecordScanner } from '../core/json-scan';
+import { ISO_MS, RecordScanner, recordTemplate } from '../core/json-scan';
 import clickstream from '../pipelines/clickstream';
 
 const SCHEMA: SchemaField[] = [
@@ -262,6 +262,40 @@ describe.each([
       }),
       { numRuns: 10_000 },
     );
+  });
+
+  // The template's shape: every schema key once, in schema order, any JSON whitespace; values of every form,
+  // most of them ones the template takes (plain ASCII strings, numbers, literals), some it must refuse.
+  const typedValue = (f: SchemaField): fc.Arbitrary<string> => {
+    switch (f.type) {
+      case 'string': return fc.oneof(asciiString, fc.constant('null'));
+      case 'boolean': return fc.constantFrom('true', 'false', 'null');
+      case 'timestamp': return fc.oneof(specialString.map((v) => JSON.stringify(v)), numberText, fc.constant('null'));
+      default: return fc.oneof(numberText, fc.constant('null'));
+    }
+  };
+  const templateText = fc
+    .tuple(
+      fc.tuple(...schema.map((f) => fc.oneof({ weight: 12, arbitrary: typedValue(f) }, { weight: 1, arbitrary: stringText }, { weight: 1, arbitrary: valueText }))),
+      fc.array(JSON_WS, { minLength: 4 * schema.length + 2, maxLength: 4 * schema.length + 2 }),
+    )
+    .map(([values, ws]) => `${ws[0]}{${schema.map((f, k) => `${ws[4 * k + 1]}"${f.name}"${ws[4 * k + 2]}:${ws[4 * k + 3]}${values[k]}${ws[4 * k + 4]}`).join(',')}}${ws[4 * schema.length + 1]}`);
+
+  it('gives the reference rows and rejections on records of the template\'s shape, odd values and breakage included', () => {
+    const template = recordTemplate(schema.map((f) => f.name), schema.map((f) => (f.type === 'string' || f.type === 'boolean' || f.type === 'timestamp' ? f.type : 'number')))!;
+    let matched = 0;
+    let runs = 0;
+    fc.assert(
+      fc.property(fc.oneof({ weight: 4, arbitrary: templateText }, { weight: 1, arbitrary: fc.tuple(templateText, mutation).map(([t, m]) => mutate(t, m)) }), (text) => {
+        runs++;
+        if (template.regex.test(text)) matched++;
+        const data = base64(text);
+        expectSameDecode(fast(data), ref(base64ToUtf8(data)), schema, JSON.stringify(text));
+      }),
+      { numRuns: 10_000 },
+    );
+    // The template path itself was exercised, not only the scanner behind it.
+    expect(matched / runs).toBeGreaterThan(0.3);
   });
 
   it('gives the reference result when the base64 is not canonical', () => {
