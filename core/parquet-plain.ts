@@ -784,6 +784,10 @@ function writeStats(w: CompactWriter, s: ChunkStats): void {
   if (s.min) w.binary(6, s.min);
 }
 
+/** A page header, written before the page it describes is copied behind it. Reused: a fresh sink per file cost a DataView on a small array. */
+const pageHeaderSink = new ByteSink(256);
+const pageHeaderWriter = new CompactWriter(pageHeaderSink);
+
 /** The data page's dictionary indices (bit width + hybrid runs), before they join the levels. */
 const idSink = new ByteSink(1 << 12);
 
@@ -831,8 +835,8 @@ export function encodePlainParquet(
   if (n > 0) {
     const defBytes = (n + 7) >> 3;
     if (defBits.length < defBytes) defBits = new Uint8Array(defBytes * 2);
-    const header = new ByteSink(64);
-    const hw = new CompactWriter(header);
+    const header = pageHeaderSink;
+    const hw = pageHeaderWriter;
     const { split, out: byColumn } = columnSplitter(columns);
     split(rows, byColumn);
     for (let c = 0; c < columns.length; c++) {
