@@ -398,7 +398,7 @@ describe('encodeParquet plain writer', () => {
   });
 
   it('writes the same bytes for a file after a larger file of the same columns', () => {
-    // Prepare: the per-column arrays are reused, so the second file must not see the first's extra rows
+    // Prepare: the column splitter is cached per column list; the second file must see only its own rows
     const small = ROWS.slice(0, 2);
     const before = encodeParquet(COLUMNS, small);
     // Act
