@@ -84,9 +84,13 @@ class ByteSink {
     this.buf[this.pos++] = b;
   }
   bytes(b: Uint8Array): void {
-    this.reserve(b.length);
-    this.buf.set(b, this.pos);
-    this.pos += b.length;
+    this.append(b, b.length);
+  }
+  /** Appends src[0, len). */
+  append(src: Uint8Array, len: number): void {
+    this.reserve(len);
+    copyBytes(src, len, this.buf, this.pos);
+    this.pos += len;
   }
   u32(v: number): void {
     this.reserve(4);
@@ -102,6 +106,15 @@ class ByteSink {
     }
     this.buf[this.pos++] = v;
   }
+}
+
+/**
+ * Copies src[0, len) to dst at `at`. Short runs by hand: a small file's pages, headers and level
+ * blocks are tens of bytes, where a subarray view plus TypedArray#set per copy cost more than the copy.
+ */
+function copyBytes(src: Uint8Array, len: number, dst: Uint8Array, at: number): void {
+  if (len < 64) for (let k = 0; k < len; k++) dst[at + k] = src[k]!;
+  else dst.set(src.subarray(0, len), at);
 }
 
 /** Thrift compact protocol, only what parquet.thrift's structs need. */
@@ -750,8 +763,8 @@ function writeValues(col: LakeColumn, vals: readonly unknown[], n: number, check
       }
       repRuns.end();
       defRuns.end();
-      levelSink.bytes(listRepSink.buf.subarray(0, listRepSink.pos));
-      levelSink.bytes(listDefSink.buf.subarray(0, listDefSink.pos));
+      levelSink.append(listRepSink.buf, listRepSink.pos);
+      levelSink.append(listDefSink.buf, listDefSink.pos);
       if (p === 0) return { numValues: entries, nullCount: nulls, min: null, max: null };
       return { numValues: entries, nullCount: nulls, min: int64Bytes(min), max: int64Bytes(max) };
     }
@@ -789,25 +802,29 @@ const pageHeaderWriter = new CompactWriter(pageHeaderSink);
 /** The data page's dictionary indices (bit width + hybrid runs), before they join the levels. */
 const idSink = new ByteSink(1 << 12);
 
-/**
- * A page body: its parts joined, then compressed. `body` is a view of a reused
- * buffer, valid until the next call.
- */
-function packPage(parts: readonly Uint8Array[], codec: PlainCodec, compress?: (page: Uint8Array) => Uint8Array): { plainLen: number; body: Uint8Array } {
-  let plainLen = 0;
-  for (const part of parts) plainLen += part.length;
+/** Where packPage left the page body: `pageBody[0, pageBodyLen)`, in a reused buffer, valid until the next call. */
+let pageBody: Uint8Array = pageBuf;
+let pageBodyLen = 0;
+
+/** A page body: `first`'s bytes then `second`'s joined, then compressed into pageBody. Returns the uncompressed length. */
+function packPage(first: ByteSink, second: ByteSink | null, codec: PlainCodec, compress?: (page: Uint8Array) => Uint8Array): number {
+  const plainLen = first.pos + (second ? second.pos : 0);
   if (pageBuf.length < plainLen) pageBuf = new Uint8Array(plainLen * 2);
-  let at = 0;
-  for (const part of parts) {
-    pageBuf.set(part, at);
-    at += part.length;
+  copyBytes(first.buf, first.pos, pageBuf, 0);
+  if (second) copyBytes(second.buf, second.pos, pageBuf, first.pos);
+  if (codec === 'uncompressed') {
+    pageBody = pageBuf;
+    pageBodyLen = plainLen;
+  } else if (codec === 'gzip') {
+    pageBody = compress!(pageBuf.subarray(0, plainLen));
+    pageBodyLen = pageBody.length;
+  } else {
+    const need = maxCompressedLength(plainLen);
+    if (packedBuf.length < need) packedBuf = new Uint8Array(need * 2);
+    pageBody = packedBuf;
+    pageBodyLen = snappyCompressInto(pageBuf.subarray(0, plainLen), packedBuf, 0);
   }
-  const plain = pageBuf.subarray(0, plainLen);
-  if (codec === 'uncompressed') return { plainLen, body: plain };
-  if (codec === 'gzip') return { plainLen, body: compress!(plain) };
-  const need = maxCompressedLength(plainLen);
-  if (packedBuf.length < need) packedBuf = new Uint8Array(need * 2);
-  return { plainLen, body: packedBuf.subarray(0, snappyCompressInto(plain, packedBuf, 0)) };
+  return plainLen;
 }
 
 /**
@@ -841,7 +858,6 @@ export function encodePlainParquet(
       defBits.fill(0, 0, defBytes);
       levelSink.pos = 0;
       const stats = writeValues(col, byColumn[c]!, n, check); // a list column writes its levels into levelSink itself
-      const values = scratch.buf.subarray(0, scratch.pos);
       const levels = levelSink;
       if (col.type !== 'array<bigint>') {
         // Definition levels, RLE/bit-packed hybrid with bit width 1, behind a 4-byte length (data page v1):
@@ -852,7 +868,7 @@ export function encodePlainParquet(
           levels.byte(1);
         } else {
           levels.varint(defBytes * 2 + 1);
-          levels.bytes(defBits.subarray(0, defBytes));
+          levels.append(defBits, defBytes);
         }
         levels.view.setUint32(0, levels.pos - 4, true);
       }
@@ -862,31 +878,31 @@ export function encodePlainParquet(
       let compressedSize = 0;
       if (dict) {
         // The dictionary page: PLAIN_DICTIONARY as parquet-mr's v1 writer (Spark, Hive) labels it, read by every engine.
-        const page = packPage([values], codec, compress);
+        const plainLen = packPage(scratch, null, codec, compress);
         header.pos = 0;
         hw.inStruct(() => {
           hw.i32(1, PAGE_DICTIONARY);
-          hw.i32(2, page.plainLen);
-          hw.i32(3, page.body.length);
+          hw.i32(2, plainLen);
+          hw.i32(3, pageBodyLen);
           hw.struct(7, () => {
             hw.i32(1, dict.size);
             hw.i32(2, ENCODING_PLAIN_DICTIONARY);
           });
         });
         dictionaryOffset = out.pos;
-        out.bytes(header.buf.subarray(0, header.pos));
-        out.bytes(page.body);
-        uncompressedSize += header.pos + page.plainLen;
-        compressedSize += header.pos + page.body.length;
+        out.append(header.buf, header.pos);
+        out.append(pageBody, pageBodyLen);
+        uncompressedSize += header.pos + plainLen;
+        compressedSize += header.pos + pageBodyLen;
         idSink.pos = 0;
         writeDictionaryIds(idSink, dictIds, dict.ids, dict.size);
       }
-      const page = packPage([levels.buf.subarray(0, levels.pos), dict ? idSink.buf.subarray(0, idSink.pos) : values], codec, compress);
+      const plainLen = packPage(levels, dict ? idSink : scratch, codec, compress);
       header.pos = 0;
       hw.inStruct(() => {
         hw.i32(1, PAGE_DATA);
-        hw.i32(2, page.plainLen);
-        hw.i32(3, page.body.length);
+        hw.i32(2, plainLen);
+        hw.i32(3, pageBodyLen);
         hw.struct(5, () => {
           hw.i32(1, stats.numValues);
           hw.i32(2, dict ? ENCODING_PLAIN_DICTIONARY : ENCODING_PLAIN);
@@ -896,10 +912,10 @@ export function encodePlainParquet(
         });
       });
       const pageOffset = out.pos;
-      out.bytes(header.buf.subarray(0, header.pos));
-      out.bytes(page.body);
-      uncompressedSize += header.pos + page.plainLen;
-      compressedSize += header.pos + page.body.length;
+      out.append(header.buf, header.pos);
+      out.append(pageBody, pageBodyLen);
+      uncompressedSize += header.pos + plainLen;
+      compressedSize += header.pos + pageBodyLen;
       chunks.push({ col, physicalType: physicalType(col), pageOffset, dictionaryOffset, uncompressedSize, compressedSize, stats });
     }
   }

@@ -62,6 +62,24 @@ describe('snappyCompress', () => {
     }
   });
 
+  it('gives the same bytes for views of one reused buffer as for copies of them, at its start or not', () => {
+    // Prepare: the compressor reuses its DataView while inputs start at the same buffer's start
+    const r = mulberry32(11);
+    const shared = new Uint8Array(70_000);
+    const views: [number, number][] = [[0, 70_000], [0, 300], [0, 20], [7, 5000], [0, 65_537]];
+    for (const [from, len] of views) {
+      for (let k = 0; k < shared.length; k++) shared[k] = k % 97 < 50 ? Math.floor(r() * 4) : k % 13;
+      const view = shared.subarray(from, from + len);
+      // Act
+      const packed = snappyCompress(view);
+      const other = snappyCompress(new Uint8Array(len).fill(42)); // another buffer in between
+      // Assess
+      expect(packed).toEqual(snappyCompress(view.slice()));
+      expect(Buffer.from(roundTrip(view)).equals(view)).toBe(true);
+      expect(other).toEqual(snappyCompress(new Uint8Array(len).fill(42)));
+    }
+  });
+
   it('writes into a given buffer at an offset, touching nothing before it', () => {
     const input = new TextEncoder().encode('abcdabcdabcdabcd-xyz-abcdabcd'.repeat(40));
     const out = new Uint8Array(7 + maxCompressedLength(input.length)).fill(0xee);
