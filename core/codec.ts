@@ -159,8 +159,10 @@ function canonicalBase64Latin1(data: string): string | null {
  * DecodeResult, exactly `compileDecoder(schema)(base64ToUtf8(data))` in its
  * rows and rejections, except that a row holds only the schema's fields.
  *
- * Fast path: core/json-scan.ts reads the schema fields out of the text and the
- * same field checks run on them; any record it is unsure of (non-ASCII,
+ * Fast paths, both in core/json-scan.ts: a record of the commonest shape (the
+ * schema's keys in schema order, plain values) is read by the schema's
+ * template regex, any other by the scanner; the same field checks run on what
+ * either reads. Any record the scanner is unsure of (non-ASCII,
  * escapes in the fields it reads, repeated keys, a non-object, invalid JSON,
  * odd base64) goes the JSON.parse way, which also words every rejection
  * for records that are not JSON objects.
