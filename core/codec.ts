@@ -176,10 +176,7 @@ export function compileRecordDecoder(schema: readonly SchemaField[]): (data: str
     schema.map((f) => f.name),
     schema.map((f) => f.type === 'timestamp'),
   );
-  const template = recordTemplate(
-    schema.map((f) => f.name),
-    schema.map((f) => (f.type === 'string' || f.type === 'boolean' || f.type === 'timestamp' ? f.type : 'number')),
-  );
+  const template = schemaTemplate(schema);
   const make = new Function('ctx', recordDecoderSource(schema, template)) as (ctx: RecordDecoderContext) => (data: string) => DecodeResult;
   return make({
     scanner,
@@ -197,6 +194,14 @@ export function compileRecordDecoder(schema: readonly SchemaField[]): (data: str
     parseUtcIso,
     jsonNumber,
   });
+}
+
+/** The schema's record template (core/json-scan.ts recordTemplate): int, bigint and double fields take JSON numbers. */
+export function schemaTemplate(schema: readonly SchemaField[]): ReturnType<typeof recordTemplate> {
+  return recordTemplate(
+    schema.map((f) => f.name),
+    schema.map((f) => (f.type === 'string' || f.type === 'boolean' || f.type === 'timestamp' ? f.type : 'number')),
+  );
 }
 
 interface RecordDecoderContext {

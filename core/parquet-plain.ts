@@ -533,24 +533,11 @@ function writeValues(col: LakeColumn, vals: readonly unknown[], n: number, check
           v = check(raw, col, i) as string;
         }
         defBits[i >> 3]! |= 1 << (i & 7);
-        const len16 = v.length;
-        s.reserve(4 + len16 * 3); // UTF-16 unit → at most 3 UTF-8 bytes
+        const start = writeUtf8(s, v);
+        const len = s.pos - start;
+        // As many UTF-8 bytes as UTF-16 units only when every unit is ASCII.
+        if (len !== v.length) ascii = false;
         const buf = s.buf;
-        const start = s.pos + 4;
-        let p = start;
-        let k = 0;
-        for (; k < len16; k++) {
-          const c = v.charCodeAt(k);
-          if (c >= 0x80) break;
-          buf[p++] = c;
-        }
-        if (k < len16) {
-          p = start + utf8.encodeInto(v, buf.subarray(start)).written;
-          ascii = false;
-        }
-        const len = p - start;
-        s.view.setUint32(start - 4, len, true);
-        s.pos = p;
         if (minAt < 0) {
           minAt = maxAt = start;
           minLen = maxLen = len;

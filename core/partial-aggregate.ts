@@ -48,30 +48,17 @@ export class PartialAggregator {
   private count = 0;
   private lastStart = NaN;
   private lastGroups: Map<string, GroupState> | undefined;
-  /** Per measure: its operation and its first slot in `nums` (avg takes two, approxDistinct none). */
-  private readonly ops: Uint8Array;
-  private readonly slots: Uint8Array;
-  private readonly slotCount: number;
+  /** The aggregate's measure layout and generated update, made once per aggregate (planFor). */
+  private readonly plan: AggregatePlan;
 
   constructor(private readonly agg: Aggregate) {
-    this.addRow = adderFor(agg);
-    this.ops = Uint8Array.from(agg.measures, (m) => OPS[m.spec.fn]);
-    let slot = 0;
-    this.slots = Uint8Array.from(agg.measures, (m) => {
-      const at = slot;
-      slot += m.spec.fn === 'avg' ? 2 : m.spec.fn === 'approxDistinct' ? 0 : 1;
-      return at;
-    });
-    this.slotCount = slot;
+    this.plan = planFor(agg);
   }
 
   /** Adds a row whose event time (epoch ms) is `eventTime`. */
   add(row: Row, eventTime: number): void {
-    this.addRow(this, row, eventTime);
+    this.plan.add(this, row, eventTime);
   }
-
-  /** The per-event code, generated once per aggregate (see adderSource). */
-  private readonly addRow: Adder;
 
   /** The state of (window, group), created on first use. Called by the generated adder. */
   group(start: number, end: number, groupKey: string, row: Row): GroupState {
@@ -86,8 +73,8 @@ export class PartialAggregator {
         windowStart: start,
         windowEnd: end,
         groupValues: this.agg.groupBy.map((f) => row[f] ?? null),
-        nums: new Float64Array(this.slotCount),
-        seen: new Uint8Array(this.ops.length),
+        nums: new Float64Array(this.plan.slotCount),
+        seen: new Uint8Array(this.plan.ops.length),
         sketches: this.agg.measures.map((m) => (m.spec.fn === 'approxDistinct' ? new KmvSketch(KMV_K) : null)),
       };
       groups.set(groupKey, g);
@@ -110,8 +97,8 @@ export class PartialAggregator {
         for (let k = 0; k < groupBy.length; k++) row[groupBy[k]!] = g.groupValues[k] ?? null;
         for (let i = 0; i < measures.length; i++) {
           const name = measures[i]!.name;
-          const at = this.slots[i]!;
-          switch (this.ops[i]) {
+          const at = this.plan.slots[i]!;
+          switch (this.plan.ops[i]) {
             case COUNT: row[name] = g.nums[at]!; break;
             case SUM: case MIN: case MAX: row[name] = g.seen[i] === 0 ? null : g.nums[at]!; break;
             case AVG: row[`${name}_sum`] = g.nums[at]!; row[`${name}_count`] = g.nums[at + 1]!; break;
@@ -133,15 +120,34 @@ export class PartialAggregator {
 
 type Adder = (self: PartialAggregator, row: Row, eventTime: number) => void;
 
-const adders = new WeakMap<Aggregate, Adder>();
+/**
+ * Per aggregate, once: each measure's operation and first slot in a group's
+ * `nums` (avg takes two, approxDistinct none), and the generated per-event
+ * update, which bakes the same slots in as constants.
+ */
+interface AggregatePlan {
+  readonly ops: Uint8Array;
+  readonly slots: Uint8Array;
+  readonly slotCount: number;
+  readonly add: Adder;
+}
 
-function adderFor(agg: Aggregate): Adder {
-  let add = adders.get(agg);
-  if (!add) {
-    add = new Function('ctx', adderSource(agg))({ floorToMultiple, assignWindows, num, bigintSafe, groupBy: agg.groupBy, window: agg.window }) as Adder;
-    adders.set(agg, add);
+const plans = new WeakMap<Aggregate, AggregatePlan>();
+
+function planFor(agg: Aggregate): AggregatePlan {
+  let plan = plans.get(agg);
+  if (!plan) {
+    const ops = Uint8Array.from(agg.measures, (m) => OPS[m.spec.fn]);
+    let slotCount = 0;
+    const slots = Uint8Array.from(agg.measures, (m) => {
+      const at = slotCount;
+      slotCount += m.spec.fn === 'avg' ? 2 : m.spec.fn === 'approxDistinct' ? 0 : 1;
+      return at;
+    });
+    const add = new Function('ctx', adderSource(agg, slots))({ floorToMultiple, assignWindows, num, bigintSafe, groupBy: agg.groupBy, window: agg.window }) as Adder;
+    plans.set(agg, (plan = { ops, slots, slotCount, add }));
   }
-  return add;
+  return plan;
 }
 
 /**
@@ -153,7 +159,7 @@ function adderFor(agg: Aggregate): Adder {
  * and a switch per measure, and was a fifth of the engine's time. Field names
  * enter the source only as JSON string literals.
  */
-function adderSource(agg: Aggregate): string {
+function adderSource(agg: Aggregate, slots: Uint8Array): string {
   const read = (field: string) => `row[${JSON.stringify(field)}]`;
   const groupKey =
     agg.groupBy.length === 1
@@ -161,11 +167,9 @@ function adderSource(agg: Aggregate): string {
         `const k0 = ${read(agg.groupBy[0]!)};
   const groupKey = typeof k0 === 'string' ? k0 : String(k0 ?? '\u0000null');`
       : `const groupKey = JSON.stringify(groupBy.map((g) => row[g] ?? null), bigintSafe);`;
-  let slot = 0;
   const updates = agg.measures.map((m, i) => {
-    const at = slot;
+    const at = slots[i]!;
     const spec = m.spec;
-    slot += spec.fn === 'avg' ? 2 : spec.fn === 'approxDistinct' ? 0 : 1;
     const v = 'field' in spec && spec.field !== undefined ? read(spec.field) : null;
     const guarded = (body: string) => (v === null ? body : `{ const v = ${v}; if (v !== null && v !== undefined) { ${body} } }`);
     switch (spec.fn) {

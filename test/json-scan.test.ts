@@ -11,7 +11,8 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { base64ToUtf8, compileDecoder, compileRecordDecoder, type DecodeResult, type SchemaField } from '../core';
 import { parseUtcIso } from '../core/iso-time';
-import { ISO_MS, RecordScanner, recordTemplate } from '../core/json-scan';
+import { schemaTemplate } from '../core/codec';
+import { ISO_MS, RecordScanner } from '../core/json-scan';
 import clickstream from '../pipelines/clickstream';
 
 const SCHEMA: SchemaField[] = [
@@ -282,7 +283,7 @@ describe.each([
     .map(([values, ws]) => `${ws[0]}{${schema.map((f, k) => `${ws[4 * k + 1]}"${f.name}"${ws[4 * k + 2]}:${ws[4 * k + 3]}${values[k]}${ws[4 * k + 4]}`).join(',')}}${ws[4 * schema.length + 1]}`);
 
   it('gives the reference rows and rejections on records of the template\'s shape, odd values and breakage included', () => {
-    const template = recordTemplate(schema.map((f) => f.name), schema.map((f) => (f.type === 'string' || f.type === 'boolean' || f.type === 'timestamp' ? f.type : 'number')))!;
+    const template = schemaTemplate(schema)!;
     let matched = 0;
     let runs = 0;
     fc.assert(
