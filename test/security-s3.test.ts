@@ -84,7 +84,7 @@ const form = (key: string): { body: string; type: string } => ({
 
 describe('S3 emulator behind the guard', () => {
   it('refuses a browser form POST upload, with or without Origin, and stores nothing', async () => {
-    for (const headers of [{}, { Origin: 'http://evil.example' }, { Origin: `http://127.0.0.1:${port}` }]) {
+    for (const headers of [{}, { Origin: 'http://evil.example' }, { Origin: `http://127.0.0.1:${port}` }] as Record<string, string>[]) {
       const f = form('../../../outside/formpost.txt');
       const r = await raw(port, { method: 'POST', path: `/${BUCKET}`, headers: { Host: host(), 'Content-Type': f.type, ...headers }, body: f.body });
       expect([403, 415]).toContain(r.status);
