@@ -35,6 +35,8 @@ export interface LocalRuntimeOptions {
   readonly kinesisEngine?: KinesisEngine;
   /** Handler and emulator logs; JSON lines to `<dataDir>/logs/runtime.log` when absent. */
   readonly logger?: Logger;
+  /** Further loopback ports whose pages may call S3 and Kinesis (a local web UI); see local/http-guard.ts. @default [] */
+  readonly allowedOriginPorts?: readonly number[];
 }
 
 /** What `shardflow send`, `query` and `status` need to find a running `dev`. */
@@ -168,6 +170,7 @@ export async function startLocalRuntime(opts: LocalRuntimeOptions): Promise<Loca
     ...(opts.kinesisEngine ? { kinesisEngine: opts.kinesisEngine } : {}),
     services: ['s3', ...(needKinesis ? (['kinesis'] as const) : []), ...(needKafka ? (['kafka'] as const) : [])],
     buckets: [DEFAULT_LAKE_BUCKET, FAILURE_BUCKET],
+    ...(opts.allowedOriginPorts ? { allowedOriginPorts: opts.allowedOriginPorts } : {}),
   });
   const started: { stop(): Promise<void> }[] = [];
   const s3 = localS3Client(services.s3!.endpoint);

@@ -9,6 +9,7 @@ import path from 'node:path';
 import { ListStreamsCommand } from '@aws-sdk/client-kinesis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { localKinesisClient } from '../local/aws-clients';
+import { startLocalServices } from '../local/services/index';
 import { startKinesisEmulator, type KinesisEngine } from '../local/services/kinesis';
 import { freePort, type RunningService } from '../local/services/service';
 import { listeningSockets } from './support/listen-addresses';
@@ -79,4 +80,25 @@ describe.each<KinesisEngine>(['kinesalite', 'kinesis-local'])('Kinesis emulator 
     expect(sockets.map((s) => s.port)).toContain(port);
     expect(sockets.filter((s) => !s.loopback)).toEqual([]);
   });
+});
+
+describe('allowedOriginPorts through startLocalServices', () => {
+  it('lets pages of the named loopback port (a local web UI) call S3 and Kinesis, and no other port', async () => {
+    const ui = await freePort();
+    const ports = { kinesis: await freePort(), s3: await freePort() };
+    const services = await startLocalServices({ dataDir: path.join(root, 'ui'), services: ['kinesis', 's3'], ports, allowedOriginPorts: [ui] });
+    try {
+      const k = { Host: `127.0.0.1:${ports.kinesis}`, ...json };
+      const fromUi = await raw(ports.kinesis, { method: 'POST', headers: { ...k, Origin: `http://localhost:${ui}` }, body: listStreams });
+      expect(fromUi.status).toBe(200);
+      expect(fromUi.headers['access-control-allow-origin']).toBe(`http://localhost:${ui}`);
+      const s3 = await raw(ports.s3, { method: 'OPTIONS', path: '/shardflow-lake/k', headers: { Host: `localhost:${ports.s3}`, Origin: `http://127.0.0.1:${ui}`, 'Access-Control-Request-Method': 'PUT' } });
+      expect(s3.status).toBe(204);
+      expect(s3.headers['access-control-allow-origin']).toBe(`http://127.0.0.1:${ui}`);
+      const other = await raw(ports.kinesis, { method: 'POST', headers: { ...k, Origin: `http://localhost:${ui + 1}` }, body: listStreams });
+      expect(other.status).toBe(403);
+    } finally {
+      await services.stopAll();
+    }
+  }, 60_000);
 });
