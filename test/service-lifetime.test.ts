@@ -31,8 +31,9 @@ afterAll(async () => {
 });
 
 /** A tethered `sleep` in its own process group, as ServiceProcess starts a service. */
-function tetheredSleep(graceMs = 500): ChildProcess {
-  const c = spawn(process.execPath, [TETHER, String(graceMs), 'sleep', '300'], { detached: true, stdio: ['pipe', 'ignore', 'pipe'] });
+function tetheredSleep(graceMs = 500, ignoreTerm = false): ChildProcess {
+  const command = ignoreTerm ? ['sh', '-c', 'trap "" TERM; sleep 300 & wait'] : ['sleep', '300'];
+  const c = spawn(process.execPath, [TETHER, String(graceMs), ...command], { detached: true, stdio: ['pipe', 'pipe', 'pipe'] });
   spawned.push(c);
   return c;
 }
@@ -75,6 +76,16 @@ describe('tether.mjs', () => {
     tether.stdin!.destroy();
     expect(await until(() => !isSameProcess(sleep), 5_000)).toBe(true);
     expect(await until(() => tether.exitCode !== null || tether.signalCode !== null, 5_000)).toBe(true);
+  });
+
+  it('kills a service that ignores SIGTERM after the grace period, though the dead parent\'s output pipes are closed too', async () => {
+    const tether = tetheredSleep(500, true);
+    const sh = await serviceOf(tether);
+    // A dead parent closes all its ends: the tether's messages then hit EPIPE, which must not stop it.
+    tether.stdout!.destroy();
+    tether.stderr!.destroy();
+    tether.stdin!.destroy();
+    expect(await until(() => !isSameProcess(sh), 5_000)).toBe(true);
   });
 
   it('ends with the service: stopping the group stops both', async () => {

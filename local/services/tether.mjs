@@ -21,6 +21,11 @@ if (!command || !Number.isInteger(graceMs) || graceMs < 0) {
   process.exit(2);
 }
 
+// Once the parent is gone its ends of stdout/stderr are closed too: a write there fails with
+// EPIPE, which must not take this process down before it has stopped the service.
+process.stdout.on('error', () => undefined);
+process.stderr.on('error', () => undefined);
+
 process.umask(0o077);
 const child = spawn(command, args, { stdio: ['ignore', 'inherit', 'inherit'] });
 const parent = process.ppid;
@@ -31,7 +36,14 @@ function stopChild(why) {
   ending = true;
   process.stderr.write(`[tether] ${why}: stopping ${command} (pid ${child.pid})\n`);
   child.kill('SIGTERM');
-  setTimeout(() => child.kill('SIGKILL'), graceMs).unref();
+  setTimeout(() => {
+    // The whole group, so whatever the service forked goes too (this process included, last).
+    try {
+      process.kill(-process.pid, 'SIGKILL');
+    } catch {
+      child.kill('SIGKILL');
+    }
+  }, graceMs).unref();
 }
 
 child.once('error', (err) => {
