@@ -267,7 +267,9 @@ function pinCorsOrigin(res: http.ServerResponse, origin: string | undefined): vo
   res.setHeader = ((name: string, value: number | string | readonly string[]) => {
     if (!isAcao(name)) return setHeader(name, value);
     if (origin === undefined) return res;
-    setHeader('Vary', 'Origin');
+    const vary = res.getHeader('vary');
+    if (vary === undefined) setHeader('Vary', 'Origin');
+    else if (!/\borigin\b/i.test(String(vary))) setHeader('Vary', `${String(vary)}, Origin`);
     return setHeader(name, origin);
   }) as typeof res.setHeader;
   const writeHead = res.writeHead.bind(res) as (...args: unknown[]) => http.ServerResponse;
