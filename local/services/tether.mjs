@@ -7,8 +7,8 @@
 // The parent holds the write end of this process's stdin. When the parent
 // dies, for whatever reason, the kernel closes that end and stdin reaches EOF;
 // the service is then sent SIGTERM, and SIGKILL after graceMs. The service
-// runs in this process's group (the parent starts this one detached), so the
-// parent's stop() can still signal the whole group at once.
+// runs in this process's group (the parent starts this one detached): signal
+// the group (-pid) to stop it; a signal to this process alone is ignored.
 //
 // Plain JavaScript on purpose: it starts with `node` alone, no tsx, in ~40 ms.
 // Files the service writes are private to the user (umask 077, docs/security.md).
@@ -68,9 +68,7 @@ setInterval(() => {
   if (process.ppid !== parent) stopChild(`parent ${parent} exited`);
 }, 1_000).unref();
 
-// The parent's stop() signals the whole group; a signal aimed at this process alone is passed on.
-for (const sig of ['SIGTERM', 'SIGINT', 'SIGHUP']) {
-  process.on(sig, () => {
-    if (!child.killed) child.kill(sig);
-  });
-}
+// The parent's stop() signals the whole group, so the service has the signal already: passing it
+// on would deliver it twice, and a second SIGTERM kills a Node service in the middle of its own
+// clean stop. This process just outlives the service by a moment, and exits as it did.
+for (const sig of ['SIGTERM', 'SIGINT', 'SIGHUP']) process.on(sig, () => undefined);
