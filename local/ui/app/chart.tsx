@@ -45,11 +45,13 @@ export function Chart(props: ChartProps) {
     const cats = props.categories;
     const xScale: uPlot.Scale = cats
       ? { time: false, range: () => [-0.5, cats.length - 0.5] }
-      : { time: !!props.time, ...(xRange.current ? { range: (_u, min, max) => [Math.min(min, xRange.current![0]), Math.max(max, xRange.current![1])] } : {}) };
+      : { time: !!props.time };
     const opts: uPlot.Options = {
       width: Math.max(120, el.clientWidth),
       height: props.height ?? (props.spark ? 48 : 260),
       legend: { show: !props.spark },
+      // Times in UTC, as the tables and Athena print them.
+      tzDate: (ts: number) => uPlot.tzDate(new Date(ts * 1000), 'Etc/UTC'),
       cursor: props.spark ? { show: false } : {},
       scales: {
         x: xScale,
@@ -71,7 +73,7 @@ export function Chart(props: ChartProps) {
             stroke: color,
             fill: props.kind === 'bar' ? `${color}cc` : props.spark ? `${color}22` : undefined,
             width: props.spark ? 1.5 : 2,
-            points: { show: !props.spark && props.kind !== 'bar' && props.data[0]!.length < 60 },
+            points: { show: !props.spark && props.kind !== 'bar' && props.data[0]!.length < 60, size: 8 },
             spanGaps: false,
             ...(bars ? { paths: bars } : {}),
           };
@@ -94,6 +96,8 @@ export function Chart(props: ChartProps) {
     };
     const p = new uPlot(opts, props.data as uPlot.AlignedData, el);
     plot.current = p;
+    // uPlot widens the range of a single x value to years; a fixed range is set, not derived.
+    if (xRange.current) p.setScale('x', { min: xRange.current[0], max: xRange.current[1] });
     const ro = new ResizeObserver(() => p.setSize({ width: Math.max(120, el.clientWidth), height: opts.height }));
     ro.observe(el);
     return () => {
@@ -104,7 +108,10 @@ export function Chart(props: ChartProps) {
   }, [shape]);
 
   useEffect(() => {
-    plot.current?.setData(props.data as uPlot.AlignedData);
+    const p = plot.current;
+    if (!p) return;
+    p.setData(props.data as uPlot.AlignedData, !props.xRange);
+    if (props.xRange) p.setScale('x', { min: props.xRange[0], max: props.xRange[1] });
   }, [props.data, props.shadeFrom, props.xRange?.[0], props.xRange?.[1]]);
 
   return <div class={props.spark ? 'chart spark' : 'chart'} ref={box} data-testid={props.testId} />;

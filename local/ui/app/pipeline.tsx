@@ -45,7 +45,9 @@ function WindowsTab({ def, batches }: { def: PipelineDefinition; batches: number
     }
     const firstOpen = data.rows.find((r) => r.open);
     const now = Date.now() / 1000;
-    return { data: [xs, ...cols], groups, shadeFrom: firstOpen ? tsSeconds(firstOpen.values[0]!) : null, xRange: [now - minutes * 60, now] as [number, number] };
+    // Up to the end of the newest window, so an open window is seen whole.
+    const end = Math.max(now, ...data.rows.map((r) => tsSeconds(r.values[1]!)));
+    return { data: [xs, ...cols], groups, shadeFrom: firstOpen ? tsSeconds(firstOpen.values[0]!) : null, xRange: [now - minutes * 60, end] as [number, number] };
   }, [data, minutes]);
 
   const open = data?.rows.filter((r) => r.open).length ?? 0;
@@ -132,7 +134,9 @@ function BrowseTab({ def, table }: { def: PipelineDefinition; table: 'late' | 'q
             render={(col, v) =>
               col === 'payload' ? (
                 <details class="payload"><summary class="mono">{decodePayload(v).slice(0, 60) || '(empty)'}</summary><pre>{decodePayload(v)}</pre><div class="muted small">base64: <span class="mono">{v}</span></div></details>
-              ) : col === 'reason' ? <span class="reason">{v}</span> : v === null ? 'NULL' : v}
+              ) : col === 'reason' ? <span class="reason">{v}</span>
+                : col === 'lateness_ms' && v !== null ? <span class="reason" title="arrival − event time">{v} ms · {formatDuration(Number(v))} late, {formatDuration(def.allowedLatenessMs)} allowed</span>
+                : v === null ? 'NULL' : v}
           />
         </>
       )}
