@@ -49,19 +49,21 @@ async function shot(name: string): Promise<void> {
   await page.screenshot({ path: path.join(ARTIFACTS, `${name}.png`), fullPage: true });
 }
 
-/** GET a path of the UI server with the given headers, Host included (fetch cannot set Host). */
-function rawGet(pathname: string, headers: Record<string, string>): Promise<{ status: number; body: string }> {
+/** A request to the UI server with exactly these headers, Host included (fetch cannot set Host). */
+function rawRequest(method: string, pathname: string, headers: Record<string, string>, body?: string): Promise<{ status: number; body: string }> {
   const u = new URL(url);
   return new Promise((resolve, reject) => {
-    const req = http.request({ host: '127.0.0.1', port: Number(u.port), path: pathname, method: 'GET', headers }, (res) => {
+    const req = http.request({ host: '127.0.0.1', port: Number(u.port), path: pathname, method, headers: body === undefined ? headers : { ...headers, 'Content-Length': String(Buffer.byteLength(body)) } }, (res) => {
       let body = '';
       res.on('data', (c: Buffer) => (body += c.toString('utf8')));
       res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
     });
     req.on('error', reject);
-    req.end();
+    req.end(body);
   });
 }
+
+const rawGet = (pathname: string, headers: Record<string, string>) => rawRequest('GET', pathname, headers);
 
 /** Query executions the local Athena endpoint has seen. */
 async function queryCount(): Promise<number> {
@@ -270,10 +272,23 @@ describe('shardflow dev web UI', () => {
     expect((await rawGet('/', { Host: 'evil.example' })).status).toBe(421);
     const foreign = await rawGet('/api/overview', { ...own, Origin: 'http://evil.example' });
     expect(foreign.status).toBe(403);
-    expect(foreign.body).toMatch(/cross-origin request from http:\/\/evil\.example refused/);
+    expect(JSON.parse(foreign.body).message).toMatch(/web UI refuses requests from web pages of other origins \(Origin "http:\/\/evil\.example"\)/);
     expect((await rawGet('/api/overview', { ...own, 'Sec-Fetch-Site': 'cross-site' })).status).toBe(403);
     expect((await rawGet('/api/overview', { Host: u.host })).status).toBe(403);
-    expect((await rawGet('/../../etc/passwd', { Host: u.host })).status).toBe(404);
+    expect((await rawGet('/../../etc/passwd', { Host: u.host })).status).toBe(400);
+    expect((await rawGet('/%2e%2e/package.json', { Host: u.host })).status).toBe(400);
+    expect((await rawGet('/package.json', { Host: u.host })).status).toBe(404);
+    // Only JSON POSTs with the UI's header start anything.
+    const sql = JSON.stringify({ sql: 'SELECT 1' });
+    const queries = await queryCount();
+    expect((await rawRequest('POST', '/api/queries', { ...own, 'Content-Type': 'text/plain' }, sql)).status).toBe(415);
+    expect((await rawRequest('POST', '/api/queries', { ...own, 'Content-Type': 'application/x-www-form-urlencoded' }, 'sql=SELECT+1')).status).toBe(415);
+    expect((await rawRequest('POST', '/api/queries', { Host: u.host, 'Content-Type': 'application/json' }, sql)).status).toBe(403);
+    expect((await rawRequest('POST', '/api/queries', { ...own, 'Content-Type': 'application/json' }, JSON.stringify({ sql: 'x'.repeat(1_100_000) }))).status).toBe(413);
+    expect(await queryCount()).toBe(queries);
+    const ok = await rawRequest('POST', '/api/queries', { ...own, 'Content-Type': 'application/json' }, sql);
+    expect(ok.status).toBe(200);
+    expect(await queryCount()).toBe(queries + 1);
     const index = await fetch(url);
     expect(index.headers.get('content-security-policy')).toMatch(/script-src 'self'/);
 
@@ -297,7 +312,7 @@ describe('shardflow dev web UI', () => {
           out.push('read blocked');
         }
         try {
-          // A "simple" request needs no preflight; the server refuses it (no X-Shardflow-UI, not JSON), and CORP hides even that answer.
+          // A "simple" request needs no preflight; it arrives, is refused (text/plain, no X-Shardflow-UI), and the page sees an opaque answer.
           const r2 = await fetch(`${target}api/queries`, { method: 'POST', mode: 'no-cors', headers: { 'Content-Type': 'text/plain' }, body: '{"sql":"SELECT 1"}' });
           out.push(`post ${r2.type}`);
         } catch {
@@ -305,7 +320,7 @@ describe('shardflow dev web UI', () => {
         }
         return out;
       }, url);
-      expect(result).toEqual(['read blocked', 'post blocked']);
+      expect(result).toEqual(['read blocked', 'post opaque']);
       await p2.close();
     } finally {
       other.close();

@@ -2,15 +2,18 @@
  * The web UI of `shardflow dev`: a loopback HTTP server for the static bundle
  * (local/ui/dist) and its JSON API (./api.ts).
  *
- * No other site can use it: the Host must name this server (no DNS
- * rebinding), an Origin or Sec-Fetch-Site from elsewhere is refused, and every
- * API call needs the `X-Shardflow-UI` header and, to POST, a JSON body — a
- * form or a plain cross-site fetch can send neither without a CORS preflight,
- * which this server never grants. The CSP keeps the page to its own scripts.
+ * No other site can use it. The shared guard (../http-guard.ts) refuses a
+ * Host that does not name this server (DNS rebinding), an Origin or
+ * Sec-Fetch-Site from elsewhere, form posts, bodies over the cap and odd paths.
+ * On top of it every API call needs the `X-Shardflow-UI` header and, to POST,
+ * a JSON body: a cross-site page can send neither without a CORS preflight,
+ * which is granted to this server's own origin only. Only the bundle's fixed
+ * file names are served; the CSP keeps the page to its own scripts.
  */
 import http from 'node:http';
 import fs from 'node:fs/promises';
 import path from 'node:path';
+import { createGuard } from '../http-guard';
 import { assertPortFree, ServiceStartError, type RunningService } from '../services/service';
 import { ApiError, handleApi, type UiSources } from './api';
 import { ensureUiBuilt, UI_DIST_DIR } from './build';
@@ -51,18 +54,6 @@ const STATIC: Record<string, { file: string; type: string }> = {
   '/app.css': { file: 'app.css', type: 'text/css; charset=utf-8' },
 };
 
-/** Why a request is refused, or null when it may go on. */
-export function refusal(req: http.IncomingMessage, port: number): { status: number; message: string } | null {
-  const hosts = [`127.0.0.1:${port}`, `localhost:${port}`, `[::1]:${port}`];
-  const host = (req.headers.host ?? '').toLowerCase();
-  if (!hosts.includes(host)) return { status: 421, message: `Host ${JSON.stringify(req.headers.host ?? '')} is not this server (expected ${hosts[0]})` };
-  const origin = req.headers.origin;
-  if (origin !== undefined && !hosts.some((h) => origin.toLowerCase() === `http://${h}`)) return { status: 403, message: `cross-origin request from ${origin} refused` };
-  const site = req.headers['sec-fetch-site'];
-  if (site !== undefined && site !== 'same-origin' && site !== 'none') return { status: 403, message: `${site} request refused` };
-  return null;
-}
-
 function send(res: http.ServerResponse, status: number, type: string, body: string | Buffer, extra: Record<string, string> = {}): void {
   res.writeHead(status, { ...SECURITY_HEADERS, 'Content-Type': type, 'Content-Length': String(Buffer.byteLength(body)), ...extra });
   res.end(body);
@@ -88,10 +79,10 @@ export async function startUiServer(opts: UiServerOptions): Promise<UiServer> {
   const files = new Map<string, Buffer>();
   for (const f of new Set(Object.values(STATIC).map((s) => s.file))) files.set(f, await fs.readFile(path.join(dist, f)));
 
+  const guard = createGuard({ service: 'web UI', ports: [port], maxBodyBytes: MAX_BODY_BYTES, contentTypes: ['application/json'], errorFormat: 'json' });
   const server = http.createServer((req, res) => {
+    if (!guard(req, res)) return;
     void (async () => {
-      const refused = refusal(req, port);
-      if (refused) return sendJson(res, refused.status, { error: refused.message });
       const url = new URL(req.url ?? '/', `http://127.0.0.1:${port}`);
       if (!url.pathname.startsWith('/api/')) {
         const s = STATIC[url.pathname];
