@@ -52,10 +52,15 @@ export async function buildUi(outDir: string = UI_DIST_DIR): Promise<{ outDir: s
     throw new UiBuildError(`building the UI failed: ${(err as Error).message}`);
   }
   await fs.copyFile(path.join(UI_SOURCE_DIR, 'index.html'), path.join(tmp, 'index.html'));
-  // Swap in whole: a server never sees half a bundle.
-  await fs.rm(outDir, { recursive: true, force: true });
+  // Swap in whole: a server never sees half a bundle. Two builders at once both succeed; the last one's stays.
   await fs.mkdir(path.dirname(outDir), { recursive: true });
-  await fs.rename(tmp, outDir);
+  await fs.rm(outDir, { recursive: true, force: true });
+  try {
+    await fs.rename(tmp, outDir);
+  } catch (err) {
+    await fs.rm(tmp, { recursive: true, force: true });
+    if ((err as NodeJS.ErrnoException).code !== 'ENOTEMPTY' && (err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+  }
   let bytes = 0;
   for (const f of UI_FILES) bytes += (await fs.stat(path.join(outDir, f))).size;
   return { outDir, bytes };
