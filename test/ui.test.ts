@@ -13,7 +13,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { chromium, type Browser, type Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ListQueryExecutionsCommand } from '@aws-sdk/client-athena';
 import { localAthenaClient, localS3Client } from '../local/aws-clients';
 import { S3OnFailureDestination } from '../local/esm/on-failure-destination';
@@ -39,6 +39,8 @@ const MALFORMED = ['{"event_id": "m1", "value": ', 'this is not json'];
 const MISSING_FIELD = JSON.stringify({ event_id: 'm3', user_id: 'u', value: 50, ts: new Date().toISOString() }); // no category
 const LATE = 2; // an hour old: later than the allowed 10 minutes
 const KEPT = Object.values(CATEGORIES).reduce((a, b) => a + b, 0);
+/** The event time of every on-time event: they share a window, even across a minute boundary. */
+const sentTs = new Date(Date.now() - 5_000).toISOString();
 const TOTAL = KEPT + FILTERED + MALFORMED.length + 1 + LATE;
 
 function cli(...args: string[]) {
@@ -125,9 +127,13 @@ afterAll(async () => {
 }, 60_000);
 
 describe('shardflow dev web UI', () => {
+  afterEach(async (ctx) => {
+    // What the page showed when a test failed, beside the screenshots of the passing ones.
+    if (ctx.task.result?.state === 'fail' && page) await shot(`failed-${ctx.task.name.replace(/[^a-z0-9]+/gi, '-').slice(0, 60)}`).catch(() => undefined);
+  });
+
   it('shows the counts sent on the overview, live', async () => {
-    // One event time for every on-time event: they share a window, even across a minute boundary.
-    const ts = new Date(Date.now() - 5_000).toISOString();
+    const ts = sentTs;
     const old = new Date(Date.now() - 3_600_000).toISOString();
     const lines: string[] = [];
     let i = 0;
@@ -168,6 +174,11 @@ describe('shardflow dev web UI', () => {
       expect(cells[4]).toMatch(/^open until \d{2}:\d{2}:\d{2}Z$/);
     }
     expect(await page.getByTestId('windows-chart').locator('canvas').count()).toBeGreaterThan(0);
+    // Live: two more books events in the same window show up without a reload, as their batch lands.
+    const more = [0, 1].map((k) => JSON.stringify({ event_id: `x${k}`, user_id: 'ux', category: 'books', value: 30, ts: sentTs }));
+    await fs.writeFile(path.join(dir, 'more.ndjson'), more.join('\n') + '\n');
+    await cli('send', 'clickstream', '--file', path.join(dir, 'more.ndjson'));
+    await expect.poll(async () => (await table.locator('tr', { hasText: 'books' }).locator('td').allTextContents())[3], { timeout: 30_000 }).toBe(String(CATEGORIES.books + 2));
     await page.getByTestId('measure').selectOption('max_value');
     await expect.poll(async () => (await table.locator('tr', { hasText: 'toys' }).locator('td').allTextContents())[3]).toBe('22.0');
     await shot('pipeline-windows');
@@ -239,13 +250,16 @@ describe('shardflow dev web UI', () => {
     const table = page.getByTestId('result-table');
     await table.waitFor();
     const rows = await table.locator('tbody tr').evaluateAll((trs) => trs.map((tr) => [...tr.querySelectorAll('td')].map((td) => td.textContent)));
-    expect(rows).toEqual(Object.entries(CATEGORIES).map(([c, n]) => [c, String(n)]));
+    const expected = Object.entries(CATEGORIES).map(([c, n]) => [c, String(c === 'books' ? n + 2 : n)]);
+    expect(rows).toEqual(expected);
     expect(await page.getByTestId('bytes-scanned').textContent()).toMatch(/^[\d.]+ (B|KiB|MiB)$/);
     expect(await page.getByTestId('result-chart').locator('canvas').count()).toBeGreaterThan(0);
     const [download] = await Promise.all([page.waitForEvent('download'), page.getByTestId('download-csv').click()]);
     const csv = await fs.readFile((await download.path())!, 'utf8');
-    expect(csv.trim().split('\n')).toEqual(['"category","events"', ...Object.entries(CATEGORIES).map(([c, n]) => `"${c}","${n}"`)]);
+    expect(csv.trim().split('\n')).toEqual(['"category","events"', ...expected.map(([c, n]) => `"${c}","${n}"`)]);
     await shot('console-result');
+    await page.getByTestId('chart-kind').selectOption('line');
+    expect(await page.getByTestId('result-chart').locator('canvas').count()).toBeGreaterThan(0);
 
     await page.getByTestId('sql-editor').fill('SELECT category,\n  nope\nFROM clickstream_events');
     await page.getByTestId('run-query').click();
@@ -256,12 +270,25 @@ describe('shardflow dev web UI', () => {
   });
 
   it('pages through a result by Athena\'s NextToken', async () => {
-    await page.getByTestId('sql-editor').fill('SELECT event_id FROM clickstream_events ORDER BY event_id');
+    const raw = KEPT + 2;
+    const rows = raw * 3;
+    await page.getByTestId('sql-editor').fill('SELECT event_id, k FROM clickstream_events CROSS JOIN (VALUES (1), (2), (3)) AS t(k) ORDER BY event_id, k');
     await page.locator('label', { hasText: 'page size' }).locator('select').selectOption('25');
     await page.getByTestId('run-query').click();
-    await page.getByTestId('result-table').waitFor();
-    expect(await page.getByTestId('page-info').textContent()).toBe(`rows 1–${Math.min(25, KEPT)}`);
-    expect(await page.getByTestId('page-next').isDisabled()).toBe(KEPT <= 25);
+    const info = page.getByTestId('page-info');
+    await expect.poll(() => info.textContent()).toBe('rows 1–25');
+    const first = await page.getByTestId('result-table').locator('tbody tr').first().locator('td').allTextContents();
+    await page.getByTestId('page-next').click();
+    await expect.poll(() => info.textContent()).toBe('rows 26–50');
+    await page.getByTestId('page-next').click();
+    await expect.poll(() => info.textContent()).toBe(`rows 51–${rows}`);
+    expect(await page.getByTestId('result-table').locator('tbody tr').count()).toBe(rows - 50);
+    expect(await page.getByTestId('page-next').isDisabled()).toBe(true);
+    await page.getByTestId('page-prev').click();
+    await page.getByTestId('page-prev').click();
+    await expect.poll(() => info.textContent()).toBe('rows 1–25');
+    expect(await page.getByTestId('result-table').locator('tbody tr').first().locator('td').allTextContents()).toEqual(first);
+    await shot('console-paged');
   });
 
   it('refuses a foreign Host or Origin, cross-site fetches, and API calls without its header', async () => {

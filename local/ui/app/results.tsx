@@ -5,6 +5,7 @@ import { api, type ResultPage } from './api';
 
 export interface Paged {
   page: ResultPage | null;
+  /** The index of `page` (the one asked for may still be loading). */
   index: number;
   error: string | null;
   loading: boolean;
@@ -17,13 +18,13 @@ export interface Paged {
 export function usePages(id: string | null, size: number): Paged {
   const [tokens, setTokens] = useState<(string | null)[]>([null]);
   const [index, setIndex] = useState(0);
-  const [page, setPage] = useState<ResultPage | null>(null);
+  const [loaded, setLoaded] = useState<{ page: ResultPage; index: number } | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [loading, setLoading] = useState(false);
   useEffect(() => {
     setTokens([null]);
     setIndex(0);
-    setPage(null);
+    setLoaded(null);
     setError(null);
   }, [id, size]);
   useEffect(() => {
@@ -34,7 +35,7 @@ export function usePages(id: string | null, size: number): Paged {
     api<ResultPage>(`queries/${id}/results?size=${size}${token ? `&token=${encodeURIComponent(token)}` : ''}`)
       .then((p) => {
         if (!live) return;
-        setPage(p);
+        setLoaded({ page: p, index });
         setError(null);
         setTokens((t) => (t.length === index + 1 && p.nextToken ? [...t, p.nextToken] : t));
       })
@@ -44,14 +45,17 @@ export function usePages(id: string | null, size: number): Paged {
       live = false;
     };
   }, [id, index, size, tokens[index]]);
+  const page = loaded?.page ?? null;
+  const shown = loaded?.index ?? 0;
   return {
     page,
-    index,
+    index: shown,
     error,
     loading,
     hasNext: !!page?.nextToken,
-    next: () => page?.nextToken && setIndex(index + 1),
-    prev: () => index > 0 && setIndex(index - 1),
+    // From the page on screen, so a click during a load cannot skip a page.
+    next: () => !loading && page?.nextToken && setIndex(shown + 1),
+    prev: () => !loading && shown > 0 && setIndex(shown - 1),
   };
 }
 
