@@ -1,5 +1,5 @@
 /** One pipeline: its aggregate windows, late and quarantined records, failed batches and scheduled queries. */
-import { useEffect, useMemo, useState } from 'preact/hooks';
+import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import { api, formatBytes, formatDuration, formatNumber, waitForQuery, type PipelineDefinition, type PipelineOverview, type QueryState, type WindowRows } from './api';
 import { Chart } from './chart';
 import { Pager, ResultTable, usePages } from './results';
@@ -22,14 +22,21 @@ function WindowsTab({ def, batches }: { def: PipelineDefinition; batches: number
   const [minutes, setMinutes] = useState(30);
   const [data, setData] = useState<WindowRows | null>(null);
   const [error, setError] = useState<string | null>(null);
+  // Refetched when a batch has landed (the batch count moved), at most every 2 s: one view query, not one per batch.
+  const [seen, setSeen] = useState(batches);
+  const latest = useRef(batches);
+  latest.current = batches;
+  useEffect(() => {
+    const t = setInterval(() => setSeen(latest.current), 2_000);
+    return () => clearInterval(t);
+  }, []);
   useEffect(() => {
     let live = true;
     api<WindowRows>(`pipelines/${encodeURIComponent(def.name)}/windows?measure=${encodeURIComponent(measure)}&minutes=${minutes}`)
       .then((d) => { if (live) { setData(d); setError(null); } })
       .catch((e: Error) => live && setError(e.message));
     return () => { live = false; };
-    // Refetched when a batch lands (the batch count moves) or the choice changes.
-  }, [def.name, measure, minutes, batches]);
+  }, [def.name, measure, minutes, seen]);
 
   const chart = useMemo(() => {
     if (!data) return null;
@@ -150,12 +157,15 @@ interface FailedBatches {
   batches: { key: string; size: number; unreadable?: string; record?: Record<string, unknown>; payload?: string | null }[];
 }
 
-function FailedTab({ def, batches }: { def: PipelineDefinition; batches: number }) {
+function FailedTab({ def }: { def: PipelineDefinition }) {
   const [data, setData] = useState<FailedBatches | null>(null);
   const [error, setError] = useState<string | null>(null);
   useEffect(() => {
-    api<FailedBatches>(`pipelines/${encodeURIComponent(def.name)}/failed-batches`).then(setData, (e: Error) => setError(e.message));
-  }, [def.name, batches]);
+    const load = () => api<FailedBatches>(`pipelines/${encodeURIComponent(def.name)}/failed-batches`).then((d) => { setData(d); setError(null); }, (e: Error) => setError(e.message));
+    void load();
+    const t = setInterval(load, 5_000);
+    return () => clearInterval(t);
+  }, [def.name]);
   if (error) return <div class="error">{error}</div>;
   if (!data) return <p class="muted">loading …</p>;
   return (
@@ -270,7 +280,7 @@ export function PipelinePage({ name, tab, live }: { name: string; tab: string; l
       {current === 'windows' && (def.aggregate ? <WindowsTab def={def} batches={batches} /> : <p>This pipeline has no aggregate.</p>)}
       {current === 'late' && <BrowseTab key="late" def={def} table="late" />}
       {current === 'quarantine' && <BrowseTab key="quarantine" def={def} table="quarantine" />}
-      {current === 'failed' && <FailedTab def={def} batches={batches} />}
+      {current === 'failed' && <FailedTab def={def} />}
       {current === 'scheduled' && <ScheduledTab def={def} />}
     </div>
   );
