@@ -38,6 +38,7 @@ const FILTERED = 4; // value ≤ 10
 const MALFORMED = ['{"event_id": "m1", "value": ', 'this is not json'];
 const MISSING_FIELD = JSON.stringify({ event_id: 'm3', user_id: 'u', value: 50, ts: new Date().toISOString() }); // no category
 const LATE = 2; // an hour old: later than the allowed 10 minutes
+const IOT_EVENTS = 300;
 const KEPT = Object.values(CATEGORIES).reduce((a, b) => a + b, 0);
 /** The event time of every on-time event: they share a window, even across a minute boundary. */
 const sentTs = new Date(Date.now() - 5_000).toISOString();
@@ -48,6 +49,7 @@ function cli(...args: string[]) {
 }
 
 async function shot(name: string): Promise<void> {
+  await page.evaluate('window.scrollTo(0, 0)');
   await page.screenshot({ path: path.join(ARTIFACTS, `${name}.png`), fullPage: true });
 }
 
@@ -88,13 +90,15 @@ beforeAll(async () => {
   }
   await fs.mkdir(ARTIFACTS, { recursive: true });
   dir = await fs.mkdtemp(path.join(os.tmpdir(), 'shardflow-ui-'));
-  // Only the Kinesis pipeline: the UI is the same for Kafka, and a JVM would double the start time.
+  // Both example pipelines, one on Kinesis (shards, iterator age) and one on Kafka (partitions, offset lag).
   await fs.mkdir(path.join(dir, 'pipelines'));
-  await fs.writeFile(path.join(dir, 'pipelines', 'clickstream.mts'), `export { default } from ${JSON.stringify(path.join(ROOT, 'pipelines', 'clickstream.ts'))};\n`);
-  const ports = { kinesis: await freePort(), s3: await freePort(), athena: await freePort(), ui: await freePort() };
+  for (const name of ['clickstream', 'iot']) {
+    await fs.writeFile(path.join(dir, 'pipelines', `${name}.mts`), `export { default } from ${JSON.stringify(path.join(ROOT, 'pipelines', `${name}.ts`))};\n`);
+  }
+  const ports = { kinesis: await freePort(), s3: await freePort(), athena: await freePort(), kafka: await freePort(), ui: await freePort() };
   // `timeout` bounds dev's life even if this test process is killed before afterAll.
   dev = spawn('timeout', ['-k', '10', '300', process.execPath, 'cli/shardflow.mjs', '--pipelines', path.join(dir, 'pipelines'), '--data-dir', path.join(dir, 'data'), 'dev', '--no-status',
-    '--kinesis-port', String(ports.kinesis), '--s3-port', String(ports.s3), '--athena-port', String(ports.athena), '--ui-port', String(ports.ui)], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    '--kinesis-port', String(ports.kinesis), '--s3-port', String(ports.s3), '--athena-port', String(ports.athena), '--kafka-port', String(ports.kafka), '--ui-port', String(ports.ui)], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
   process.once('exit', () => dev.kill('SIGKILL'));
   url = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`dev did not print its UI URL within 90 s:\n${devLog}`)), 90_000);
@@ -156,8 +160,20 @@ describe('shardflow dev web UI', () => {
     expect(await text('errors').textContent()).toBe('0');
     expect(Number(await text('objects').textContent())).toBeGreaterThan(0);
     // Two shards, each a row, and the sparkline drawn.
-    await expect.poll(() => page.locator('[data-testid=pipeline-clickstream] tbody tr').count()).toBe(2);
+    expect(await page.locator('[data-testid=pipeline-clickstream] tbody tr td:first-child').allTextContents()).toEqual(['shardId-000000000000', 'shardId-000000000001']);
+    expect(await text('lag').textContent()).toMatch(/^\d+ ms$/);
     expect(await page.getByTestId('clickstream-chart-rate').locator('canvas').count()).toBeGreaterThan(0);
+
+    // The Kafka pipeline: its three partitions, offset lag, and every record accounted for.
+    const iot = await cli('send', 'iot', '--count', String(IOT_EVENTS));
+    expect(iot.stdout).toMatch(new RegExp(`iot: sent ${IOT_EVENTS}, failed 0`));
+    const n = async (k: string) => Number((await page.getByTestId(`iot-${k}`).textContent())!.replace(/,/g, ''));
+    await expect.poll(() => n('received'), { timeout: 60_000 }).toBe(IOT_EVENTS);
+    expect((await n('raw')) + (await n('filtered')) + (await n('quarantined')) + (await n('late'))).toBe(IOT_EVENTS);
+    const card = page.getByTestId('pipeline-iot');
+    expect(await card.locator('tbody tr td:first-child').allTextContents()).toEqual(['iot-readings-0', 'iot-readings-1', 'iot-readings-2']);
+    expect(await card.locator('.stat-label').allTextContents()).toContain('offset lag');
+    await expect.poll(() => page.getByTestId('iot-lag').textContent()).toBe('0 rec');
     await page.waitForTimeout(1_500); // another sample or two for the charts
     await shot('overview');
   });
