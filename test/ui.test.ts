@@ -247,6 +247,9 @@ describe('shardflow dev web UI', () => {
     await expect.poll(() => failed.locator('tbody tr').count()).toBe(1);
     const cells = await failed.locator('tbody tr td').allTextContents();
     expect(cells.slice(1, 6)).toEqual(['RetryAttemptsExhausted', 'shardId-000000000001', '2', '111 … 222', '3']);
+    // The discarded invocation event, as the destination stored it, on opening the row.
+    await failed.locator('tbody tr details summary').click();
+    expect(JSON.parse((await failed.locator('tbody tr details pre').textContent())!)).toEqual({ Records: [] });
     await shot('pipeline-failed-batches');
 
     const hour = new Date(Math.floor(Date.now() / 3_600_000) * 3_600_000 + 3_600_000).toISOString();

@@ -110,10 +110,9 @@ function overview(src: UiSources): Json {
   };
 }
 
-function definition(p: Pipeline): Json {
+function definition(p: Pipeline, now: number): Json {
   const tables = lakeTables(p);
   const view = aggregateView(p);
-  const now = Date.now();
   return {
     name: p.name,
     description: p.description,
@@ -295,8 +294,9 @@ export async function handleApi(src: UiSources, req: ApiRequest): Promise<ApiAns
   const json = (body: Json | Promise<Json>) => Promise.resolve(body).then((x): ApiAnswer => ({ kind: 'json', body: x }));
   if (req.method === 'GET') {
     if (a === 'overview' && !b) return json(overview(src));
-    if (a === 'pipelines' && !b) return json(src.pipelines.map(definition));
-    if (a === 'pipelines' && b && !c) return json(definition(pipelineNamed(src, b)));
+    const now = (src.now ?? Date.now)();
+    if (a === 'pipelines' && !b) return json(src.pipelines.map((p) => definition(p, now)));
+    if (a === 'pipelines' && b && !c) return json(definition(pipelineNamed(src, b), now));
     if (a === 'pipelines' && c === 'windows' && !d) return json(windows(src, pipelineNamed(src, b), req.query));
     if (a === 'pipelines' && c === 'failed-batches' && !d) return json(failedBatches(src, pipelineNamed(src, b)));
     if (a === 'pipelines' && c === 'runs' && !d) return json(runs(src, pipelineNamed(src, b)));

@@ -58,7 +58,7 @@ function PipelineCard({ p }: { p: PipelineOverview }) {
           <Chart spark data={series(p, (h) => h.failures + h.retries)} series={[{ label: 'errors', color: '#7c3aed' }]} time /></div>
       </div>
       <table class="grid compact">
-        <thead><tr><th>{p.sourceKind === 'kinesis' ? 'shard' : 'partition'}</th><th>lag</th><th>events in</th><th>filtered (criteria)</th><th>batches</th><th>errors</th><th>retries</th><th>discarded</th><th>checkpoint</th><th>last error</th></tr></thead>
+        <thead><tr><th>{p.sourceKind === 'kinesis' ? 'shard' : 'partition'}</th><th>lag</th><th class="num">events in</th><th class="num">filtered (criteria)</th><th class="num">batches</th><th class="num">errors</th><th class="num">retries</th><th class="num">discarded</th><th>checkpoint</th><th>last error</th></tr></thead>
         <tbody>
           {p.partitions.map((x) => (
             <tr key={x.id}>

@@ -151,6 +151,17 @@ function BrowseTab({ def, table }: { def: PipelineDefinition; table: 'late' | 'q
   );
 }
 
+/** A <details> whose body (a whole invocation payload can be megabytes) is made only when opened. */
+function Lazy({ summary, text }: { summary: string; text: () => string }) {
+  const [open, setOpen] = useState(false);
+  return (
+    <details onToggle={(e) => setOpen((e.currentTarget as HTMLDetailsElement).open)}>
+      <summary class="mono small">{summary}</summary>
+      {open && <pre>{text()}</pre>}
+    </details>
+  );
+}
+
 interface FailedBatches {
   destination: string;
   total?: number;
@@ -189,7 +200,7 @@ function FailedTab({ def }: { def: PipelineDefinition }) {
                   <td class="mono ellipsis">{k ? `${k.startSequenceNumber} … ${k.endSequenceNumber}` : kfp ? `${kfp[1].firstRecordOffset} … ${kfp[1].lastRecordOffset}` : ''}</td>
                   <td class="num">{r.requestContext?.approximateInvokeCount ?? ''}</td>
                   <td>{r.responseContext?.functionError ?? ''}</td>
-                  <td><details><summary class="mono small">{b.key.split('/').at(-1)}</summary><pre>{b.payload ? JSON.stringify(JSON.parse(b.payload), null, 2) : ''}</pre></details></td>
+                  <td><Lazy summary={b.key.split('/').at(-1) ?? b.key} text={() => (b.payload ? JSON.stringify(JSON.parse(b.payload), null, 2) : '(no payload)')} /></td>
                 </tr>
               );
             })}
