@@ -148,6 +148,12 @@ describe('UI server', () => {
     expect((await fetch(`${ui.url}app.js`, { method: 'POST' })).status).toBe(405);
   });
 
+  it('answers 502 naming the endpoint when Athena does not answer', async () => {
+    const r = await fetch(`${ui.url}api/queries/00000000-0000-0000-0000-000000000000`, { headers });
+    expect(r.status).toBe(502);
+    expect(((await r.json()) as { error: string }).error).toMatch(/^the local endpoint failed: /);
+  });
+
   it('fails clearly when its port is taken', async () => {
     await expect(startUiServer({ port, distDir: path.join(tmp, 'dist'), sources: null as never })).rejects.toThrow(new RegExp(`web UI: port ${port} on 127.0.0.1 is already in use`));
   });

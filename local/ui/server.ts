@@ -116,9 +116,12 @@ export async function startUiServer(opts: UiServerOptions): Promise<UiServer> {
         return sendJson(res, 200, answer.body);
       } catch (err) {
         if (err instanceof ApiError) return sendJson(res, err.status, { error: err.message });
-        const e = err as Error & { $metadata?: unknown };
-        // An Athena or S3 refusal of what the user asked (bad token, unknown id) is the user's to read.
-        if (e.$metadata) return sendJson(res, 400, { error: e.message });
+        const e = err as Error & { $metadata?: { httpStatusCode?: number } };
+        const upstream = e.$metadata?.httpStatusCode;
+        // An Athena or S3 refusal of what the user asked (bad token, unknown id) is the user's to read;
+        // the endpoint failing or not answering is the runtime's.
+        if (upstream !== undefined && upstream >= 400 && upstream < 500) return sendJson(res, 400, { error: e.message });
+        if (upstream !== undefined || (e as { code?: string }).code === 'ECONNREFUSED') return sendJson(res, 502, { error: `the local endpoint failed: ${e.message}` });
         return sendJson(res, 500, { error: e.message });
       }
     })().catch(() => res.destroy());
