@@ -4,7 +4,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['node_modules/**', 'cdk.out/**', '.shardflow/**', 'bench/**', 'dist/**', '**/*.d.ts'] },
+  { ignores: ['node_modules/**', 'cdk.out/**', '.shardflow/**', 'bench/**', 'dist/**', '**/*.d.ts', 'local/ui/dist/**', 'test-artifacts/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -17,6 +17,7 @@ import { sendToKafka, sendToKinesis, toOutgoing, type OutgoingRecord, type SendR
 import { readRuntimeInfo, readStatusFile, startLocalRuntime, type PipelineStatus } from '../local/runtime';
 import { resolveTarget, type Target, type TargetKind } from '../local/targets';
 import { runAthenaQuery, QueryFailedError } from '../local/query';
+import { DEFAULT_UI_PORT, startDevUi, type UiServer } from '../local/ui';
 import { registerBatchCommands } from './batch-commands';
 import { formatRows, type OutputFormat } from './table-format';
 
@@ -66,7 +67,9 @@ program
   .option('--athena-port <port>', 'local Athena endpoint port', positiveInt('--athena-port'), 4570)
   .option('--kafka-port <port>', 'Kafka broker port', positiveInt('--kafka-port'), 9092)
   .option('--no-status', 'do not draw the live status table')
-  .action(async (o: { kinesisEngine: 'kinesalite' | 'kinesis-local'; kinesisPort: number; s3Port: number; athenaPort: number; kafkaPort: number; status: boolean }) => {
+  .option('--ui-port <port>', 'web UI port (loopback)', positiveInt('--ui-port'), DEFAULT_UI_PORT)
+  .option('--no-ui', 'do not serve the web UI')
+  .action(async (o: { kinesisEngine: 'kinesalite' | 'kinesis-local'; kinesisPort: number; s3Port: number; athenaPort: number; kafkaPort: number; status: boolean; uiPort: number; ui: boolean }) => {
     const g = globals();
     const pipelines = await loadPipelines(g.pipelines);
     process.stderr.write(`shardflow dev: starting services for ${pipelines.map((p) => p.name).join(', ')} …\n`);
@@ -76,9 +79,17 @@ program
       kinesisEngine: o.kinesisEngine,
       ports: { kinesis: o.kinesisPort, s3: o.s3Port, athena: o.athenaPort, kafka: o.kafkaPort },
     });
+    let ui: UiServer | undefined;
+    try {
+      if (o.ui) ui = await startDevUi(rt, pipelines, { port: o.uiPort });
+    } catch (err) {
+      await rt.stop();
+      throw err;
+    }
     const e = rt.info.endpoints;
     process.stderr.write(
       `ready: S3 ${e.s3}, Athena ${e.athena}${e.kinesis ? `, Kinesis ${e.kinesis}` : ''}${e.kafka ? `, Kafka ${e.kafka}` : ''}\n` +
+        (ui ? `web UI: ${ui.url}\n` : '') +
         `lake: s3://${rt.info.lakeBucket}/  data: ${path.resolve(g.dataDir)}  logs: ${path.resolve(g.dataDir, 'logs/runtime.log')}\n` +
         `send events: npx shardflow send ${pipelines[0]!.name} --count 1000   ·   Ctrl-C stops cleanly\n`,
     );
@@ -102,6 +113,7 @@ program
       process.once('SIGTERM', onSignal);
     });
     if (timer) clearInterval(timer);
+    await ui?.stop();
     await rt.stop();
     process.stderr.write('stopped. Nothing in flight was lost; `shardflow dev` resumes from the checkpoints.\n');
   });
@@ -272,7 +284,7 @@ registerBatchCommands(program, {
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   const e = err as Error;
-  const known = ['CliError', 'TargetError', 'PipelineLoadError', 'PipelineDefinitionError', 'ServiceStartError', 'QueryFailedError', 'RecordTooLargeError'];
+  const known = ['CliError', 'TargetError', 'PipelineLoadError', 'PipelineDefinitionError', 'ServiceStartError', 'QueryFailedError', 'RecordTooLargeError', 'UiBuildError'];
   console.error(`shardflow: ${known.includes(e.name) ? e.message : (e.stack ?? e.message)}`);
   process.exit(1);
 });
