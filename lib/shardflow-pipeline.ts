@@ -56,12 +56,19 @@ export interface ShardflowPipelineProps {
 }
 
 export class ShardflowPipeline extends Construct {
+  /** The Kinesis stream, for a Kinesis pipeline. */
   public readonly kinesisSource?: KinesisSource;
+  /** The Kafka topic (and the MSK Serverless cluster, when one was made), for a Kafka pipeline. */
   public readonly kafkaSource?: KafkaSource;
+  /** The stream-processor function, its event source mapping and failed-batches bucket. */
   public readonly processor: StreamProcessor;
+  /** The Glue tables and views of the pipeline. */
   public readonly catalog: LakeCatalog;
+  /** The schedules and state machine of the scheduled queries, when the pipeline has any. */
   public readonly scheduledQueries?: ScheduledQueries;
+  /** Alarms and the dashboard. */
   public readonly observability: Observability;
+  /** The hourly compactor, unless `compactor: false`. */
   public readonly compactor?: Compactor;
   private readonly emitOutputs: boolean;
 
