@@ -116,14 +116,14 @@ describe('shardflow init', () => {
     const bundle = fs.readdirSync(out).filter((d) => d.startsWith('asset.')).map((d) => path.join(out, d, 'index.mjs')).filter((f) => fs.existsSync(f))
       .map((f) => fs.readFileSync(f, 'utf8')).find((code) => code.includes('clicks_by_page_1m') && code.includes('batchItemFailures'));
     expect(bundle).toBeDefined();
-  });
+  }, STEP_MS);
 
   it("the project's own test and type check pass", async () => {
     const test = await npm('npm test (project)', ['test', '--silent'], app);
     expect(test.stdout).toMatch(/2 passed/);
     // NodeNext resolution, the strictest: the package's declarations and exports map hold under it.
     await sh('tsc --noEmit (project)', path.join(app, 'node_modules/.bin/tsc'), ['--noEmit'], app);
-  });
+  }, STEP_MS);
 
   describe('shardflow dev + send + query', () => {
     let dev: ChildProcess | undefined;
@@ -180,6 +180,6 @@ setInterval(() => { try { process.kill(Number(parent), 0); } catch { stop(); } }
       expect(Number(view.pages)).toBeGreaterThan(1);
       const status = await shardflow('shardflow status', ['status'], app);
       expect(status.stdout).toMatch(/clicks/);
-    });
+    }, STEP_MS);
   });
 });
