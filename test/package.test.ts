@@ -83,6 +83,12 @@ describe('the packed package', () => {
     const { stdout } = await shardflow('shardflow --version', ['--version'], app);
     const version = (JSON.parse(fs.readFileSync(path.join(REPO, 'package.json'), 'utf8')) as { version: string }).version;
     expect(stdout.trim()).toBe(version);
+    // Each entry point loads from the user's project, as an ES module and through require() (Node 20.19+).
+    const esm = await sh('import entry points', process.execPath, ['--input-type=module', '-e',
+      "import * as a from 'shardflow'; import * as c from 'shardflow/cdk'; import * as l from 'shardflow/local'; console.log([typeof a.definePipeline, typeof a.runEvents, typeof c.ShardflowPipeline, typeof c.shardflowStacks, typeof l.startLocalRuntime].join())"], app);
+    expect(esm.stdout.trim()).toBe('function,function,function,function,function');
+    const cjs = await sh('require entry point', process.execPath, ['-e', "console.log(typeof require('shardflow').definePipeline)"], app);
+    expect(cjs.stdout.trim()).toBe('function');
     // The project's tsx (a dev dependency of the scaffold, for cdk.json's app) is not the package's.
     expect(fs.existsSync(path.join(app, 'node_modules/shardflow/node_modules/tsx'))).toBe(false);
   });
