@@ -83,7 +83,7 @@ export class ShardflowPipeline extends Construct {
     // stacks come and go without pinning the lake stack, and IAM resources read the same everywhere.
     // What CloudFormation cannot see through a name is the order: the lake deploys first.
     if (Construct.isConstruct(lake)) {
-      if (Stack.of(lake) !== Stack.of(this)) Stack.of(this).addDependency(Stack.of(lake));
+      if (Stack.of(lake) !== Stack.of(this)) Stack.of(this).addStackDependency(Stack.of(lake));
       else this.node.addDependency(lake);
     }
     const lakeBucket = s3.Bucket.fromBucketAttributes(this, 'LakeBucket', {
