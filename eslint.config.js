@@ -1,5 +1,5 @@
 // Lint rules: typescript-eslint's recommended set, plus the layering from
-// DESIGN.md ("the arrows only go down"): core imports nothing of ours and no I/O.
+// docs/architecture.md ("the imports only go down"): core imports nothing of ours and no I/O.
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
@@ -19,7 +19,7 @@ export default tseslint.config(
     rules: {
       'no-restricted-imports': ['error', {
         patterns: [
-          { group: ['**/functions/**', '**/lib/**', '**/local/**', '**/cli/**', '**/pipelines/**'], message: 'core/ imports nothing of ours outside core (DESIGN.md layout).' },
+          { group: ['**/functions/**', '**/lib/**', '**/local/**', '**/cli/**', '**/pipelines/**'], message: 'core/ imports nothing of ours outside core (docs/architecture.md "Layers").' },
           { group: ['@aws-sdk/*', 'aws-cdk-lib', 'aws-cdk-lib/*', 'kafkajs', '@duckdb/*'], message: 'core/ is pure: no AWS SDK, CDK, Kafka or DuckDB.' },
           { group: ['fs', 'node:fs', 'fs/*', 'node:fs/*', 'net', 'node:net', 'http', 'node:http', 'child_process', 'node:child_process'], message: 'core/ does no I/O.' },
         ],
@@ -29,19 +29,19 @@ export default tseslint.config(
   {
     files: ['functions/**/*.ts'],
     rules: {
-      'no-restricted-imports': ['error', { patterns: [{ group: ['**/lib/**', '**/local/**', '**/cli/**'], message: 'functions/ may import core only (DESIGN.md layout).' }] }],
+      'no-restricted-imports': ['error', { patterns: [{ group: ['**/lib/**', '**/local/**', '**/cli/**'], message: 'functions/ may import core only (docs/architecture.md "Layers").' }] }],
     },
   },
   {
     files: ['lib/**/*.ts'],
     rules: {
-      'no-restricted-imports': ['error', { patterns: [{ group: ['**/local/**', '**/cli/**'], message: 'lib/ may import core definitions only (DESIGN.md layout).' }] }],
+      'no-restricted-imports': ['error', { patterns: [{ group: ['**/local/**', '**/cli/**'], message: 'lib/ may import core definitions only (docs/architecture.md "Layers").' }] }],
     },
   },
   {
     files: ['local/**/*.ts'],
     rules: {
-      'no-restricted-imports': ['error', { patterns: [{ group: ['**/lib/**', '**/cli/**'], message: 'local/ may import core and functions only (DESIGN.md layout).' }] }],
+      'no-restricted-imports': ['error', { patterns: [{ group: ['**/lib/**', '**/cli/**'], message: 'local/ may import core and functions only (docs/architecture.md "Layers").' }] }],
     },
   },
 );

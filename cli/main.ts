@@ -1,5 +1,5 @@
 /**
- * `shardflow`: dev, send, query, status (and the batch commands). Every
+ * `shardflow`: init, dev, send, query, status, pipelines (and the batch commands). Every
  * command talks to the services through the same AWS SDK calls it would use
  * on AWS; `--target` picks where those calls go.
  */
@@ -8,7 +8,7 @@ import path from 'node:path';
 import readline from 'node:readline';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { Kafka, logLevel } from 'kafkajs';
-import { lakeTables, type Pipeline } from '../core';
+import { aggregateView, lakeTables, type Pipeline } from '../core';
 import { localS3Client } from '../local/aws-clients';
 import { listPartitionObjects } from '../functions/compactor/compaction';
 import { generateEvents } from '../local/event-generator';
@@ -18,7 +18,9 @@ import { readRuntimeInfo, readStatusFile, startLocalRuntime, type PipelineStatus
 import { resolveTarget, type Target, type TargetKind } from '../local/targets';
 import { runAthenaQuery, QueryFailedError } from '../local/query';
 import { DEFAULT_UI_PORT, startDevUi, type UiServer } from '../local/ui';
+import { packageVersion } from '../lib/package-files';
 import { registerBatchCommands } from './batch-commands';
+import { initProject } from './init';
 import { formatRows, type OutputFormat } from './table-format';
 
 class CliError extends Error {
@@ -43,6 +45,7 @@ const positiveInt = (name: string) => (v: string) => {
 
 const program = new Command('shardflow')
   .description('Serverless stream pipelines on AWS, run locally with the same handler and SDK calls')
+  .version(packageVersion(), '-V, --version', 'print the Shardflow version')
   .option('--pipelines <dir>', 'folder of pipeline definitions', 'pipelines')
   .option('--data-dir <dir>', 'local state: services, lake, checkpoints', '.shardflow')
   .addOption(new Option('--target <target>', 'where the SDK calls go').choices(['local', 'localstack', 'aws']).default('local'))
@@ -57,6 +60,29 @@ function target(): Promise<Target> {
   const g = globals();
   return resolveTarget(g.target, { dataDir: g.dataDir, outputsFile: g.outputsFile });
 }
+
+program
+  .command('init [dir]')
+  .description('write a new project into dir (default: the current folder): a pipeline, its test, a CDK app')
+  .option('--shardflow <spec>', 'what the project installs shardflow from: a version range, a tarball or a folder (default: ^ this version)')
+  .action((dir: string | undefined, o: { shardflow?: string }) => {
+    const target = dir ?? '.';
+    const written = initProject(target, o.shardflow ? { shardflowSpec: o.shardflow } : {});
+    const cd = path.resolve(target) === process.cwd() ? '' : `cd ${target} && `;
+    console.log(`wrote ${written.join(', ')} in ${path.resolve(target)}\n\nnext:\n  ${cd}npm install\n  npx shardflow dev        # then, in another terminal: npx shardflow send clicks --count 1000\n  npx cdk synth`);
+  });
+
+program
+  .command('pipelines')
+  .description('load and check the pipeline definitions, and list them with their streams and tables')
+  .action(async () => {
+    const pipelines = await loadPipelines(globals().pipelines);
+    for (const p of pipelines) {
+      const src = p.source.kind === 'kinesis' ? `Kinesis stream ${p.source.stream}` : `Kafka topic ${p.source.topic}`;
+      const view = aggregateView(p);
+      console.log(`${p.name}: ${src}; tables ${lakeTables(p).map((t) => `${t.database}.${t.name}`).join(', ')}${view ? `; view ${view.database}.${view.name}` : ''}`);
+    }
+  });
 
 program
   .command('dev')
@@ -284,7 +310,7 @@ registerBatchCommands(program, {
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   const e = err as Error;
-  const known = ['CliError', 'TargetError', 'PipelineLoadError', 'PipelineDefinitionError', 'ServiceStartError', 'QueryFailedError', 'RecordTooLargeError', 'UiBuildError'];
+  const known = ['CliError', 'InitError', 'TargetError', 'PipelineLoadError', 'PipelineDefinitionError', 'ServiceStartError', 'QueryFailedError', 'RecordTooLargeError', 'UiBuildError'];
   console.error(`shardflow: ${known.includes(e.name) ? e.message : (e.stack ?? e.message)}`);
   process.exit(1);
 });

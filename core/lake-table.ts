@@ -1,7 +1,7 @@
 /**
  * Lake tables: one definition per table (columns, types, format, partitioning,
  * location) drives the Glue table in CDK, the local Athena catalog and the
- * writers (DESIGN.md "Lake tables").
+ * writers (docs/architecture.md "Lake tables").
  */
 import { KMV_K, HASH_SPACE } from './kmv-sketch';
 import type { Measure, Pipeline } from './pipeline';

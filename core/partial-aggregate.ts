@@ -1,5 +1,5 @@
 /**
- * Mergeable partial aggregates (DESIGN.md "Partial aggregates"). Each batch
+ * Mergeable partial aggregates (docs/architecture.md "Partial aggregates"). Each batch
  * emits one partial row per (window, group); final values are a merge done by
  * the aggregate view (SUM of counts, MIN of mins, …), so late events and many
  * shards need no shared state. `mergePartialRows` is the same merge in JS: it is

@@ -1,5 +1,5 @@
 /**
- * Lake partitions and idempotent object names (DESIGN.md "Idempotent writes").
+ * Lake partitions and idempotent object names (docs/architecture.md "Idempotent writes").
  * Partitions are UTC event time: dt=YYYY-MM-DD/hour=HH.
  */
 

@@ -66,7 +66,51 @@ export const DATA_LAKE_DEFAULTS = {
   removalPolicy: RemovalPolicy.RETAIN,
 } as const satisfies Partial<DataLakeProps>;
 
-export class DataLake extends Construct {
+/**
+ * What a pipeline needs of a lake: a DataLake made in this app (in any stack), or
+ * one deployed elsewhere (DataLake.fromLakeAttributes). Everything is found by name,
+ * so pipelines in other stacks need no CloudFormation exports.
+ */
+export interface ILake {
+  /** Name of the lake bucket. */
+  readonly bucketName: string;
+  /** Name of the bucket that receives S3 server access logs (the failed-batches buckets log there). */
+  readonly accessLogsBucketName: string;
+  /** Athena workgroup of scheduled queries. */
+  readonly workgroupName: string;
+  /** Glue databases the lake holds; a pipeline's database must be one of them. */
+  readonly databaseNames: readonly string[];
+  /** The key that encrypts the lake bucket, when it is KMS-encrypted. @default S3-managed keys */
+  readonly encryptionKey?: kms.IKey;
+}
+
+/** A lake deployed outside this app, by name. */
+export interface LakeAttributes {
+  /** Name of the lake bucket, 3-63 chars. */
+  readonly bucketName: string;
+  /** Name of the access-log bucket, 3-63 chars; its policy must admit S3 log delivery from this account. */
+  readonly accessLogsBucketName: string;
+  /** Athena workgroup name, 1-128 chars of [a-zA-Z0-9._-]. @default 'shardflow' */
+  readonly workgroupName?: string;
+  /** Glue databases that exist in the lake, each matching [a-z_][a-z0-9_]{0,127}. @default ['shardflow'] */
+  readonly databaseNames?: readonly string[];
+  /** The key that encrypts the lake bucket. @default S3-managed keys */
+  readonly encryptionKey?: kms.IKey;
+}
+
+export class DataLake extends Construct implements ILake {
+  /** A lake deployed elsewhere (another app, or by hand), for ShardflowPipeline's `lake`. */
+  static fromLakeAttributes(attrs: LakeAttributes): ILake {
+    const databaseNames = [...(attrs.databaseNames ?? DATA_LAKE_DEFAULTS.databases)];
+    if (databaseNames.length === 0) throw new InvalidPropError('Database names must name at least one Glue database (given [])');
+    for (const d of databaseNames) checkPattern('Database name', d, /^[a-z_][a-z0-9_]{0,127}$/);
+    checkPattern('Bucket name', attrs.bucketName, /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/);
+    checkPattern('Access logs bucket name', attrs.accessLogsBucketName, /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/);
+    const workgroupName = attrs.workgroupName ?? DATA_LAKE_DEFAULTS.workgroupName;
+    checkPattern('Workgroup name', workgroupName, /^[a-zA-Z0-9._-]{1,128}$/);
+    return { bucketName: attrs.bucketName, accessLogsBucketName: attrs.accessLogsBucketName, workgroupName, databaseNames, ...(attrs.encryptionKey ? { encryptionKey: attrs.encryptionKey } : {}) };
+  }
+
   /** The lake bucket. */
   public readonly bucket: s3.Bucket;
   /** Server access logs of the lake bucket and of the pipelines' failed-batches buckets. */
@@ -170,6 +214,11 @@ export class DataLake extends Construct {
         },
       },
     });
+  }
+
+  /** Names of the Glue databases. */
+  get databaseNames(): readonly string[] {
+    return Object.keys(this.databases);
   }
 
   /** The Glue database of that name; throws naming the databases there are. */

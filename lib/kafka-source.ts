@@ -10,7 +10,6 @@
  * the new VPC has no NAT, so it gets interface endpoints for Lambda and STS and a
  * gateway endpoint for S3, and the security group admits itself on the IAM port.
  */
-import { fileURLToPath } from 'node:url';
 import { Arn, ArnFormat, CustomResource, Duration, Stack } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -29,6 +28,7 @@ import * as cr from 'aws-cdk-lib/custom-resources';
 import { Construct } from 'constructs';
 import { acknowledgeNag, nagResource, NODE22_REASON } from './nag';
 import { checkInteger, checkPattern, definedOnly, InvalidPropError } from './prop-checks';
+import { bundlingLockFile, packageModule, packageRoot } from './package-files';
 
 /** MSK's port for clients that authenticate with IAM (SASL/OAUTHBEARER over TLS). */
 export const MSK_IAM_PORT = 9098;
@@ -254,10 +254,10 @@ export class KafkaSource extends Construct {
       ? new lambda.Function(this, 'TopicProvisioner', { ...common, code, handler: 'index.handler' })
       : new nodejs.NodejsFunction(this, 'TopicProvisioner', {
           ...common,
-          entry: fileURLToPath(new URL('./custom-resources/kafka-topic-handler.ts', import.meta.url)),
+          entry: packageModule('lib/custom-resources/kafka-topic-handler'),
           handler: 'handler',
-          projectRoot: fileURLToPath(new URL('..', import.meta.url)),
-          depsLockFilePath: fileURLToPath(new URL('../package-lock.json', import.meta.url)),
+          projectRoot: packageRoot(),
+          depsLockFilePath: bundlingLockFile(),
           bundling: { forceDockerBundling: false, format: nodejs.OutputFormat.CJS, target: 'node22', minify: true, externalModules: [] },
         });
     const arns = this.kafkaArns();

@@ -8,7 +8,7 @@ import { Stack, Validations } from 'aws-cdk-lib';
 import type { IConstruct } from 'constructs';
 
 /** Why the functions stay on Node.js 22 although cdk-nag L1 asks for the newest runtime. */
-export const NODE22_REASON = 'Node.js 22 is the runtime the handlers are built and tested for (DESIGN.md: Lambda runs Node.js 22); moving to a newer one is a deliberate upgrade.';
+export const NODE22_REASON = 'Node.js 22 is the runtime the handlers are built and tested for (docs/architecture.md "Runtime versions"); moving to a newer one is a deliberate upgrade.';
 
 export function acknowledgeNag(scope: IConstruct, reason: string, ...ids: string[]): void {
   Validations.of(scope).acknowledge(...ids.map((id) => ({ id, reason })));

@@ -4,22 +4,24 @@
  * or, in infra tests, given inline code so that synth skips bundling.
  * Shared by the stream processor, the query runner and the compactor.
  */
-import { fileURLToPath } from 'node:url';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
 import type { Construct } from 'constructs';
 import type { Pipeline } from '../core/pipeline';
+import { bundlingLockFile, packageModule, packageRoot } from './package-files';
 
-const PROJECT_ROOT = fileURLToPath(new URL('..', import.meta.url));
-
-/** A functions/ entry point, by path from the project root. */
+/**
+ * A functions/ entry point, by path from the package root (`functions/stream-processor/index.ts`):
+ * the TypeScript source in the checkout, its compiled JavaScript in an installed package.
+ * esbuild bundles either one at synth.
+ */
 export function entryPath(relative: string): string {
-  return fileURLToPath(new URL(`../${relative}`, import.meta.url));
+  return packageModule(relative);
 }
 
 export interface PipelineFunctionProps extends Omit<lambda.FunctionOptions, 'environment'> {
   readonly pipeline: Pipeline;
-  /** Absolute path of the TypeScript entry (entryPath). */
+  /** Absolute path of the entry module (entryPath). */
   readonly entry: string;
   /** Exported handler name in the entry. */
   readonly handler: string;
@@ -38,8 +40,9 @@ export function pipelineFunction(scope: Construct, id: string, props: PipelineFu
     environment: { ...common.environment, NODE_OPTIONS: '--enable-source-maps' },
     entry,
     handler,
-    projectRoot: PROJECT_ROOT,
-    depsLockFilePath: `${PROJECT_ROOT}package-lock.json`,
+    // The package root: the entry is under it, and esbuild resolves dependencies from there up.
+    projectRoot: packageRoot(),
+    depsLockFilePath: bundlingLockFile(),
     bundling: processorBundling(pipeline),
   });
 }

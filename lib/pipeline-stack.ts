@@ -1,130 +1,51 @@
 /**
- * One pipeline, deployed: its source (Kinesis stream or Kafka topic), the stream
- * processor, its Glue tables and view, its scheduled queries, alarms and a
- * dashboard. The lake (bucket, databases, workgroup) comes from the LakeStack.
+ * One pipeline in a stack of its own (what `bin/app.ts` deploys per pipeline):
+ * a ShardflowPipeline with the lake from a LakeStack. For a pipeline inside a
+ * stack of your own, use ShardflowPipeline directly.
  */
-import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
-import type * as lambda from 'aws-cdk-lib/aws-lambda';
-import * as s3 from 'aws-cdk-lib/aws-s3';
-import type * as sns from 'aws-cdk-lib/aws-sns';
+import { Stack, type StackProps } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
-import type { Pipeline } from '../core/pipeline';
-import type { DataLake } from './data-lake';
-import { Compactor, type CompactorProps } from './compactor';
-import { KafkaSource, type KafkaCluster } from './kafka-source';
-import { KinesisSource, type KinesisSourceProps } from './kinesis-source';
-import { LakeCatalog } from './lake-catalog';
-import { Observability } from './observability';
-import { QueryRenderer } from './query-renderer';
-import { ScheduledQueries } from './scheduled-queries';
-import { StreamProcessor, type StreamProcessorProps } from './stream-processor';
+import type { Compactor } from './compactor';
+import type { KafkaSource } from './kafka-source';
+import type { KinesisSource } from './kinesis-source';
+import type { LakeCatalog } from './lake-catalog';
+import type { Observability } from './observability';
+import type { ScheduledQueries } from './scheduled-queries';
+import { ShardflowPipeline, type ShardflowPipelineProps } from './shardflow-pipeline';
+import type { StreamProcessor } from './stream-processor';
 
-export interface PipelineStackProps extends StackProps {
-  /** The validated pipeline (definePipeline). */
-  readonly pipeline: Pipeline;
-  /** The shared lake (LakeStack.lake). */
-  readonly lake: DataLake;
-  /** Kinesis source overrides (retention, key). @default KINESIS_SOURCE_DEFAULTS */
-  readonly kinesis?: Omit<KinesisSourceProps, 'streamName' | 'shards'>;
-  /** Kafka cluster for a Kafka pipeline. @default a new MSK Serverless cluster in a new VPC */
-  readonly kafkaCluster?: KafkaCluster;
-  /** Stream processor overrides (memory, timeout, pollers, test code). @default STREAM_PROCESSOR_DEFAULTS */
-  readonly processor?: Omit<StreamProcessorProps, 'pipeline' | 'source' | 'lakeBucket' | 'accessLogsBucket'>;
-  /** Test-only: code of the Kafka topic provisioner, to skip bundling. @default the bundled handler */
-  readonly topicHandlerCode?: lambda.Code;
-  /** Query runner function (render and record steps of scheduled queries). @default a QueryRenderer when the pipeline has scheduled queries */
-  readonly queryRenderer?: lambda.IFunction;
-  /** Test-only: code of the default QueryRenderer, to skip bundling. @default the bundled query runner */
-  readonly queryRendererCode?: lambda.Code;
-  /** Compactor overrides (memory, schedule, test code), or false for none. @default a Compactor with COMPACTOR_DEFAULTS */
-  readonly compactor?: Omit<CompactorProps, 'pipeline' | 'lakeBucket'> | false;
-  /** Topic for alarm notifications. @default none */
-  readonly alarmTopic?: sns.ITopic;
-}
+export interface PipelineStackProps extends StackProps, ShardflowPipelineProps {}
 
 export class PipelineStack extends Stack {
+  /** The pipeline construct; the fields below are its parts. */
+  public readonly shardflowPipeline: ShardflowPipeline;
+  /** The Kinesis stream, for a Kinesis pipeline. */
   public readonly kinesisSource?: KinesisSource;
+  /** The Kafka topic (and the MSK Serverless cluster, when one was made), for a Kafka pipeline. */
   public readonly kafkaSource?: KafkaSource;
+  /** The stream-processor function, its event source mapping and failed-batches bucket. */
   public readonly processor: StreamProcessor;
+  /** The Glue tables and views of the pipeline. */
   public readonly catalog: LakeCatalog;
+  /** The schedules and state machine of the scheduled queries, when the pipeline has any. */
   public readonly scheduledQueries?: ScheduledQueries;
+  /** Alarms and the dashboard. */
   public readonly observability: Observability;
+  /** The hourly compactor, unless `compactor: false`. */
   public readonly compactor?: Compactor;
 
   constructor(scope: Construct, id: string, props: PipelineStackProps) {
     super(scope, id, { description: `Shardflow pipeline ${props.pipeline.name}: ${props.pipeline.description}`.slice(0, 1024), ...props });
-    const { pipeline, lake } = props;
-    lake.database(pipeline.database); // throws if the lake lacks the pipeline's database
-    // The lake is found by name (pseudo-parameters only), not by CloudFormation exports: pipeline
-    // stacks come and go without pinning the lake stack, and IAM resources read the same everywhere.
-    this.addStackDependency(Stack.of(lake));
-    const lakeBucket = s3.Bucket.fromBucketAttributes(this, 'LakeBucket', {
-      bucketName: lake.bucketName,
-      ...(lake.encryptionKey ? { encryptionKey: lake.encryptionKey } : {}),
-    });
-    // The lake stack's access-log bucket policy already admits log delivery from this account.
-    const accessLogs = s3.Bucket.fromBucketName(this, 'AccessLogs', lake.accessLogsBucketName);
-
-    const src = pipeline.source;
-    let source: StreamProcessorProps['source'];
-    if (src.kind === 'kinesis') {
-      this.kinesisSource = new KinesisSource(this, 'Source', { ...props.kinesis, streamName: src.stream, shards: src.shards });
-      source = { kind: 'kinesis', stream: this.kinesisSource.stream };
-      new CfnOutput(this, 'StreamName', { value: this.kinesisSource.stream.streamName, description: 'Kinesis stream to send events to' });
-    } else {
-      this.kafkaSource = new KafkaSource(this, 'Source', {
-        topicName: src.topic,
-        partitions: src.partitions,
-        clusterName: `shardflow-${pipeline.name}`,
-        ...(props.kafkaCluster ? { cluster: props.kafkaCluster } : {}),
-        ...(props.topicHandlerCode ? { topicHandlerCode: props.topicHandlerCode } : {}),
-      });
-      source = { kind: 'kafka', topic: this.kafkaSource };
-      new CfnOutput(this, 'TopicName', { value: src.topic, description: 'Kafka topic to send events to' });
-      if (this.kafkaSource.bootstrapServers) {
-        new CfnOutput(this, 'BootstrapServers', { value: this.kafkaSource.bootstrapServers, description: 'Kafka bootstrap servers (IAM auth on MSK)' });
-      }
-      if (this.kafkaSource.clusterArn) new CfnOutput(this, 'ClusterArn', { value: this.kafkaSource.clusterArn });
-    }
-
-    this.processor = new StreamProcessor(this, 'Processor', {
-      ...props.processor,
-      pipeline,
-      source,
-      lakeBucket,
-      accessLogsBucket: accessLogs,
-    });
-    this.catalog = new LakeCatalog(this, 'Catalog', { pipeline, bucket: lakeBucket });
-    // The query runner renders each run's SQL and writes its run record (lib/query-renderer.ts).
-    const renderer = props.queryRenderer ?? (pipeline.scheduledQueries.length > 0
-      ? new QueryRenderer(this, 'QueryRenderer', { pipeline, lakeBucket, workgroupName: lake.workgroupName, ...(props.queryRendererCode ? { code: props.queryRendererCode } : {}) }).function
-      : undefined);
-    if (pipeline.scheduledQueries.length > 0) {
-      this.scheduledQueries = new ScheduledQueries(this, 'ScheduledQueries', {
-        pipeline,
-        lakeBucket,
-        workgroupName: lake.workgroupName,
-        ...(renderer ? { renderer } : {}),
-      });
-    }
-    if (props.compactor !== false) {
-      this.compactor = new Compactor(this, 'Compactor', { ...props.compactor, pipeline, lakeBucket });
-    }
-    this.observability = new Observability(this, 'Observability', {
-      pipeline,
-      function: this.processor.function,
-      failedBatchesBucket: this.processor.failedBatches,
-      ...(this.kinesisSource ? { streamRetention: this.kinesisSource.retention } : {}),
-      ...(this.scheduledQueries ? { scheduledQueryAlarms: [this.scheduledQueries.failureAlarm] } : {}),
-      ...(this.compactor ? { batchAlarms: [this.compactor.failureAlarm] } : {}),
-      ...(props.alarmTopic ? { alarmTopic: props.alarmTopic } : {}),
-    });
-
-    new CfnOutput(this, 'LakeBucketName', { value: lakeBucket.bucketName, description: 'S3 bucket of the lake' });
-    new CfnOutput(this, 'WorkgroupName', { value: lake.workgroupName, description: 'Athena workgroup' });
-    new CfnOutput(this, 'DatabaseName', { value: pipeline.database, description: 'Glue database' });
-    new CfnOutput(this, 'FunctionName', { value: this.processor.function.functionName });
-    new CfnOutput(this, 'FailedBatchesBucketName', { value: this.processor.failedBatches.bucketName });
-    new CfnOutput(this, 'DashboardName', { value: this.observability.dashboard.dashboardName });
+    // Id 'Default' leaves the construct out of logical ids: a stack made before
+    // ShardflowPipeline existed keeps every resource (and output) name.
+    this.shardflowPipeline = new ShardflowPipeline(this, 'Default', props);
+    const p = this.shardflowPipeline;
+    if (p.kinesisSource) this.kinesisSource = p.kinesisSource;
+    if (p.kafkaSource) this.kafkaSource = p.kafkaSource;
+    this.processor = p.processor;
+    this.catalog = p.catalog;
+    if (p.scheduledQueries) this.scheduledQueries = p.scheduledQueries;
+    this.observability = p.observability;
+    if (p.compactor) this.compactor = p.compactor;
   }
 }

@@ -64,7 +64,7 @@ export const STREAM_PROCESSOR_DEFAULTS = {
   failedBatchRetentionDays: 30,
 } as const satisfies Partial<StreamProcessorProps>;
 
-/** Entry of the shared handler (DESIGN.md layout: functions/ holds the Lambda handlers). */
+/** Entry of the shared handler (docs/architecture.md "Layers": functions/ holds the Lambda handlers). */
 export const STREAM_PROCESSOR_ENTRY = entryPath('functions/stream-processor/index.ts');
 
 /**

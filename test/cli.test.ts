@@ -87,7 +87,7 @@ describe('shardflow CLI', () => {
     await new Promise<void>((res) => blocker.listen(port, '127.0.0.1', () => res()));
     try {
       const other = await fs.mkdtemp(path.join(os.tmpdir(), 'shardflow-cli-port-'));
-      const r = await shardflow('--data-dir', other, 'dev', '--no-status', '--s3-port', String(port), '--kinesis-port', String(await freePort()), '--athena-port', String(await freePort()), '--kafka-port', String(await freePort()));
+      const r = await shardflow('--data-dir', other, 'dev', '--no-status', '--no-ui', '--s3-port', String(port), '--kinesis-port', String(await freePort()), '--athena-port', String(await freePort()), '--kafka-port', String(await freePort()));
       expect(r.code).toBe(1);
       expect(r.stderr).toMatch(new RegExp(`S3 emulator \\(s3rver\\): port ${port} on 127.0.0.1 is already in use`));
       await fs.rm(other, { recursive: true, force: true });

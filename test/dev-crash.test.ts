@@ -42,7 +42,7 @@ const devs: Dev[] = [];
 /** Starts `shardflow dev` in its own process group and resolves once it printed "ready". */
 async function startDev(): Promise<Dev> {
   const args = [
-    'cli/shardflow.mjs', '--data-dir', dataDir, '--pipelines', 'pipelines', 'dev', '--no-status',
+    'cli/shardflow.mjs', '--data-dir', dataDir, '--pipelines', 'pipelines', 'dev', '--no-status', '--no-ui',
     '--kinesis-port', String(ports.kinesis), '--s3-port', String(ports.s3), '--kafka-port', String(ports.kafka), '--athena-port', String(ports.athena),
   ];
   const proc = spawn(process.execPath, [TETHER, '60000', process.execPath, ...args], { cwd: REPO, detached: true, stdio: ['pipe', 'pipe', 'pipe'] });

@@ -1,6 +1,6 @@
 /**
  * Writes one batch's output to the S3 lake, idempotently and exactly once in
- * effect (DESIGN.md "Idempotent writes").
+ * effect (docs/architecture.md "Idempotent writes").
  *
  * Object names derive from the batch alone (`<shardId>-<first>-<last>`), so a
  * retried identical batch overwrites the same objects. Retries that differ in
