@@ -9,6 +9,7 @@ import http from 'node:http';
 import path from 'node:path';
 import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import type { Pipeline } from '../../core';
+import { guardedListener, isValidBucketName } from '../http-guard';
 import { assertPortFree, ServiceStartError, type RunningService } from '../services/service';
 import { buildCatalog, type CatalogDatabase } from './catalog';
 import { QueryCancelled, type QueryOutcome } from './engine';
@@ -72,22 +73,12 @@ class ApiError extends Error {
   }
 }
 
-const invalid = (message: string): ApiError => new ApiError('InvalidRequestException', message);
+/** The AWS JSON 1.1 protocol's media type, the only one this endpoint reads. */
+const AWS_JSON = 'application/x-amz-json-1.1';
+/** StartQueryExecution's largest legal request (a 262,144-character QueryString, escaped) fits with room to spare. */
+const MAX_REQUEST_BYTES = 2 * 1024 * 1024;
 
-/**
- * S3 general purpose bucket naming rules (Amazon S3 User Guide, "Bucket naming
- * rules"): 3-63 characters of a-z 0-9 . -, starting and ending with a letter or
- * digit, no "..", not an IPv4 address, none of the reserved prefixes/suffixes.
- */
-export function isValidBucketName(b: string): boolean {
-  return (
-    /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(b) &&
-    !b.includes('..') &&
-    !/^\d{1,3}(\.\d{1,3}){3}$/.test(b) &&
-    !/^(xn--|sthree-|amzn-s3-demo-)/.test(b) &&
-    !/(-s3alias|--ol-s3|\.mrap|--x-s3|--table-s3)$/.test(b)
-  );
-}
+const invalid = (message: string): ApiError => new ApiError('InvalidRequestException', message);
 
 /**
  * An s3://bucket/prefix/ URI. The prefix must not hold path segments a
@@ -437,7 +428,9 @@ export async function startAthenaEndpoint(opts: AthenaEndpointOptions): Promise<
     },
   }));
 
-  const server = http.createServer((req, res) => {
+  // Host/Origin (DNS rebinding, cross-site pages), form posts, Content-Type and body size: local/http-guard.ts.
+  const guard = { service: 'Athena endpoint', ports: [port], contentTypes: [AWS_JSON], maxBodyBytes: MAX_REQUEST_BYTES, errorFormat: 'json' } as const;
+  const server = http.createServer(guardedListener(guard, (req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
@@ -456,7 +449,7 @@ export async function startAthenaEndpoint(opts: AthenaEndpointOptions): Promise<
           if (!op) throw new ApiError('UnknownOperationException', `operation ${target} is not supported by the local Athena endpoint`);
           // The AWS JSON 1.1 protocol's media type; a browser cannot send it cross-origin without a CORS preflight, which this endpoint never grants.
           const contentType = String(req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
-          if (contentType !== 'application/x-amz-json-1.1') throw new ApiError('UnsupportedMediaTypeException', `Content-Type must be application/x-amz-json-1.1 (given ${JSON.stringify(req.headers['content-type'] ?? '')})`, 415);
+          if (contentType !== AWS_JSON) throw new ApiError('UnsupportedMediaTypeException', `Content-Type must be application/x-amz-json-1.1 (given ${JSON.stringify(req.headers['content-type'] ?? '')})`, 415);
           let parsed: unknown;
           try {
             const text = Buffer.concat(chunks).toString('utf8');
@@ -473,7 +466,7 @@ export async function startAthenaEndpoint(opts: AthenaEndpointOptions): Promise<
         }
       })();
     });
-  });
+  }));
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', (err) => reject(new ServiceStartError('Athena endpoint', `failed to listen on 127.0.0.1:${port}: ${err.message}`)));
