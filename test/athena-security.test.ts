@@ -191,10 +191,10 @@ describe('time and size limits', () => {
   });
 
   it('a query past queryTimeoutMs FAILS with EXCEEDED_TIME_LIMIT; a result over maxResultBytes FAILS too', async () => {
-    const small = await startAthenaEndpoint({ port: await freePort(), s3: { endpoint: s3Service.endpoint, bucket: BUCKET }, pipelines: [clickstream], dataDir: path.join(tmp, 'athena-small'), queryTimeoutMs: 300, maxResultBytes: 10_000 });
+    const small = await startAthenaEndpoint({ port: await freePort(), s3: { endpoint: s3Service.endpoint, bucket: BUCKET }, pipelines: [clickstream], dataDir: path.join(tmp, 'athena-small'), queryTimeoutMs: 5_000, maxResultBytes: 10_000 });
     const client = new AthenaClient({ endpoint: small.endpoint, region: 'us-east-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
     try {
-      expect(await failure(SLOW, client)).toMatch(/^EXCEEDED_TIME_LIMIT: Query exceeded the local Athena endpoint's maximum execution time of 0\.30s/);
+      expect(await failure(SLOW, client)).toMatch(/^EXCEEDED_TIME_LIMIT: Query exceeded the local Athena endpoint's maximum execution time of 5\.00s/);
       expect(await failure(`SELECT repeat('x', 100) AS s FROM UNNEST(sequence(1, 1000)) AS t(i)`, client)).toMatch(/^EXCEEDED_OUTPUT_SIZE_LIMIT: .*10000 bytes/);
       // The endpoint still answers queries afterwards.
       expect((await runAthenaQuery(client, 'SELECT 1 AS one')).rows).toEqual([['1']]);

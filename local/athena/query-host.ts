@@ -44,8 +44,17 @@ export class QueryHost {
     private readonly graceMs = DEFAULT_GRACE_MS,
   ) {}
 
-  /** Starts the worker now (so that a broken set-up fails at endpoint start, not at the first query). */
-  async start(): Promise<void> {
+  /**
+   * Starts the worker in the background: loading it (tsx, DuckDB, the S3
+   * client) takes a second or more, which overlaps whatever its owner does next.
+   * A worker that fails to start fails the queries that wait for it, with the reason.
+   */
+  start(): void {
+    this.worker().catch(() => undefined);
+  }
+
+  /** Resolves once a worker is ready (tests, benchmarks). */
+  async started(): Promise<void> {
     await this.worker();
   }
 
@@ -67,12 +76,18 @@ export class QueryHost {
             this.kill(child);
           }, hardLimit);
           this.pending.set(id, { resolve, reject, timer, child });
+          child.send({ type: 'run', id, query, database: opts.database, parameters: opts.parameters } satisfies ToWorker);
+          // After `run`: the worker ignores a cancel for a query it has not been given.
           const onAbort = (): void => {
-            if (this.pending.has(id)) child.send({ type: 'cancel', id } satisfies ToWorker);
+            if (!this.pending.has(id)) return;
+            child.send({ type: 'cancel', id } satisfies ToWorker);
+            // A query that does not stop within the grace period is stopped with its worker.
+            setTimeout(() => {
+              if (this.pending.get(id)?.child === child) this.kill(child);
+            }, this.graceMs).unref();
           };
           if (opts.signal?.aborted) onAbort();
-          opts.signal?.addEventListener('abort', onAbort, { once: true });
-          child.send({ type: 'run', id, query, database: opts.database, parameters: opts.parameters } satisfies ToWorker);
+          else opts.signal?.addEventListener('abort', onAbort, { once: true });
         },
         reject,
       );

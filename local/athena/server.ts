@@ -166,13 +166,11 @@ export async function startAthenaEndpoint(opts: AthenaEndpointOptions): Promise<
       limits,
     },
   });
-  const store = await QueryStore.open(dataDir);
-  try {
-    await host.start();
-  } catch (err) {
-    s3.destroy();
-    throw new ServiceStartError('Athena endpoint', (err as Error).message);
-  }
+  host.start();
+  const store = await QueryStore.open(dataDir).catch(async (err: unknown) => {
+    await host.stop();
+    throw err;
+  });
   const defaultDatabase = catalog.keys().next().value ?? 'default';
 
   const running = new Map<string, AbortController>();
@@ -469,7 +467,9 @@ export async function startAthenaEndpoint(opts: AthenaEndpointOptions): Promise<
   }));
 
   await new Promise<void>((resolve, reject) => {
-    server.once('error', (err) => reject(new ServiceStartError('Athena endpoint', `failed to listen on 127.0.0.1:${port}: ${err.message}`)));
+    server.once('error', (err) => {
+      void host.stop().finally(() => reject(new ServiceStartError('Athena endpoint', `failed to listen on 127.0.0.1:${port}: ${err.message}`)));
+    });
     server.listen(port, '127.0.0.1', () => resolve());
   });
 
