@@ -4,6 +4,7 @@
  * queries, malformed requests. A scratch directory this test makes holds the
  * "secret" files and an "outside" directory nothing may write to.
  */
+import { execFileSync, spawn } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
 import fs from 'node:fs/promises';
 import os from 'node:os';
@@ -230,6 +231,42 @@ describe('queries run off the event loop that serves the emulators', () => {
     for (const id of ids) await athena.send(new StopQueryExecutionCommand({ QueryExecutionId: id }));
     for (const id of ids) expect((await finished(athena, id)).Status?.State).toBe('CANCELLED');
   }, 120_000);
+});
+
+describe('the query worker process', () => {
+  it('does not outlive its parent: SIGKILL of the endpoint process ends the worker too', async () => {
+    const dir = path.join(tmp, 'killed-parent');
+    const parent = spawn(process.execPath, ['--import', 'tsx', path.join(import.meta.dirname, 'support', 'athena-worker-parent.ts'), dir], { stdio: ['ignore', 'pipe', 'inherit'] });
+    try {
+      await new Promise<void>((resolve, reject) => {
+        let out = '';
+        parent.stdout!.on('data', (b: Buffer) => {
+          out += b.toString();
+          if (out.includes('ready')) resolve();
+        });
+        parent.once('exit', (code) => reject(new Error(`parent exited (${code}) before it was ready`)));
+      });
+      const children = execFileSync('ps', ['-o', 'pid=,args=', '--ppid', String(parent.pid)], { encoding: 'utf8' })
+        .split('\n')
+        .filter((line) => line.includes('query-worker.ts'))
+        .map((line) => Number(line.trim().split(/\s+/)[0]));
+      expect(children.length).toBe(1);
+      const alive = (pid: number): boolean => {
+        try {
+          process.kill(pid, 0);
+          return true;
+        } catch {
+          return false;
+        }
+      };
+      expect(alive(children[0]!)).toBe(true);
+      parent.kill('SIGKILL');
+      // The worker sees its IPC channel close and exits; poll (ordering, not a timing threshold).
+      while (alive(children[0]!)) await new Promise((r) => setTimeout(r, 50));
+    } finally {
+      if (parent.exitCode === null && parent.signalCode === null) parent.kill('SIGKILL');
+    }
+  }, 60_000);
 });
 
 describe('Athena API request validation', () => {
