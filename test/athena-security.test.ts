@@ -9,7 +9,7 @@ import { createServer, type Server } from 'node:http';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { AthenaClient, GetQueryExecutionCommand, StartQueryExecutionCommand, StopQueryExecutionCommand, type QueryExecution } from '@aws-sdk/client-athena';
+import { AthenaClient, GetQueryExecutionCommand, GetQueryResultsCommand, StartQueryExecutionCommand, StopQueryExecutionCommand, type QueryExecution } from '@aws-sdk/client-athena';
 import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runAthenaQuery, startAthenaEndpoint, type AthenaEndpoint } from '../local/athena';
@@ -189,6 +189,21 @@ describe('time and size limits', () => {
     // 5,000,000 rows (Trino's sequence() stops at 10,000 entries, hence the cross join).
     const reason = await failure('SELECT a.x * 10000 + b.y AS n FROM UNNEST(sequence(0, 499)) AS a(x) CROSS JOIN UNNEST(sequence(1, 10000)) AS b(y)');
     expect(reason).toMatch(/^EXCEEDED_OUTPUT_SIZE_LIMIT: Query result exceeds the local Athena endpoint's limit of 1000000 rows/);
+  });
+
+  it('a result of several result-page files reads back whole and in order through NextToken', async () => {
+    const id = await start(athena, 'SELECT a.x * 1000 + b.y AS n FROM UNNEST(sequence(0, 24)) AS a(x) CROSS JOIN UNNEST(sequence(0, 999)) AS b(y) ORDER BY n');
+    expect((await finished(athena, id)).Status?.State).toBe('SUCCEEDED');
+    const values: string[] = [];
+    let next: string | undefined;
+    do {
+      const page = await athena.send(new GetQueryResultsCommand({ QueryExecutionId: id, NextToken: next, MaxResults: 1000 }));
+      for (const r of page.ResultSet!.Rows!) values.push(r.Data![0]!.VarCharValue!);
+      next = page.NextToken;
+    } while (next);
+    expect(values.length).toBe(25_001);
+    expect(values[0]).toBe('n');
+    expect(values.slice(1)).toEqual(Array.from({ length: 25_000 }, (_, i) => String(i)));
   });
 
   it('a query past queryTimeoutMs FAILS with EXCEEDED_TIME_LIMIT; a result over maxResultBytes FAILS too', async () => {

@@ -12,16 +12,15 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import type { QueryOutcome } from './engine';
 import { QueryCancelled } from './engine';
-import type { FromWorker, ToWorker, WorkerInit } from './query-worker';
+import type { FromWorker, QuerySummary, ToWorker, WorkerInit } from './query-worker';
 import { AthenaQueryError } from './sql-translate';
 
 /** How long past its time limit a query may keep running before the worker is killed. */
 const DEFAULT_GRACE_MS = 5_000;
 
 interface Pending {
-  readonly resolve: (o: QueryOutcome) => void;
+  readonly resolve: (o: QuerySummary) => void;
   readonly reject: (e: Error) => void;
   readonly timer: NodeJS.Timeout;
   readonly child: ChildProcess;
@@ -63,8 +62,9 @@ export class QueryHost {
     return this.child?.pid;
   }
 
-  run(id: string, query: string, opts: { database: string; parameters?: readonly string[]; signal?: AbortSignal }): Promise<QueryOutcome> {
-    return new Promise<QueryOutcome>((resolve, reject) => {
+  /** Runs a query in the worker, which also writes its result object and result pages. */
+  run(id: string, query: string, opts: { database: string; parameters?: readonly string[]; output: { bucket: string; prefix: string }; signal?: AbortSignal }): Promise<QuerySummary> {
+    return new Promise<QuerySummary>((resolve, reject) => {
       void this.worker().then(
         (child) => {
           const hardLimit = this.init.engine.limits.timeoutMs + this.graceMs;
@@ -76,7 +76,7 @@ export class QueryHost {
             this.kill(child);
           }, hardLimit);
           this.pending.set(id, { resolve, reject, timer, child });
-          child.send({ type: 'run', id, query, database: opts.database, parameters: opts.parameters } satisfies ToWorker);
+          child.send({ type: 'run', id, query, database: opts.database, parameters: opts.parameters, output: opts.output } satisfies ToWorker);
           // After `run`: the worker ignores a cancel for a query it has not been given.
           const onAbort = (): void => {
             if (!this.pending.has(id)) return;
@@ -126,7 +126,7 @@ export class QueryHost {
         if (!p) return;
         this.pending.delete(m.id);
         clearTimeout(p.timer);
-        if (m.type === 'done') p.resolve(m.outcome);
+        if (m.type === 'done') p.resolve(m.summary);
         else if (m.type === 'cancelled') p.reject(new QueryCancelled());
         else p.reject(new AthenaQueryError(m.error.code, m.error.detail, m.error.at, m.error.category));
       });

@@ -7,16 +7,14 @@
 import { randomUUID } from 'node:crypto';
 import http from 'node:http';
 import path from 'node:path';
-import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import type { Pipeline } from '../../core';
 import { guardedListener, isValidBucketName } from '../http-guard';
 import { assertPortFree, ServiceStartError, type RunningService } from '../services/service';
 import { buildCatalog, type CatalogDatabase } from './catalog';
-import { QueryCancelled, type QueryOutcome } from './engine';
+import { QueryCancelled } from './engine';
 import { QueryHost } from './query-host';
-import { catalogToData } from './query-worker';
-import { QueryStore, type QueryRecord, type StoredResult } from './query-store';
-import { toCsv } from './result-format';
+import { catalogToData, resultKey, type QuerySummary } from './query-worker';
+import { QueryStore, type QueryRecord } from './query-store';
 import { AthenaQueryError } from './sql-translate';
 
 export const DEFAULT_ATHENA_PORT = 4570;
@@ -147,20 +145,12 @@ export async function startAthenaEndpoint(opts: AthenaEndpointOptions): Promise<
   }
   const workGroups = new Set(opts.workGroups ?? ['primary']);
   const catalog = buildCatalog(opts.pipelines);
-  const s3 = new S3Client({
-    endpoint: opts.s3.endpoint,
-    region: opts.s3.region ?? 'us-east-1',
-    forcePathStyle: true,
-    credentials: opts.s3.credentials ?? { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' },
-    // s3rver predates the SDK's default CRC32 checksums.
-    requestChecksumCalculation: 'WHEN_REQUIRED',
-    responseChecksumValidation: 'WHEN_REQUIRED',
-  });
   const dataDir = path.resolve(opts.dataDir);
   const host = new QueryHost({
     catalog: catalogToData(catalog),
     s3: { endpoint: opts.s3.endpoint, bucket, region: opts.s3.region ?? 'us-east-1', credentials: opts.s3.credentials ?? { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } },
     cacheDir: path.join(dataDir, 'lake-cache'),
+    dataDir,
     engine: {
       sandbox: { readableDirs: [path.join(dataDir, 'lake-cache')], tempDir: path.join(dataDir, 'duckdb-tmp'), memoryLimit: opts.queryMemoryLimit ?? '1GB', threads: queryThreads },
       limits,
@@ -209,9 +199,10 @@ export async function startAthenaEndpoint(opts: AthenaEndpointOptions): Promise<
     rec.state = 'RUNNING';
     rec.startedAt = Date.now();
     await store.save(rec);
-    let outcome: QueryOutcome;
+    let outcome: QuerySummary;
+    const output = parseOutputLocation(rec.outputLocation.slice(0, rec.outputLocation.lastIndexOf('/') + 1));
     try {
-      outcome = await host.run(rec.id, rec.query, { database: rec.database, parameters: rec.parameters, signal: ac.signal });
+      outcome = await host.run(rec.id, rec.query, { database: rec.database, parameters: rec.parameters, output, signal: ac.signal });
     } catch (err) {
       running.delete(rec.id);
       if (err instanceof QueryCancelled || ac.signal.aborted) return finish(rec, 'CANCELLED');
@@ -222,19 +213,7 @@ export async function startAthenaEndpoint(opts: AthenaEndpointOptions): Promise<
     rec.statementType = outcome.statementType;
     rec.substatementType = outcome.substatementType;
     rec.dataScannedBytes = outcome.dataScannedBytes;
-    // SELECT results are CSV; SHOW/DESCRIBE results are text, one row a line (as Athena writes them).
-    if (outcome.statementType === 'UTILITY') rec.outputLocation = rec.outputLocation.replace(/\.csv$/, '.txt');
-    const result: StoredResult = { columns: outcome.columns, headerRow: outcome.headerRow, rows: outcome.rows };
-    try {
-      const { bucket: outBucket, prefix } = parseOutputLocation(rec.outputLocation.slice(0, rec.outputLocation.lastIndexOf('/') + 1));
-      const body = outcome.headerRow ? toCsv(outcome.columns.map((c) => c.Name), outcome.rows) : outcome.rows.map((r) => r.join('\t')).join('\n') + (outcome.rows.length ? '\n' : '');
-      await s3.send(new PutObjectCommand({ Bucket: outBucket, Key: `${prefix}${path.basename(rec.outputLocation)}`, Body: body, ContentType: outcome.headerRow ? 'text/csv' : 'text/plain' }));
-    } catch (err) {
-      const e = err as Error;
-      const reason = e.name === 'NoSuchBucket' ? `Unable to verify/create output bucket ${parseOutputLocation(rec.outputLocation).bucket}` : `Error writing query results to ${rec.outputLocation}: ${e.message}`;
-      return finish(rec, 'FAILED', new AthenaQueryError('GENERIC_INTERNAL_ERROR', reason, undefined, 1));
-    }
-    await store.saveResult(rec.id, result);
+    rec.outputLocation = `s3://${output.bucket}/${resultKey(output.prefix, rec.id, outcome.statementType)}`;
     return finish(rec, 'SUCCEEDED');
   }
 
@@ -364,13 +343,13 @@ export async function startAthenaEndpoint(opts: AthenaEndpointOptions): Promise<
       if (rec.state === 'QUEUED' || rec.state === 'RUNNING') throw invalid(`Query has not yet finished. Current state: ${rec.state}`);
       if (rec.state === 'FAILED') throw invalid(rec.stateChangeReason ?? 'Query failed');
       if (rec.state === 'CANCELLED') throw invalid('Query did not finish successfully. Final query state: CANCELLED');
-      const result = await store.result(rec.id);
+      const result = await store.resultHeader(rec.id);
       if (!result) throw new ApiError('InternalServerException', `The result of query ${rec.id} is missing from ${opts.dataDir}`, 500);
       const header = result.headerRow ? [result.columns.map((c) => c.Name)] : [];
-      const total = header.length + result.rows.length;
+      const total = header.length + result.rowCount;
       const offset = b.NextToken === undefined || b.NextToken === null ? 0 : untoken(b.NextToken, total, rec.id);
-      const page: (readonly (string | null)[])[] = [];
-      for (let i = offset; i < Math.min(total, offset + max); i++) page.push(i < header.length ? header[i]! : result.rows[i - header.length]!);
+      const page: (readonly (string | null)[])[] = header.slice(offset, offset + max);
+      page.push(...(await store.resultRows(rec.id, result, Math.max(0, offset - header.length), offset + max - header.length)));
       const next = offset + max < total ? token({ id: rec.id, offset: offset + max }) : undefined;
       return {
         UpdateCount: 0,
@@ -492,7 +471,6 @@ export async function startAthenaEndpoint(opts: AthenaEndpointOptions): Promise<
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeAllConnections();
       await closed;
-      s3.destroy();
     },
   };
 }
