@@ -14,7 +14,7 @@ import { listPartitionObjects } from '../functions/compactor/compaction';
 import { generateEvents } from '../local/event-generator';
 import { findPipeline, loadPipelines } from '../local/pipeline-loader';
 import { sendToKafka, sendToKinesis, toOutgoing, type OutgoingRecord, type SendReport } from '../local/producers';
-import { readRuntimeInfo, startLocalRuntime, statusFile, type PipelineStatus } from '../local/runtime';
+import { readRuntimeInfo, readStatusFile, startLocalRuntime, type PipelineStatus } from '../local/runtime';
 import { resolveTarget, type Target, type TargetKind } from '../local/targets';
 import { runAthenaQuery, QueryFailedError } from '../local/query';
 import { registerBatchCommands } from './batch-commands';
@@ -241,11 +241,11 @@ program
     if (!info) throw new CliError(`no \`shardflow dev\` is running on ${path.resolve(g.dataDir)}`);
     console.log(`shardflow dev (pid ${info.pid}) since ${info.startedAt}`);
     for (const [name, ep] of Object.entries(info.endpoints)) console.log(`  ${name.padEnd(8)} ${ep}`);
-    try {
-      const s = JSON.parse(fs.readFileSync(statusFile(g.dataDir), 'utf8')) as { at: string; pipelines: PipelineStatus[] };
-      console.log(`\nas of ${s.at}:`);
+    const s = await readStatusFile(g.dataDir);
+    if (s) {
+      console.log(`\nas of ${s.at} (counts since ${s.countsSince ?? info.startedAt}):`);
       console.log(renderStatus(s.pipelines));
-    } catch {
+    } else {
       console.log('\n(no status yet: the runtime writes it every second)');
     }
     // Tables and their partitions, from the lake itself (one listing per table).

@@ -67,6 +67,17 @@ const S3_KEY_PARAMS = ['prefix', 'marker', 'start-after', 'key-marker', 'delimit
 
 const refuse = (status: number, code: string, message: string): GuardRefusal => ({ status, code, message });
 
+/** The Host and Origin values an options object allows, built once per object. */
+const allowedSets = new WeakMap<HttpGuardOptions, { hosts: Set<string>; origins: Set<string> }>();
+function allowed(opts: HttpGuardOptions): { hosts: Set<string>; origins: Set<string> } {
+  let sets = allowedSets.get(opts);
+  if (!sets) {
+    sets = { hosts: loopbackHosts(opts.ports), origins: loopbackOrigins([...opts.ports, ...(opts.allowedOriginPorts ?? [])]) };
+    allowedSets.set(opts, sets);
+  }
+  return sets;
+}
+
 function loopbackHosts(ports: readonly number[]): Set<string> {
   const out = new Set<string>();
   for (const p of ports) for (const name of LOOPBACK_NAMES) out.add(`${name}:${p}`);
@@ -164,7 +175,8 @@ function s3Problem(req: http.IncomingMessage, pathname: string, query: URLSearch
 export function checkRequest(req: http.IncomingMessage, opts: HttpGuardOptions): GuardRefusal | null {
   const svc = opts.service;
   const host = req.headers.host?.toLowerCase();
-  if (host === undefined || !loopbackHosts(opts.ports).has(host)) {
+  const { hosts, origins } = allowed(opts);
+  if (host === undefined || !hosts.has(host)) {
     return refuse(
       421,
       'MisdirectedRequest',
@@ -172,7 +184,6 @@ export function checkRequest(req: http.IncomingMessage, opts: HttpGuardOptions):
     );
   }
 
-  const origins = loopbackOrigins([...opts.ports, ...(opts.allowedOriginPorts ?? [])]);
   const origin = req.headers.origin;
   if (origin !== undefined && allowedOrigin(req, origins) === undefined) {
     return refuse(403, 'ForbiddenOrigin', `${svc} refuses requests from web pages of other origins (Origin ${JSON.stringify(origin)})`);
@@ -256,7 +267,9 @@ function pinCorsOrigin(res: http.ServerResponse, origin: string | undefined): vo
   res.setHeader = ((name: string, value: number | string | readonly string[]) => {
     if (!isAcao(name)) return setHeader(name, value);
     if (origin === undefined) return res;
-    setHeader('Vary', 'Origin');
+    const vary = res.getHeader('vary');
+    if (vary === undefined) setHeader('Vary', 'Origin');
+    else if (!/\borigin\b/i.test(String(vary))) setHeader('Vary', `${String(vary)}, Origin`);
     return setHeader(name, origin);
   }) as typeof res.setHeader;
   const writeHead = res.writeHead.bind(res) as (...args: unknown[]) => http.ServerResponse;
@@ -311,7 +324,7 @@ export type RequestGuard = (req: http.IncomingMessage, res: http.ServerResponse)
  * the guard already answered (a refusal, or a preflight from an allowed origin).
  */
 export function createGuard(opts: HttpGuardOptions): RequestGuard {
-  const origins = loopbackOrigins([...opts.ports, ...(opts.allowedOriginPorts ?? [])]);
+  const { origins } = allowed(opts);
   return (req, res) => {
     const refusal = checkRequest(req, opts);
     if (refusal) {

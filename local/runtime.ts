@@ -16,9 +16,11 @@ import { createStreamIfMissing, ensureBucket, localAthenaClient, localKinesisCli
 import { FileCheckpointStore } from './esm/checkpoint-store';
 import { KafkaEventSourceMapping } from './esm/kafka-mapping';
 import { KinesisEventSourceMapping } from './esm/kinesis-mapping';
-import type { MappingMetrics } from './esm/metrics';
+import type { MappingMetrics, PartitionMetrics } from './esm/metrics';
 import { S3OnFailureDestination } from './esm/on-failure-destination';
+import { makePrivateDir, tightenTree, usePrivateUmask, writePrivateFileAtomic } from './private-files';
 import { createTopicIfMissing, startLocalServices, type LocalServiceName, type LocalServices } from './services';
+import { isSameProcess, processIdentity, type ProcessIdentity } from './services/service-process';
 import type { KinesisEngine } from './services/kinesis';
 import { startScheduler } from './scheduler';
 import { compactPipeline } from '../functions/compactor/compaction';
@@ -33,11 +35,15 @@ export interface LocalRuntimeOptions {
   readonly kinesisEngine?: KinesisEngine;
   /** Handler and emulator logs; JSON lines to `<dataDir>/logs/runtime.log` when absent. */
   readonly logger?: Logger;
+  /** Further loopback ports whose pages may call S3 and Kinesis (a local web UI); see local/http-guard.ts. @default [] */
+  readonly allowedOriginPorts?: readonly number[];
 }
 
 /** What `shardflow send`, `query` and `status` need to find a running `dev`. */
 export interface RuntimeInfo {
   readonly pid: number;
+  /** pid plus start time: a reused pid is not mistaken for a running `dev`. */
+  readonly process?: ProcessIdentity;
   readonly startedAt: string;
   readonly endpoints: { readonly kinesis?: string; readonly s3: string; readonly kafka?: string; readonly athena: string };
   readonly lakeBucket: string;
@@ -48,9 +54,22 @@ export interface RuntimeInfo {
 export interface PipelineStatus {
   readonly pipeline: string;
   readonly source: string;
-  /** Totals since this runtime started, from the handler's committed batches. */
+  /**
+   * Totals of the handler's committed batches since the data directory was first
+   * used: carried across restarts in status.json. A batch that a crash made the
+   * mapping deliver again is counted again (the lake itself holds it once).
+   */
   readonly counts: BatchCounts & { objects: number; batches: number };
+  /** Per shard/partition; the counters are cumulative like `counts`, lag is live. */
   readonly mapping: MappingMetrics | null;
+}
+
+/** What status.json holds. */
+export interface StatusFile {
+  readonly at: string;
+  /** When the counters started: the first start on this data directory. */
+  readonly countsSince: string;
+  readonly pipelines: readonly PipelineStatus[];
 }
 
 export interface LocalRuntime {
@@ -76,6 +95,7 @@ export async function readRuntimeInfo(dataDir: string): Promise<RuntimeInfo | nu
   } catch {
     return null;
   }
+  if (info.process) return isSameProcess(info.process) ? info : null;
   try {
     process.kill(info.pid, 0);
   } catch {
@@ -84,13 +104,45 @@ export async function readRuntimeInfo(dataDir: string): Promise<RuntimeInfo | nu
   return info;
 }
 
+/** The last status.json, or null when there is none or it cannot be read (then counting starts at zero). */
+export async function readStatusFile(dataDir: string): Promise<StatusFile | null> {
+  try {
+    const s = JSON.parse(await fs.readFile(statusFile(dataDir), 'utf8')) as StatusFile;
+    return Array.isArray(s.pipelines) ? s : null;
+  } catch {
+    return null;
+  }
+}
+
+const count = (v: unknown): number => (typeof v === 'number' && Number.isSafeInteger(v) && v >= 0 ? v : 0);
+
+const CUMULATIVE_PARTITION_FIELDS = ['eventsIn', 'eventsFiltered', 'batches', 'failures', 'retries', 'discarded'] as const;
+
+/** This run's mapping metrics plus the previous runs' counters, shard by shard. */
+function withBaseline(now: MappingMetrics | null, before: MappingMetrics | null | undefined): MappingMetrics | null {
+  if (!before?.partitions) return now;
+  if (!now) return before;
+  const old = new Map(before.partitions.map((p) => [p.id, p]));
+  const partitions: PartitionMetrics[] = now.partitions.map((p) => {
+    const b = old.get(p.id);
+    old.delete(p.id);
+    if (!b) return p;
+    const sum = { ...p };
+    for (const k of CUMULATIVE_PARTITION_FIELDS) sum[k] = p[k] + count(b[k]);
+    return sum;
+  });
+  // Shards not read yet in this run keep their counters; their lag is unknown.
+  for (const b of old.values()) partitions.push({ ...b, millisBehindLatest: null, recordsBehindLatest: null });
+  return { ...now, partitions };
+}
+
 function fileLogger(file: string): Logger {
   const lines: string[] = [];
   let flushing: Promise<void> = Promise.resolve();
   const flush = () => {
     if (lines.length === 0) return;
     const chunk = lines.splice(0).join('\n') + '\n';
-    flushing = flushing.then(() => fs.appendFile(file, chunk)).catch(() => undefined);
+    flushing = flushing.then(() => fs.appendFile(file, chunk, { mode: 0o600 })).catch(() => undefined);
   };
   setInterval(flush, 500).unref();
   return createLogger('shardflow-dev', { write: (l) => lines.push(l) });
@@ -100,7 +152,11 @@ type Mapping = { start(): Promise<void>; stop(): Promise<void>; metrics(): Mappi
 
 export async function startLocalRuntime(opts: LocalRuntimeOptions): Promise<LocalRuntime> {
   const dataDir = path.resolve(opts.dataDir);
-  await fs.mkdir(path.join(dataDir, 'logs'), { recursive: true });
+  // Private before anything is written: see local/private-files.ts.
+  usePrivateUmask();
+  await makePrivateDir(dataDir);
+  await tightenTree(dataDir);
+  await makePrivateDir(path.join(dataDir, 'logs'));
   const existing = await readRuntimeInfo(dataDir);
   if (existing && existing.pid !== process.pid) {
     throw new Error(`another \`shardflow dev\` (pid ${existing.pid}) already runs on ${dataDir}; stop it first, or use another --data-dir`);
@@ -114,6 +170,7 @@ export async function startLocalRuntime(opts: LocalRuntimeOptions): Promise<Loca
     ...(opts.kinesisEngine ? { kinesisEngine: opts.kinesisEngine } : {}),
     services: ['s3', ...(needKinesis ? (['kinesis'] as const) : []), ...(needKafka ? (['kafka'] as const) : [])],
     buckets: [DEFAULT_LAKE_BUCKET, FAILURE_BUCKET],
+    ...(opts.allowedOriginPorts ? { allowedOriginPorts: opts.allowedOriginPorts } : {}),
   });
   const started: { stop(): Promise<void> }[] = [];
   const s3 = localS3Client(services.s3!.endpoint);
@@ -133,8 +190,20 @@ export async function startLocalRuntime(opts: LocalRuntimeOptions): Promise<Loca
     const mappings = new Map<string, Mapping>();
     const onFailure = new S3OnFailureDestination(s3, FAILURE_BUCKET);
 
+    const previous = await readStatusFile(dataDir);
+    const before = new Map((previous?.pipelines ?? []).map((p) => [p.pipeline, p]));
     for (const p of opts.pipelines) {
-      const total = { received: 0, raw: 0, filtered: 0, quarantined: 0, late: 0, partials: 0, objects: 0, batches: 0 };
+      const b = before.get(p.name)?.counts;
+      const total = {
+        received: count(b?.received),
+        raw: count(b?.raw),
+        filtered: count(b?.filtered),
+        quarantined: count(b?.quarantined),
+        late: count(b?.late),
+        partials: count(b?.partials),
+        objects: count(b?.objects),
+        batches: count(b?.batches),
+      };
       counts.set(p.name, total);
       const handler = createStreamProcessor(p, {
         s3,
@@ -228,8 +297,10 @@ export async function startLocalRuntime(opts: LocalRuntimeOptions): Promise<Loca
       },
     });
 
+    const self = processIdentity(process.pid);
     const info: RuntimeInfo = {
       pid: process.pid,
+      ...(self ? { process: self } : {}),
       startedAt: new Date().toISOString(),
       endpoints: {
         ...(services.kinesis ? { kinesis: services.kinesis.endpoint } : {}),
@@ -241,19 +312,24 @@ export async function startLocalRuntime(opts: LocalRuntimeOptions): Promise<Loca
       failureBucket: FAILURE_BUCKET,
       pipelines: opts.pipelines.map((p) => p.name),
     };
-    await fs.writeFile(runtimeInfoFile(dataDir), JSON.stringify(info, null, 2));
+    await writePrivateFileAtomic(runtimeInfoFile(dataDir), JSON.stringify(info, null, 2));
 
     const status = (): PipelineStatus[] =>
       opts.pipelines.map((p) => ({
         pipeline: p.name,
         source: p.source.kind === 'kinesis' ? `kinesis:${p.source.stream}` : `kafka:${p.source.topic}`,
         counts: { ...counts.get(p.name)! },
-        mapping: mappings.get(p.name)?.metrics() ?? null,
+        mapping: withBaseline(mappings.get(p.name)?.metrics() ?? null, before.get(p.name)?.mapping),
       }));
-    // `shardflow status` in another terminal reads this file.
-    const statusTimer = setInterval(() => {
-      fs.writeFile(statusFile(dataDir), JSON.stringify({ at: new Date().toISOString(), pipelines: status() }, null, 2)).catch(() => undefined);
-    }, 1_000);
+    // `shardflow status` in another terminal reads this file, and the next start carries its counters on.
+    const countsSince = previous?.countsSince ?? info.startedAt;
+    let writingStatus: Promise<void> = Promise.resolve();
+    const writeStatus = (): Promise<void> => {
+      const body: StatusFile = { at: new Date().toISOString(), countsSince, pipelines: status() };
+      writingStatus = writingStatus.then(() => writePrivateFileAtomic(statusFile(dataDir), JSON.stringify(body, null, 2))).catch(() => undefined);
+      return writingStatus;
+    };
+    const statusTimer = setInterval(() => void writeStatus(), 1_000);
     statusTimer.unref();
 
     let stopping: Promise<void> | null = null;
@@ -266,6 +342,8 @@ export async function startLocalRuntime(opts: LocalRuntimeOptions): Promise<Loca
           clearInterval(statusTimer);
           // Mappings first: each finishes its in-flight batch and checkpoints it.
           for (const m of [...started].reverse()) await m.stop().catch((err: unknown) => log.error('stop failed', { error: err }));
+          // After the mappings' last batches, so the next start carries on from these counts.
+          await writeStatus();
           kinesis?.destroy();
           await services.stopAll();
           s3.destroy();

@@ -92,10 +92,11 @@ export class FileCheckpointStore implements CheckpointStore {
 
   private async write(shards: Record<string, ShardCheckpoint>): Promise<void> {
     const body: CheckpointFile = { version: 1, mappingUuid: this.mappingUuid, shards };
-    await fs.mkdir(path.dirname(this.file), { recursive: true });
+    // Private to the user, like everything under the data directory (docs/security.md).
+    await fs.mkdir(path.dirname(this.file), { recursive: true, mode: 0o700 });
     const tmp = `${this.file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
     try {
-      await fs.writeFile(tmp, JSON.stringify(body, null, 2));
+      await fs.writeFile(tmp, JSON.stringify(body, null, 2), { mode: 0o600 });
       await fs.rename(tmp, this.file);
     } catch (err) {
       await fs.rm(tmp, { force: true }).catch(() => undefined);

@@ -21,6 +21,8 @@ export interface LocalServicesOptions {
   readonly services?: readonly LocalServiceName[];
   /** Buckets the S3 emulator creates at start if missing. */
   readonly buckets?: readonly string[];
+  /** Further loopback ports whose pages may call the HTTP services (a local web UI); see local/http-guard.ts. @default [] */
+  readonly allowedOriginPorts?: readonly number[];
 }
 
 export interface LocalServices {
@@ -37,12 +39,14 @@ const starters: Record<LocalServiceName, (o: LocalServicesOptions) => Promise<Ru
       engine: o.kinesisEngine ?? DEFAULT_KINESIS_ENGINE,
       port: o.ports?.kinesis ?? DEFAULT_KINESIS_PORT,
       dataDir: path.join(o.dataDir, 'kinesis'),
+      allowedOriginPorts: o.allowedOriginPorts ?? [],
     }),
   s3: (o) =>
     startS3Emulator({
       port: o.ports?.s3 ?? DEFAULT_S3_PORT,
       dataDir: path.join(o.dataDir, 's3'),
       ...(o.buckets ? { buckets: o.buckets } : {}),
+      allowedOriginPorts: o.allowedOriginPorts ?? [],
     }),
   kafka: (o) => startKafkaBroker({ port: o.ports?.kafka ?? DEFAULT_KAFKA_PORT, dataDir: path.join(o.dataDir, 'kafka') }),
 };

@@ -186,19 +186,20 @@ export async function startKafkaBroker(opts: KafkaBrokerOptions): Promise<Runnin
   if (!Number.isInteger(partitions) || partitions < 1) {
     throw new ServiceStartError(SERVICE, `partitionsDefault must be a positive integer (given ${partitions})`);
   }
-  await assertPortFree(SERVICE, port);
-  const controllerPort = opts.controllerPort ?? (await freePort());
-  await assertPortFree(`${SERVICE} (KRaft controller)`, controllerPort);
-  assertJava();
-  const libs = await ensureKafkaJars();
-
   const dataDir = path.resolve(opts.dataDir);
   const configDir = path.join(dataDir, 'config');
   const logDir = path.join(dataDir, 'kraft-logs');
-  await fs.mkdir(configDir, { recursive: true });
-  await fs.mkdir(logDir, { recursive: true });
+  await fs.mkdir(configDir, { recursive: true, mode: 0o700 });
+  await fs.mkdir(logDir, { recursive: true, mode: 0o700 });
+  // Before the port checks: a broker that a SIGKILLed supervisor left on this dataDir still
+  // holds the port, and the lock stops it (identified by pid and start time, service-process.ts).
   const lock = await lockDataDir(SERVICE, dataDir);
   try {
+    await assertPortFree(SERVICE, port);
+    const controllerPort = opts.controllerPort ?? (await freePort());
+    await assertPortFree(`${SERVICE} (KRaft controller)`, controllerPort);
+    assertJava();
+    const libs = await ensureKafkaJars();
     return await runBroker({ opts, port, controllerPort, libs, dataDir, configDir, logDir, lock });
   } catch (err) {
     await lock.release();
@@ -221,8 +222,8 @@ async function runBroker({ opts, port, controllerPort, libs, dataDir, configDir,
   const partitions = opts.partitionsDefault ?? 1;
   const propsFile = path.join(configDir, 'server.properties');
   const log4jFile = path.join(configDir, 'log4j.properties');
-  await fs.writeFile(propsFile, serverProperties({ port, controllerPort, logDir, partitions }));
-  await fs.writeFile(log4jFile, LOG4J_PROPERTIES);
+  await fs.writeFile(propsFile, serverProperties({ port, controllerPort, logDir, partitions }), { mode: 0o600 });
+  await fs.writeFile(log4jFile, LOG4J_PROPERTIES, { mode: 0o600 });
 
   const classpath = path.join(libs, '*');
   const jvmArgs = [
@@ -258,6 +259,8 @@ async function runBroker({ opts, port, controllerPort, libs, dataDir, configDir,
     args: [...jvmArgs, 'kafka.Kafka', propsFile],
     cwd: dataDir,
     logFile: path.join(dataDir, 'broker.log'),
+    // An orphaned broker gets the same time for its controlled shutdown as stop() gives it.
+    orphanGraceMs: 20_000,
   });
   await lock.recordChild(proc.pid);
   const endpoint = `127.0.0.1:${port}`;

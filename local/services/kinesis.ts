@@ -10,6 +10,7 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { ListStreamsCommand } from '@aws-sdk/client-kinesis';
 import { localKinesisClient } from '../aws-clients';
+import { guardServer, startGuardProxy, type HttpGuardOptions } from '../http-guard';
 import { assertPortFree, freePort, ServiceStartError, type RunningService } from './service';
 import { lockDataDir, ServiceProcess, waitUntilReady, type DataDirLock } from './service-process';
 
@@ -24,6 +25,23 @@ export interface KinesisEmulatorOptions {
   readonly dataDir: string;
   /** Give up on readiness after this long, in ms. @default 30000 */
   readonly startTimeoutMs?: number;
+  /** Further loopback ports whose pages may call Kinesis (a local web UI). @default [] */
+  readonly allowedOriginPorts?: readonly number[];
+}
+
+/**
+ * Both engines answer any Host and any Origin (kinesalite grants every preflight
+ * `Access-Control-Allow-Origin: *`); the guard refuses what a web page could send.
+ */
+function kinesisGuard(service: string, port: number, allowedOriginPorts: readonly number[]): HttpGuardOptions {
+  return {
+    service,
+    ports: [port],
+    allowedOriginPorts,
+    // The AWS JSON 1.1 protocol the SDK speaks, and the CBOR/JSON variants kinesalite also reads.
+    contentTypes: ['application/x-amz-json-1.1', 'application/x-amz-cbor-1.1', 'application/cbor', 'application/json'],
+    errorFormat: 'json',
+  };
 }
 
 export const DEFAULT_KINESIS_PORT = 4568;
@@ -57,9 +75,10 @@ export async function startKinesisEmulator(opts: KinesisEmulatorOptions): Promis
   const engine = opts.engine ?? DEFAULT_KINESIS_ENGINE;
   const port = opts.port ?? DEFAULT_KINESIS_PORT;
   const timeoutMs = opts.startTimeoutMs ?? 30_000;
+  const origins = opts.allowedOriginPorts ?? [];
   return engine === 'kinesalite'
-    ? startKinesalite(port, opts.dataDir, timeoutMs)
-    : startKinesisLocal(port, opts.dataDir, timeoutMs);
+    ? startKinesalite(port, opts.dataDir, timeoutMs, origins)
+    : startKinesisLocal(port, opts.dataDir, timeoutMs, origins);
 }
 
 /** ListStreams answers: the HTTP server is up and its store is open. */
@@ -121,7 +140,7 @@ async function assertLevelDbOpens(service: string, dbPath: string): Promise<void
   });
 }
 
-async function startKinesalite(port: number, dataDir: string, timeoutMs: number): Promise<RunningService> {
+async function startKinesalite(port: number, dataDir: string, timeoutMs: number, origins: readonly number[]): Promise<RunningService> {
   const service = 'Kinesis emulator (kinesalite)';
   await assertPortFree(service, port);
   const dbPath = path.join(dataDir, 'kinesalite');
@@ -137,6 +156,7 @@ async function startKinesalite(port: number, dataDir: string, timeoutMs: number)
     // kinesalite's default (10) mirrors an old AWS account limit; local pipelines may use more.
     shardLimit: 500,
   });
+  guardServer(server, kinesisGuard(service, port, origins));
   await new Promise<void>((resolve, reject) => {
     server.once('error', (err: NodeJS.ErrnoException) =>
       reject(
@@ -173,9 +193,8 @@ async function startKinesalite(port: number, dataDir: string, timeoutMs: number)
 
 // ---- kinesis-local (kinesis-mock) -------------------------------------------
 
-async function startKinesisLocal(port: number, dataDir: string, timeoutMs: number): Promise<RunningService> {
+async function startKinesisLocal(port: number, dataDir: string, timeoutMs: number, origins: readonly number[]): Promise<RunningService> {
   const service = 'Kinesis emulator (kinesis-local)';
-  await assertPortFree(service, port);
   let mainJs: string;
   try {
     mainJs = require.resolve('kinesis-local/main.js');
@@ -189,10 +208,12 @@ async function startKinesisLocal(port: number, dataDir: string, timeoutMs: numbe
   }
   const persistDir = path.join(dataDir, 'kinesis-local');
   await fs.mkdir(persistDir, { recursive: true });
-  // Two kinesis-mock processes on one data file would overwrite each other's saves.
-  const lock = await lockDataDir(service, persistDir);
+  // Two kinesis-mock processes on one data file would overwrite each other's saves. Taken before
+  // the port check: one left by a SIGKILLed supervisor is stopped here (service-process.ts).
+  const lock = await lockDataDir(service, persistDir, { staleStopGraceMs: 1_000 });
   try {
-    return await runKinesisLocal({ service, port, dataDir, persistDir, mainJs, certPath, timeoutMs, lock });
+    await assertPortFree(service, port);
+    return await runKinesisLocal({ service, port, dataDir, persistDir, mainJs, certPath, timeoutMs, lock, origins });
   } catch (err) {
     await lock.release();
     throw err;
@@ -208,22 +229,33 @@ interface KinesisLocalLaunch {
   readonly certPath: string;
   readonly timeoutMs: number;
   readonly lock: DataDirLock;
+  readonly origins: readonly number[];
 }
 
+const LOOPBACK_ONLY = new URL('./loopback-only.mjs', import.meta.url).href;
+
+/**
+ * kinesis-mock hard-codes 0.0.0.0 and answers any Host and Origin, so it runs
+ * with loopback-only.mjs preloaded (every listen goes to 127.0.0.1) on a
+ * private port, behind a guard proxy on the public one.
+ */
 async function runKinesisLocal(l: KinesisLocalLaunch): Promise<RunningService> {
-  const { service, port, dataDir, persistDir, mainJs, certPath, timeoutMs, lock } = l;
+  const { service, port, dataDir, persistDir, mainJs, certPath, timeoutMs, lock, origins } = l;
+  const privatePort = await freePort();
   // It always opens a TLS port too (default 4567); give it a free one so it cannot collide.
   const tlsPort = await freePort();
   const duration = `${STATE_TRANSITION_MS}ms`;
   const proc = new ServiceProcess({
     service,
     command: process.execPath,
-    args: [mainJs],
+    args: ['--import', LOOPBACK_ONLY, mainJs],
     cwd: persistDir,
     logFile: path.join(dataDir, 'kinesis-local.log'),
+    // It ignores SIGTERM; an orphan gets one more save interval, then SIGKILL.
+    orphanGraceMs: PERSIST_INTERVAL_MS + 500,
     env: {
       ...process.env,
-      KINESIS_MOCK_PLAIN_PORT: String(port),
+      KINESIS_MOCK_PLAIN_PORT: String(privatePort),
       KINESIS_MOCK_TLS_PORT: String(tlsPort),
       KINESIS_MOCK_CERT_PATH: certPath,
       SHOULD_PERSIST_DATA: 'true',
@@ -244,10 +276,12 @@ async function runKinesisLocal(l: KinesisLocalLaunch): Promise<RunningService> {
   });
   await lock.recordChild(proc.pid);
   const endpoint = `http://127.0.0.1:${port}`;
+  let proxy: Awaited<ReturnType<typeof startGuardProxy>>;
   try {
-    await waitUntilReady({ service, process: proc, probe: () => answersListStreams(endpoint), timeoutMs, intervalMs: 100 });
+    await waitUntilReady({ service, process: proc, probe: () => answersListStreams(`http://127.0.0.1:${privatePort}`), timeoutMs, intervalMs: 100 });
+    proxy = await startGuardProxy({ ...kinesisGuard(service, port, origins), port, upstream: { host: '127.0.0.1', port: privatePort } });
   } catch (err) {
-    await proc.stop(2_000);
+    await proc.stop(0);
     throw err;
   }
   const persistFile = path.join(persistDir, 'kinesis-data.json');
@@ -258,6 +292,7 @@ async function runKinesisLocal(l: KinesisLocalLaunch): Promise<RunningService> {
     port,
     stop() {
       stopping ??= (async () => {
+        await proxy.close();
         if (!proc.hasExited) await waitForSaveAfter(persistFile, Date.now(), PERSIST_INTERVAL_MS * 3);
         // kinesis-mock ignores SIGTERM (measured: still running 6 s later), so no grace period.
         await proc.stop(0);
