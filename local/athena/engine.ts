@@ -3,15 +3,19 @@
  * parse (DuckDB's parser), resolve tables against the catalog, prune and fetch
  * lake objects, create the views, execute, format.
  *
- * One DuckDB instance per query: its views see exactly the partitions this
- * query needs, and cancelling (interrupt) or failing one query cannot disturb
- * another.
+ * One sandboxed DuckDB instance per query (sandbox.ts): its views see
+ * exactly the partitions this query needs, and cancelling (interrupt) or
+ * failing one query cannot disturb another. Every parse tree passes the
+ * allow-list (sql-guard.ts) first; results are read chunk by chunk and stop
+ * at the row/byte caps; a query past its time limit is interrupted.
  */
-import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
+import type { DuckDBConnection } from '@duckdb/node-api';
 import { COMPACTED_PREFIX, FROM_COLUMN, type LakeTable, type LakeView } from '../../core';
 import { describeFilesSql, emptyRelationSql, hiveTypeName, quoteIdent, quoteString, tableRelationSql, type CatalogDatabase, type LakeObject, type LakeReader } from './catalog';
 import { planFromParseTree, type PartitionPredicate, type QueryPlan } from './query-plan';
 import { columnInfo, formatValue, stringColumn, type ColumnInfo } from './result-format';
+import { openSandboxedDuckDB, type SandboxOptions } from './sandbox';
+import { guardParseTree, GuardViolation } from './sql-guard';
 import { AthenaQueryError, classifyStatement, lineColumn, tokenize, translateSql, type Translation } from './sql-translate';
 
 /** The one data catalog, as Athena names it. */
@@ -36,6 +40,21 @@ export interface RunOptions {
   readonly signal?: AbortSignal;
 }
 
+/** What one query may use. */
+export interface QueryLimits {
+  /** Wall time from start to the last result row, ms. */
+  readonly timeoutMs: number;
+  /** Result rows (the header row not counted). */
+  readonly maxResultRows: number;
+  /** Result bytes: the UTF-16 length of every formatted value, as a bound on what the result holds in memory. */
+  readonly maxResultBytes: number;
+}
+
+export interface EngineOptions {
+  readonly sandbox: SandboxOptions;
+  readonly limits: QueryLimits;
+}
+
 export class QueryCancelled extends Error {
   constructor() {
     super('Query cancelled');
@@ -47,9 +66,28 @@ export class AthenaQueryEngine {
   constructor(
     private readonly catalog: ReadonlyMap<string, CatalogDatabase>,
     private readonly lake: LakeReader,
+    private readonly options: EngineOptions,
   ) {}
 
+  /** Runs one statement within the time limit; past it, fails with EXCEEDED_TIME_LIMIT. */
   async run(source: string, opts: RunOptions): Promise<QueryOutcome> {
+    const { timeoutMs } = this.options.limits;
+    const timer = new AbortController();
+    const timeout = setTimeout(() => timer.abort(), timeoutMs);
+    const signal = opts.signal ? AbortSignal.any([opts.signal, timer.signal]) : timer.signal;
+    try {
+      return await this.runStatement(source, { ...opts, signal });
+    } catch (err) {
+      if (timer.signal.aborted && !opts.signal?.aborted) {
+        throw new AthenaQueryError('EXCEEDED_TIME_LIMIT', `Query exceeded the local Athena endpoint's maximum execution time of ${(timeoutMs / 1000).toFixed(2)}s (queryTimeoutMs)`);
+      }
+      throw err;
+    } finally {
+      clearTimeout(timeout);
+    }
+  }
+
+  private async runStatement(source: string, opts: RunOptions): Promise<QueryOutcome> {
     const stmt = classifyStatement(source);
     switch (stmt.kind) {
       case 'show-tables': {
@@ -92,13 +130,20 @@ export class AthenaQueryEngine {
 
   private async query(source: string, opts: RunOptions): Promise<QueryOutcome> {
     const translation = translateSql(source, opts.parameters ?? []);
-    const instance = await DuckDBInstance.create(':memory:');
+    const instance = await openSandboxedDuckDB(this.options.sandbox);
     const conn = await instance.connect();
-    const onAbort = (): void => conn.interrupt();
+    // DuckDB clears an interrupt when a statement starts, so one that lands between statements is repeated until the query ends.
+    let interrupting: NodeJS.Timeout | undefined;
+    const onAbort = (): void => {
+      conn.interrupt();
+      interrupting ??= setInterval(() => conn.interrupt(), 50);
+    };
     opts.signal?.addEventListener('abort', onAbort);
     try {
+      opts.signal?.throwIfAborted();
       const plan = await parse(conn, translation, source);
       const needs = this.resolve(plan, translation, source, opts.database);
+      opts.signal?.throwIfAborted();
       // Views read their base tables whole: predicates on a view are not pushed through it.
       for (const [view] of needs.views) {
         const vt = translateSql(view.sql);
@@ -107,10 +152,8 @@ export class AthenaQueryEngine {
       }
       let scanned = 0;
       const path = /"\$path"/i.test(translation.sql) ? this.lake.pathColumn : null;
+      // TimeZone = UTC and integer division are the sandbox's session defaults.
       await conn.run(`ATTACH ':memory:' AS ${CATALOG}`);
-      await conn.run(`SET TimeZone = 'UTC'`);
-      // Trino divides integers as integers (5 / 2 = 2); DuckDB's default is 2.5.
-      await conn.run('SET integer_division = true');
       for (const db of this.catalog.values()) {
         await conn.run(`CREATE SCHEMA ${CATALOG}.${quoteIdent(db.name)}`);
         for (const table of db.tables.values()) {
@@ -147,20 +190,41 @@ export class AthenaQueryEngine {
           await conn.run(`CREATE VIEW ${CATALOG}.${quoteIdent(db.name)}.${quoteIdent(view.name)} AS ${translateSql(view.sql).sql}`);
         }
       }
-      opts.signal?.throwIfAborted();
       if (this.catalog.has(opts.database.toLowerCase())) await conn.run(`USE ${CATALOG}.${quoteIdent(opts.database.toLowerCase())}`);
-      const reader = await conn.runAndReadAll(translation.sql).catch((err: Error) => {
+      // An abort from here on interrupts the statement; one that came while nothing ran is seen now.
+      opts.signal?.throwIfAborted();
+      const fail = (err: Error): never => {
         throw opts.signal?.aborted ? new QueryCancelled() : duckdbError(err, translation, source);
-      });
-      const types = reader.columnTypes();
-      const names = plan.columnNames && plan.columnNames.length === types.length ? plan.columnNames : reader.columnNames().map((n) => n.toLowerCase());
-      const rows = reader.getRows().map((r) => r.map((v, i) => formatValue(v, types[i]!)));
+      };
+      const result = await conn.stream(translation.sql).catch(fail);
+      const types = result.columnTypes();
+      const names = plan.columnNames && plan.columnNames.length === types.length ? plan.columnNames : result.columnNames().map((n) => n.toLowerCase());
+      const { maxResultRows, maxResultBytes } = this.options.limits;
+      const rows: (string | null)[][] = [];
+      let bytes = 0;
+      for (;;) {
+        const chunk = await result.fetchChunk().catch(fail);
+        if (!chunk || chunk.rowCount === 0) break;
+        opts.signal?.throwIfAborted();
+        for (const r of chunk.getRows()) {
+          const row = r.map((v, i) => formatValue(v, types[i]!));
+          for (const v of row) bytes += v === null ? 1 : v.length + 1;
+          rows.push(row);
+        }
+        if (rows.length > maxResultRows) {
+          throw new AthenaQueryError('EXCEEDED_OUTPUT_SIZE_LIMIT', `Query result exceeds the local Athena endpoint's limit of ${maxResultRows} rows (maxResultRows); add a LIMIT or aggregate`);
+        }
+        if (bytes > maxResultBytes) {
+          throw new AthenaQueryError('EXCEEDED_OUTPUT_SIZE_LIMIT', `Query result exceeds the local Athena endpoint's limit of ${maxResultBytes} bytes (maxResultBytes); add a LIMIT or select fewer columns`);
+        }
+      }
       return { columns: names.map((n, i) => columnInfo(n, types[i]!)), rows, headerRow: true, dataScannedBytes: scanned, statementType: 'DML', substatementType: 'SELECT' };
     } catch (err) {
       if (opts.signal?.aborted) throw new QueryCancelled();
       throw err;
     } finally {
       opts.signal?.removeEventListener('abort', onAbort);
+      clearInterval(interrupting);
       conn.closeSync();
       instance.closeSync();
     }
@@ -199,13 +263,13 @@ export class AthenaQueryEngine {
   }
 
   /** Lake tables and views a plan reads, with the partition predicates of each reference (null = all partitions). */
-  private resolve(plan: QueryPlan, translation: Translation, source: string, database: string): { tables: Map<LakeTable, (PartitionPredicate | null)[]>; views: Map<LakeView, true> } {
+  private resolve(plan: GuardedPlan, translation: Translation, source: string, database: string): { tables: Map<LakeTable, (PartitionPredicate | null)[]>; views: Map<LakeView, true> } {
     const tables = new Map<LakeTable, (PartitionPredicate | null)[]>();
     const views = new Map<LakeView, true>();
     for (const ref of plan.tables) {
       const schema = ref.schema.toLowerCase();
       const name = ref.table.toLowerCase();
-      if (!schema && plan.cteNames.has(name)) continue;
+      if (ref.location >= 0 && plan.cteReferences.has(ref.location)) continue;
       if (schema === 'information_schema' || schema === 'pg_catalog') continue;
       const pos = ref.location >= 0 ? translation.sourceOffset(ref.location) : undefined;
       const at = pos === undefined ? undefined : lineColumn(source, pos);
@@ -233,16 +297,26 @@ function hiveLike(pattern: string | undefined): (name: string) => boolean {
   return (name) => re.test(name);
 }
 
-async function parse(conn: DuckDBConnection, translation: Translation, source: string): Promise<QueryPlan> {
+/** A parsed query that passed the allow-list, with the table references bound to CTEs in scope. */
+type GuardedPlan = QueryPlan & { readonly cteReferences: ReadonlySet<number> };
+
+async function parse(conn: DuckDBConnection, translation: Translation, source: string): Promise<GuardedPlan> {
   const reader = await conn.runAndReadAll(`SELECT json_serialize_sql(${quoteString(translation.sql)})`);
-  const result = planFromParseTree(String(reader.getRows()[0]![0]));
-  if ('message' in result) {
-    const pos = result.position === null || result.position >= translation.sql.length ? source.trimEnd().length : translation.sourceOffset(result.position);
-    const near = /at or near "(.*)"/.exec(result.message)?.[1];
-    const detail = near !== undefined ? `mismatched input '${sourceTokenAt(source, pos) ?? near}'` : result.message.includes('end of input') ? "mismatched input '<EOF>'" : result.message;
-    throw new AthenaQueryError('SYNTAX_ERROR', detail, lineColumn(source, pos));
+  const json = String(reader.getRows()[0]![0]);
+  const result = planFromParseTree(json);
+  if (!('message' in result)) {
+    try {
+      return { ...result, ...guardParseTree(JSON.parse(json) as Record<string, unknown>) };
+    } catch (err) {
+      if (!(err instanceof GuardViolation)) throw err;
+      const at = err.position === null ? undefined : lineColumn(source, translation.sourceOffset(err.position));
+      throw new AthenaQueryError(err.code, err.message, at);
+    }
   }
-  return result;
+  const pos = result.position === null || result.position >= translation.sql.length ? source.trimEnd().length : translation.sourceOffset(result.position);
+  const near = /at or near "(.*)"/.exec(result.message)?.[1];
+  const detail = near !== undefined ? `mismatched input '${sourceTokenAt(source, pos) ?? near}'` : result.message.includes('end of input') ? "mismatched input '<EOF>'" : result.message;
+  throw new AthenaQueryError('SYNTAX_ERROR', detail, lineColumn(source, pos));
 }
 
 function sourceTokenAt(source: string, pos: number): string | undefined {

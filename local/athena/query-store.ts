@@ -1,7 +1,12 @@
 /**
  * Query history of the local Athena endpoint: one JSON file per execution and
- * one per result under `dataDir`, so that a restarted endpoint still answers
+ * one set per result under `dataDir`, so that a restarted endpoint still answers
  * GetQueryExecution and GetQueryResults for old ids, as Athena does for 45 days.
+ *
+ * A result is written by the query worker (writeResult) as pages of
+ * RESULT_PAGE_ROWS rows plus a small header file, so that the endpoint's event
+ * loop only ever parses the page a GetQueryResults call needs, never a whole
+ * result of up to maxResultBytes.
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
@@ -48,10 +53,40 @@ export interface StoredResult {
   readonly rows: readonly (readonly (string | null)[])[];
 }
 
+type Row = readonly (string | null)[];
+
+/** `results/<id>.json`: what a result holds; its rows are in `results/<id>/<page>.json`. */
+export interface ResultHeader {
+  readonly columns: readonly ColumnInfo[];
+  readonly headerRow: boolean;
+  readonly rowCount: number;
+  readonly pageRows: number;
+}
+
+/** Rows per page file: ten GetQueryResults pages, a few hundred KB to parse. */
+export const RESULT_PAGE_ROWS = 10_000;
+
+async function writeWhole(file: string, text: string): Promise<void> {
+  await fs.writeFile(`${file}.tmp`, text);
+  await fs.rename(`${file}.tmp`, file);
+}
+
+/** Writes a result as pages, the header last (a header on disk means the result is whole). */
+export async function writeResult(dataDir: string, id: string, result: StoredResult): Promise<void> {
+  const dir = path.join(dataDir, 'results', id);
+  await fs.mkdir(dir, { recursive: true });
+  for (let page = 0; page * RESULT_PAGE_ROWS < result.rows.length; page++) {
+    await writeWhole(path.join(dir, `${page}.json`), JSON.stringify(result.rows.slice(page * RESULT_PAGE_ROWS, (page + 1) * RESULT_PAGE_ROWS)));
+  }
+  const header: ResultHeader = { columns: result.columns, headerRow: result.headerRow, rowCount: result.rows.length, pageRows: RESULT_PAGE_ROWS };
+  await writeWhole(path.join(dataDir, 'results', `${id}.json`), JSON.stringify(header));
+}
+
 export class QueryStore {
   private readonly records = new Map<string, QueryRecord>();
   private readonly byToken = new Map<string, string>();
-  private readonly results = new Map<string, StoredResult>();
+  private readonly headers = new Map<string, ResultHeader>();
+  private readonly pages = new Map<string, Row[]>();
 
   private constructor(private readonly dir: string) {}
 
@@ -103,30 +138,53 @@ export class QueryStore {
     await fs.rename(`${file}.tmp`, file);
   }
 
-  /** Keeps the last few results in memory; older ones are read back from disk. */
-  private remember(id: string, result: StoredResult): void {
-    this.results.delete(id);
-    this.results.set(id, result);
-    // 16 results: enough for a client paging through a few queries at once, bounded memory for long sessions.
-    while (this.results.size > 16) this.results.delete(this.results.keys().next().value!);
-  }
-
-  async saveResult(id: string, result: StoredResult): Promise<void> {
-    this.remember(id, result);
-    const file = path.join(this.dir, 'results', `${id}.json`);
-    await fs.writeFile(`${file}.tmp`, JSON.stringify(result));
-    await fs.rename(`${file}.tmp`, file);
-  }
-
-  async result(id: string): Promise<StoredResult | undefined> {
-    const cached = this.results.get(id);
+  /** The header of a result, or undefined when there is none. */
+  async resultHeader(id: string): Promise<ResultHeader | undefined> {
+    const cached = this.headers.get(id);
     if (cached) return cached;
+    let h: ResultHeader & { rows?: Row[] };
     try {
-      const r = JSON.parse(await fs.readFile(path.join(this.dir, 'results', `${id}.json`), 'utf8')) as StoredResult;
-      this.remember(id, r);
-      return r;
+      h = JSON.parse(await fs.readFile(path.join(this.dir, 'results', `${id}.json`), 'utf8')) as ResultHeader & { rows?: Row[] };
     } catch {
       return undefined;
     }
+    // Results written before paging held their rows inline.
+    const header: ResultHeader = h.rows ? { columns: h.columns, headerRow: h.headerRow, rowCount: h.rows.length, pageRows: h.rows.length } : h;
+    if (h.rows) this.remember(`${id}/0`, h.rows);
+    this.headers.set(id, header);
+    while (this.headers.size > 256) this.headers.delete(this.headers.keys().next().value!);
+    return header;
+  }
+
+  /** Data rows [from, to) of a result (header row not counted), read page by page. */
+  async resultRows(id: string, header: ResultHeader, from: number, to: number): Promise<Row[]> {
+    const out: Row[] = [];
+    const end = Math.min(to, header.rowCount);
+    if (end <= from) return out;
+    for (let page = Math.floor(from / header.pageRows); page * header.pageRows < end; page++) {
+      const rows = await this.page(id, page);
+      const base = page * header.pageRows;
+      for (let i = Math.max(from, base); i < Math.min(end, base + rows.length); i++) out.push(rows[i - base]!);
+    }
+    return out;
+  }
+
+  private async page(id: string, page: number): Promise<Row[]> {
+    const key = `${id}/${page}`;
+    const cached = this.pages.get(key);
+    if (cached) {
+      this.remember(key, cached);
+      return cached;
+    }
+    const rows = JSON.parse(await fs.readFile(path.join(this.dir, 'results', id, `${page}.json`), 'utf8')) as Row[];
+    this.remember(key, rows);
+    return rows;
+  }
+
+  /** Keeps the last few pages in memory: enough for clients paging through a few results at once, bounded for long sessions. */
+  private remember(key: string, rows: Row[]): void {
+    this.pages.delete(key);
+    this.pages.set(key, rows);
+    while (this.pages.size > 32) this.pages.delete(this.pages.keys().next().value!);
   }
 }

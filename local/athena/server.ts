@@ -7,13 +7,14 @@
 import { randomUUID } from 'node:crypto';
 import http from 'node:http';
 import path from 'node:path';
-import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import type { Pipeline } from '../../core';
+import { guardedListener, isValidBucketName } from '../http-guard';
 import { assertPortFree, ServiceStartError, type RunningService } from '../services/service';
-import { buildCatalog, LakeReader, type CatalogDatabase } from './catalog';
-import { AthenaQueryEngine, QueryCancelled, type QueryOutcome } from './engine';
-import { QueryStore, type QueryRecord, type StoredResult } from './query-store';
-import { toCsv } from './result-format';
+import { buildCatalog, type CatalogDatabase } from './catalog';
+import { QueryCancelled } from './engine';
+import { QueryHost } from './query-host';
+import { catalogToData, resultKey, type QuerySummary } from './query-worker';
+import { QueryStore, type QueryRecord } from './query-store';
 import { AthenaQueryError } from './sql-translate';
 
 export const DEFAULT_ATHENA_PORT = 4570;
@@ -42,6 +43,16 @@ export interface AthenaEndpointOptions {
   readonly workGroups?: readonly string[];
   /** Queries that run at once; more wait in QUEUED. 1-64. @default 4 */
   readonly maxConcurrentQueries?: number;
+  /** A query still running after this long FAILS with EXCEEDED_TIME_LIMIT. @default 600000 (10 minutes) */
+  readonly queryTimeoutMs?: number;
+  /** Result rows a query may return; more FAILS with EXCEEDED_OUTPUT_SIZE_LIMIT. @default 1000000 */
+  readonly maxResultRows?: number;
+  /** Result size (characters of the formatted values) a query may return. @default 67108864 (64 Mi) */
+  readonly maxResultBytes?: number;
+  /** DuckDB memory limit of each running query. @default '1GB' */
+  readonly queryMemoryLimit?: string;
+  /** DuckDB threads of each running query. @default 2 */
+  readonly queryThreads?: number;
 }
 
 export interface AthenaEndpoint extends RunningService {
@@ -60,41 +71,96 @@ class ApiError extends Error {
   }
 }
 
+/** The AWS JSON 1.1 protocol's media type, the only one this endpoint reads. */
+const AWS_JSON = 'application/x-amz-json-1.1';
+/** StartQueryExecution's largest legal request (a 262,144-character QueryString, escaped) fits with room to spare. */
+const MAX_REQUEST_BYTES = 2 * 1024 * 1024;
+
 const invalid = (message: string): ApiError => new ApiError('InvalidRequestException', message);
 
+/**
+ * An s3://bucket/prefix/ URI. The prefix must not hold path segments a
+ * file-backed S3 emulator would walk (`.`, `..`, empty), backslashes or
+ * control characters: the result object is a file under the local S3 data dir.
+ */
+export function parseOutputLocation(loc: string): { bucket: string; prefix: string } {
+  const m = /^s3:\/\/([^/]*)\/?(.*)$/.exec(loc);
+  const bad = (why: string): ApiError => invalid(`ResultConfiguration.OutputLocation ${JSON.stringify(loc)} is not valid: ${why}`);
+  if (!m) throw bad('expected s3://bucket/prefix/');
+  const [, bucket, rawPrefix] = m as unknown as [string, string, string];
+  if (!isValidBucketName(bucket)) throw bad(`${JSON.stringify(bucket)} is not a valid S3 bucket name`);
+  const prefix = rawPrefix === '' || rawPrefix.endsWith('/') ? rawPrefix : `${rawPrefix}/`;
+  if (prefix.length > 900) throw bad('the prefix is longer than 900 characters');
+  // eslint-disable-next-line no-control-regex
+  if (/[\\\u0000-\u001f\u007f]/.test(prefix)) throw bad('the prefix holds a backslash or a control character');
+  const segments = prefix.split('/').slice(0, -1);
+  if (segments.some((seg) => seg === '' || seg === '.' || seg === '..')) throw bad('the prefix holds an empty, "." or ".." path segment');
+  return { bucket, prefix };
+}
 
-function parseOutputLocation(loc: string): { bucket: string; prefix: string } {
-  const m = /^s3:\/\/([^/]+)\/?(.*)$/.exec(loc);
-  if (!m) throw invalid(`ResultConfiguration.OutputLocation must be an s3://bucket/prefix URI (given ${JSON.stringify(loc)})`);
-  const prefix = m[2]!;
-  return { bucket: m[1]!, prefix: prefix === '' || prefix.endsWith('/') ? prefix : `${prefix}/` };
+/** A JSON object field that must be absent or of one type. */
+function field<T>(b: Body, name: string, check: (v: unknown) => v is T, expected: string): T | undefined {
+  const v = b[name];
+  if (v === undefined || v === null) return undefined;
+  if (!check(v)) throw invalid(`1 validation error detected: Value at '${name}' failed to satisfy constraint: Member must be ${expected}`);
+  return v;
+}
+const isString = (v: unknown): v is string => typeof v === 'string';
+const isObject = (v: unknown): v is Body => typeof v === 'object' && v !== null && !Array.isArray(v);
+const isStringArray = (v: unknown): v is string[] => Array.isArray(v) && v.every(isString);
+
+/** An integer request field within [min, max] (AWS JSON sends numbers as JSON numbers). */
+function intField(b: Body, name: string, min: number, max: number): number | undefined {
+  const v = b[name];
+  if (v === undefined || v === null) return undefined;
+  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < min || v > max) {
+    throw invalid(`1 validation error detected: Value '${String(v)}' at '${name.charAt(0).toLowerCase()}${name.slice(1)}' failed to satisfy constraint: Member must have value less than or equal to ${max} and greater than or equal to ${min}`);
+  }
+  return v;
 }
 
 const seconds = (ms: number | undefined): number | undefined => (ms === undefined ? undefined : ms / 1000);
 
+const positiveInt = (name: string, v: number, max: number): number => {
+  if (!Number.isSafeInteger(v) || v < 1 || v > max) throw new ServiceStartError('Athena endpoint', `${name} must be a whole number between 1 and ${max} inclusive (given ${v})`);
+  return v;
+};
+
 export async function startAthenaEndpoint(opts: AthenaEndpointOptions): Promise<AthenaEndpoint> {
   const port = opts.port ?? DEFAULT_ATHENA_PORT;
-  const maxConcurrent = opts.maxConcurrentQueries ?? 4;
-  if (!Number.isInteger(maxConcurrent) || maxConcurrent < 1 || maxConcurrent > 64) {
-    throw new ServiceStartError('Athena endpoint', `maxConcurrentQueries must be a whole number between 1 and 64 inclusive (given ${maxConcurrent})`);
-  }
+  const maxConcurrent = positiveInt('maxConcurrentQueries', opts.maxConcurrentQueries ?? 4, 64);
+  const limits = {
+    timeoutMs: positiveInt('queryTimeoutMs', opts.queryTimeoutMs ?? 600_000, 24 * 3600_000),
+    maxResultRows: positiveInt('maxResultRows', opts.maxResultRows ?? 1_000_000, 1e9),
+    maxResultBytes: positiveInt('maxResultBytes', opts.maxResultBytes ?? 64 * 1024 * 1024, 2 ** 40),
+  };
+  const queryThreads = positiveInt('queryThreads', opts.queryThreads ?? 2, 256);
   await assertPortFree('Athena endpoint', port);
   const bucket = opts.s3.bucket ?? DEFAULT_LAKE_BUCKET;
   const defaultOutput = opts.defaultOutputLocation ?? `s3://${bucket}/athena-results/`;
-  parseOutputLocation(defaultOutput);
+  try {
+    parseOutputLocation(defaultOutput);
+  } catch (err) {
+    throw new ServiceStartError('Athena endpoint', `defaultOutputLocation: ${(err as Error).message}`);
+  }
   const workGroups = new Set(opts.workGroups ?? ['primary']);
   const catalog = buildCatalog(opts.pipelines);
-  const s3 = new S3Client({
-    endpoint: opts.s3.endpoint,
-    region: opts.s3.region ?? 'us-east-1',
-    forcePathStyle: true,
-    credentials: opts.s3.credentials ?? { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' },
-    // s3rver predates the SDK's default CRC32 checksums.
-    requestChecksumCalculation: 'WHEN_REQUIRED',
-    responseChecksumValidation: 'WHEN_REQUIRED',
+  const dataDir = path.resolve(opts.dataDir);
+  const host = new QueryHost({
+    catalog: catalogToData(catalog),
+    s3: { endpoint: opts.s3.endpoint, bucket, region: opts.s3.region ?? 'us-east-1', credentials: opts.s3.credentials ?? { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } },
+    cacheDir: path.join(dataDir, 'lake-cache'),
+    dataDir,
+    engine: {
+      sandbox: { readableDirs: [path.join(dataDir, 'lake-cache')], tempDir: path.join(dataDir, 'duckdb-tmp'), memoryLimit: opts.queryMemoryLimit ?? '1GB', threads: queryThreads },
+      limits,
+    },
   });
-  const engine = new AthenaQueryEngine(catalog, new LakeReader({ s3, bucket, cacheDir: path.join(opts.dataDir, 'lake-cache') }));
-  const store = await QueryStore.open(opts.dataDir);
+  host.start();
+  const store = await QueryStore.open(dataDir).catch(async (err: unknown) => {
+    await host.stop();
+    throw err;
+  });
   const defaultDatabase = catalog.keys().next().value ?? 'default';
 
   const running = new Map<string, AbortController>();
@@ -133,9 +199,10 @@ export async function startAthenaEndpoint(opts: AthenaEndpointOptions): Promise<
     rec.state = 'RUNNING';
     rec.startedAt = Date.now();
     await store.save(rec);
-    let outcome: QueryOutcome;
+    let outcome: QuerySummary;
+    const output = parseOutputLocation(rec.outputLocation.slice(0, rec.outputLocation.lastIndexOf('/') + 1));
     try {
-      outcome = await engine.run(rec.query, { database: rec.database, parameters: rec.parameters, signal: ac.signal });
+      outcome = await host.run(rec.id, rec.query, { database: rec.database, parameters: rec.parameters, output, signal: ac.signal });
     } catch (err) {
       running.delete(rec.id);
       if (err instanceof QueryCancelled || ac.signal.aborted) return finish(rec, 'CANCELLED');
@@ -146,19 +213,7 @@ export async function startAthenaEndpoint(opts: AthenaEndpointOptions): Promise<
     rec.statementType = outcome.statementType;
     rec.substatementType = outcome.substatementType;
     rec.dataScannedBytes = outcome.dataScannedBytes;
-    // SELECT results are CSV; SHOW/DESCRIBE results are text, one row a line (as Athena writes them).
-    if (outcome.statementType === 'UTILITY') rec.outputLocation = rec.outputLocation.replace(/\.csv$/, '.txt');
-    const result: StoredResult = { columns: outcome.columns, headerRow: outcome.headerRow, rows: outcome.rows };
-    try {
-      const { bucket: outBucket, prefix } = parseOutputLocation(rec.outputLocation.slice(0, rec.outputLocation.lastIndexOf('/') + 1));
-      const body = outcome.headerRow ? toCsv(outcome.columns.map((c) => c.Name), outcome.rows) : outcome.rows.map((r) => r.join('\t')).join('\n') + (outcome.rows.length ? '\n' : '');
-      await s3.send(new PutObjectCommand({ Bucket: outBucket, Key: `${prefix}${path.basename(rec.outputLocation)}`, Body: body, ContentType: outcome.headerRow ? 'text/csv' : 'text/plain' }));
-    } catch (err) {
-      const e = err as Error;
-      const reason = e.name === 'NoSuchBucket' ? `Unable to verify/create output bucket ${parseOutputLocation(rec.outputLocation).bucket}` : `Error writing query results to ${rec.outputLocation}: ${e.message}`;
-      return finish(rec, 'FAILED', new AthenaQueryError('GENERIC_INTERNAL_ERROR', reason, undefined, 1));
-    }
-    await store.saveResult(rec.id, result);
+    rec.outputLocation = `s3://${output.bucket}/${resultKey(output.prefix, rec.id, outcome.statementType)}`;
     return finish(rec, 'SUCCEEDED');
   }
 
@@ -193,36 +248,53 @@ export async function startAthenaEndpoint(opts: AthenaEndpointOptions): Promise<
   });
 
   const record = (id: unknown): QueryRecord => {
-    if (typeof id !== 'string' || id === '') throw invalid('QueryExecutionId is required');
+    if (typeof id !== 'string' || id === '' || id.length > 128) throw invalid('QueryExecutionId is required: a string of 1 to 128 characters');
     const rec = store.get(id);
     if (!rec) throw invalid(`QueryExecution ${id} was not found`);
     return rec;
   };
 
   const workGroup = (wg: unknown): string => {
-    const name = wg === undefined || wg === null || wg === '' ? 'primary' : String(wg);
+    if (wg !== undefined && wg !== null && typeof wg !== 'string') throw invalid('WorkGroup must be a string');
+    const name = wg === undefined || wg === null || wg === '' ? 'primary' : wg;
     if (!workGroups.has(name)) throw invalid(`WorkGroup ${name} is not found.`);
     return name;
   };
 
   const token = (o: Body): string => Buffer.from(JSON.stringify(o)).toString('base64url');
-  const untoken = (t: unknown): Body => {
+  /**
+   * The offset a NextToken carries: a safe integer in [0, total], for this
+   * query (`id`) when given. Anything else is refused before any work is
+   * sized by it (an offset of −1e17 once froze the process).
+   */
+  const untoken = (t: unknown, total: number, id?: string): number => {
+    const bad = (): ApiError => invalid('NextToken is not valid for this request');
+    if (typeof t !== 'string' || t.length === 0 || t.length > 1024) throw bad();
+    let o: unknown;
     try {
-      return JSON.parse(Buffer.from(String(t), 'base64url').toString('utf8')) as Body;
+      o = JSON.parse(Buffer.from(t, 'base64url').toString('utf8'));
     } catch {
-      throw invalid('NextToken is not valid');
+      throw bad();
     }
+    if (!isObject(o) || (id !== undefined && o.id !== id)) throw bad();
+    const offset = o.offset;
+    if (typeof offset !== 'number' || !Number.isSafeInteger(offset) || offset < 0 || offset > total) throw bad();
+    return offset;
   };
 
-  const operations: Record<string, (b: Body) => Promise<Body> | Body> = {
-    async StartQueryExecution(b) {
+  const operations = new Map<string, (b: Body) => Promise<Body> | Body>(Object.entries({
+    async StartQueryExecution(b: Body): Promise<Body> {
       const query = b.QueryString;
       if (typeof query !== 'string' || query.length < 1 || query.length > 262144) throw invalid('QueryString must be 1 to 262144 characters long');
       const wg = workGroup(b.WorkGroup);
-      const ctx = (b.QueryExecutionContext ?? {}) as Body;
-      const database = typeof ctx.Database === 'string' && ctx.Database ? ctx.Database.toLowerCase() : defaultDatabase;
-      const params = b.ExecutionParameters as string[] | undefined;
-      const clientToken = typeof b.ClientRequestToken === 'string' ? b.ClientRequestToken : undefined;
+      const ctx = field(b, 'QueryExecutionContext', isObject, 'an object') ?? {};
+      const db = field(ctx, 'Database', isString, 'a string');
+      if (db !== undefined && db.length > 255) throw invalid('QueryExecutionContext.Database must be at most 255 characters');
+      const database = db ? db.toLowerCase() : defaultDatabase;
+      const params = field(b, 'ExecutionParameters', isStringArray, 'a list of strings');
+      if (params && (params.length > 1000 || params.some((p) => p.length < 1 || p.length > 1024))) throw invalid('ExecutionParameters must hold at most 1000 strings of 1 to 1024 characters');
+      const clientToken = field(b, 'ClientRequestToken', isString, 'a string');
+      if (clientToken !== undefined && clientToken.length > 128) throw invalid('ClientRequestToken must be at most 128 characters');
       if (clientToken) {
         const prev = store.byClientToken(clientToken);
         if (prev) {
@@ -230,8 +302,8 @@ export async function startAthenaEndpoint(opts: AthenaEndpointOptions): Promise<
           return { QueryExecutionId: prev.id };
         }
       }
-      const output = ((b.ResultConfiguration ?? {}) as Body).OutputLocation;
-      const base = typeof output === 'string' && output ? output : defaultOutput;
+      const output = field(field(b, 'ResultConfiguration', isObject, 'an object') ?? {}, 'OutputLocation', isString, 'a string');
+      const base = output ? output : defaultOutput;
       const { bucket: outBucket, prefix } = parseOutputLocation(base);
       const id = randomUUID();
       const rec: QueryRecord = {
@@ -252,38 +324,32 @@ export async function startAthenaEndpoint(opts: AthenaEndpointOptions): Promise<
       pump();
       return { QueryExecutionId: id };
     },
-    GetQueryExecution(b) {
+    GetQueryExecution(b: Body): Body {
       return { QueryExecution: describe(record(b.QueryExecutionId)) };
     },
-    BatchGetQueryExecution(b) {
-      const ids = (b.QueryExecutionIds ?? []) as string[];
-      if (!Array.isArray(ids) || ids.length < 1 || ids.length > 50) throw invalid('QueryExecutionIds must hold 1 to 50 ids');
+    BatchGetQueryExecution(b: Body): Body {
+      const ids = b.QueryExecutionIds;
+      if (!isStringArray(ids) || ids.length < 1 || ids.length > 50) throw invalid('QueryExecutionIds must hold 1 to 50 ids');
       const found = ids.map((id) => store.get(id)).filter((r): r is QueryRecord => !!r);
       return {
         QueryExecutions: found.map(describe),
         UnprocessedQueryExecutionIds: ids.filter((id) => !store.get(id)).map((id) => ({ QueryExecutionId: id, ErrorCode: 'INVALID_INPUT', ErrorMessage: `QueryExecution ${id} was not found` })),
       };
     },
-    async GetQueryResults(b) {
+    async GetQueryResults(b: Body): Promise<Body> {
       const rec = record(b.QueryExecutionId);
-      const max = b.MaxResults === undefined ? 1000 : Number(b.MaxResults);
       // Athena API reference, GetQueryResults: MaxResults 1-1000.
-      if (!Number.isInteger(max) || max < 1 || max > 1000) throw invalid(`1 validation error detected: Value '${b.MaxResults}' at 'maxResults' failed to satisfy constraint: Member must have value less than or equal to 1000 and greater than or equal to 1`);
+      const max = intField(b, 'MaxResults', 1, 1000) ?? 1000;
       if (rec.state === 'QUEUED' || rec.state === 'RUNNING') throw invalid(`Query has not yet finished. Current state: ${rec.state}`);
       if (rec.state === 'FAILED') throw invalid(rec.stateChangeReason ?? 'Query failed');
       if (rec.state === 'CANCELLED') throw invalid('Query did not finish successfully. Final query state: CANCELLED');
-      const result = await store.result(rec.id);
+      const result = await store.resultHeader(rec.id);
       if (!result) throw new ApiError('InternalServerException', `The result of query ${rec.id} is missing from ${opts.dataDir}`, 500);
-      let offset = 0;
-      if (b.NextToken !== undefined) {
-        const t = untoken(b.NextToken);
-        if (t.id !== rec.id || typeof t.offset !== 'number') throw invalid('NextToken does not belong to this query execution');
-        offset = t.offset;
-      }
       const header = result.headerRow ? [result.columns.map((c) => c.Name)] : [];
-      const total = header.length + result.rows.length;
-      const page: (readonly (string | null)[])[] = [];
-      for (let i = offset; i < Math.min(total, offset + max); i++) page.push(i < header.length ? header[i]! : result.rows[i - header.length]!);
+      const total = header.length + result.rowCount;
+      const offset = b.NextToken === undefined || b.NextToken === null ? 0 : untoken(b.NextToken, total, rec.id);
+      const page: (readonly (string | null)[])[] = header.slice(offset, offset + max);
+      page.push(...(await store.resultRows(rec.id, result, Math.max(0, offset - header.length), offset + max - header.length)));
       const next = offset + max < total ? token({ id: rec.id, offset: offset + max }) : undefined;
       return {
         UpdateCount: 0,
@@ -294,7 +360,7 @@ export async function startAthenaEndpoint(opts: AthenaEndpointOptions): Promise<
         NextToken: next,
       };
     },
-    async StopQueryExecution(b) {
+    async StopQueryExecution(b: Body): Promise<Body> {
       const rec = record(b.QueryExecutionId);
       if (rec.state === 'QUEUED') {
         const i = queue.indexOf(rec);
@@ -305,16 +371,16 @@ export async function startAthenaEndpoint(opts: AthenaEndpointOptions): Promise<
       }
       return {};
     },
-    ListQueryExecutions(b) {
+    ListQueryExecutions(b: Body): Body {
       const wg = workGroup(b.WorkGroup);
-      const max = b.MaxResults === undefined ? 50 : Number(b.MaxResults);
-      if (!Number.isInteger(max) || max < 0 || max > 50) throw invalid(`1 validation error detected: Value '${b.MaxResults}' at 'maxResults' failed to satisfy constraint: Member must have value less than or equal to 50`);
+      // Athena API reference, ListQueryExecutions: MaxResults 0-50.
+      const max = intField(b, 'MaxResults', 0, 50) ?? 50;
       const all = store.list(wg);
-      const offset = b.NextToken === undefined ? 0 : Number(untoken(b.NextToken).offset ?? 0);
+      const offset = b.NextToken === undefined || b.NextToken === null ? 0 : untoken(b.NextToken, all.length);
       const ids = all.slice(offset, offset + max).map((r) => r.id);
       return { QueryExecutionIds: ids, NextToken: offset + max < all.length ? token({ offset: offset + max }) : undefined };
     },
-    GetWorkGroup(b) {
+    GetWorkGroup(b: Body): Body {
       const name = workGroup(b.WorkGroup);
       return {
         WorkGroup: {
@@ -332,14 +398,16 @@ export async function startAthenaEndpoint(opts: AthenaEndpointOptions): Promise<
         },
       };
     },
-    ListWorkGroups() {
+    ListWorkGroups(): Body {
       return {
         WorkGroups: [...workGroups].map((name) => ({ Name: name, State: 'ENABLED', Description: 'Shardflow local Athena endpoint (DuckDB)', CreationTime: 0, EngineVersion: { SelectedEngineVersion: 'AUTO', EffectiveEngineVersion: 'Athena engine version 3' } })),
       };
     },
-  };
+  }));
 
-  const server = http.createServer((req, res) => {
+  // Host/Origin (DNS rebinding, cross-site pages), form posts, Content-Type and body size: local/http-guard.ts.
+  const guard = { service: 'Athena endpoint', ports: [port], contentTypes: [AWS_JSON], maxBodyBytes: MAX_REQUEST_BYTES, errorFormat: 'json' } as const;
+  const server = http.createServer(guardedListener(guard, (req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
@@ -353,15 +421,21 @@ export async function startAthenaEndpoint(opts: AthenaEndpointOptions): Promise<
         try {
           const target = String(req.headers['x-amz-target'] ?? '');
           if (req.method !== 'POST' || !target.startsWith('AmazonAthena.')) throw new ApiError('UnknownOperationException', `expected POST / with X-Amz-Target: AmazonAthena.<Operation> (got ${req.method} ${req.url} target ${JSON.stringify(target)})`);
-          const op = operations[target.slice('AmazonAthena.'.length)];
+          // A Map: `AmazonAthena.constructor` or `__proto__` must not reach an Object prototype member.
+          const op = operations.get(target.slice('AmazonAthena.'.length));
           if (!op) throw new ApiError('UnknownOperationException', `operation ${target} is not supported by the local Athena endpoint`);
-          let body: Body;
+          // The AWS JSON 1.1 protocol's media type; a browser cannot send it cross-origin without a CORS preflight, which this endpoint never grants.
+          const contentType = String(req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+          if (contentType !== AWS_JSON) throw new ApiError('UnsupportedMediaTypeException', `Content-Type must be application/x-amz-json-1.1 (given ${JSON.stringify(req.headers['content-type'] ?? '')})`, 415);
+          let parsed: unknown;
           try {
             const text = Buffer.concat(chunks).toString('utf8');
-            body = text ? (JSON.parse(text) as Body) : {};
+            parsed = text ? JSON.parse(text) : {};
           } catch {
             throw new ApiError('SerializationException', 'request body is not valid JSON');
           }
+          if (!isObject(parsed)) throw invalid(`request body must be a JSON object (given ${parsed === null ? 'null' : Array.isArray(parsed) ? 'an array' : typeof parsed})`);
+          const body = parsed;
           send(200, await op(body));
         } catch (err) {
           if (err instanceof ApiError) send(err.status, { __type: err.type, message: err.message });
@@ -369,10 +443,12 @@ export async function startAthenaEndpoint(opts: AthenaEndpointOptions): Promise<
         }
       })();
     });
-  });
+  }));
 
   await new Promise<void>((resolve, reject) => {
-    server.once('error', (err) => reject(new ServiceStartError('Athena endpoint', `failed to listen on 127.0.0.1:${port}: ${err.message}`)));
+    server.once('error', (err) => {
+      void host.stop().finally(() => reject(new ServiceStartError('Athena endpoint', `failed to listen on 127.0.0.1:${port}: ${err.message}`)));
+    });
     server.listen(port, '127.0.0.1', () => resolve());
   });
 
@@ -389,11 +465,12 @@ export async function startAthenaEndpoint(opts: AthenaEndpointOptions): Promise<
       stopped = true;
       stopping = true;
       for (const ac of running.values()) ac.abort();
+      // Killing the worker ends every query in it at once (they finish CANCELLED).
+      await host.stop();
       await Promise.allSettled([...settled.values()]);
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeAllConnections();
       await closed;
-      s3.destroy();
     },
   };
 }
