@@ -14,9 +14,10 @@ import { listPartitionObjects } from '../functions/compactor/compaction';
 import { generateEvents } from '../local/event-generator';
 import { findPipeline, loadPipelines } from '../local/pipeline-loader';
 import { sendToKafka, sendToKinesis, toOutgoing, type OutgoingRecord, type SendReport } from '../local/producers';
-import { readRuntimeInfo, startLocalRuntime, statusFile, type PipelineStatus } from '../local/runtime';
+import { ATHENA_ENGINES, readRuntimeInfo, startLocalRuntime, statusFile, type AthenaEngineName, type PipelineStatus } from '../local/runtime';
 import { resolveTarget, type Target, type TargetKind } from '../local/targets';
 import { runAthenaQuery, QueryFailedError } from '../local/query';
+import type { GlueTemplate } from '../lib/glue-template';
 import { registerBatchCommands } from './batch-commands';
 import { formatRows, type OutputFormat } from './table-format';
 
@@ -66,7 +67,12 @@ program
   .option('--athena-port <port>', 'local Athena endpoint port', positiveInt('--athena-port'), 4570)
   .option('--kafka-port <port>', 'Kafka broker port', positiveInt('--kafka-port'), 9092)
   .option('--no-status', 'do not draw the live status table')
-  .action(async (o: { kinesisEngine: 'kinesalite' | 'kinesis-local'; kinesisPort: number; s3Port: number; athenaPort: number; kafkaPort: number; status: boolean }) => {
+  .addOption(
+    new Option('--athena-engine <engine>', 'what runs the local Athena API: DuckDB, or Trino 476 (Athena v3\'s engine; needs scripts/setup-trino.sh and Java 24+)')
+      .choices([...ATHENA_ENGINES])
+      .default('duckdb'),
+  )
+  .action(async (o: { kinesisEngine: 'kinesalite' | 'kinesis-local'; kinesisPort: number; s3Port: number; athenaPort: number; kafkaPort: number; status: boolean; athenaEngine: AthenaEngineName }) => {
     const g = globals();
     const pipelines = await loadPipelines(g.pipelines);
     process.stderr.write(`shardflow dev: starting services for ${pipelines.map((p) => p.name).join(', ')} …\n`);
@@ -74,6 +80,9 @@ program
       pipelines,
       dataDir: g.dataDir,
       kinesisEngine: o.kinesisEngine,
+      athenaEngine: o.athenaEngine,
+      // aws-cdk-lib takes seconds to load: only when Trino needs the synthesized Glue catalog.
+      ...(o.athenaEngine === 'trino' ? { glueTemplate: await glueTemplateOf(pipelines) } : {}),
       ports: { kinesis: o.kinesisPort, s3: o.s3Port, athena: o.athenaPort, kafka: o.kafkaPort },
     });
     const e = rt.info.endpoints;
@@ -105,6 +114,11 @@ program
     await rt.stop();
     process.stderr.write('stopped. Nothing in flight was lost; `shardflow dev` resumes from the checkpoints.\n');
   });
+
+async function glueTemplateOf(pipelines: readonly Pipeline[]): Promise<(bucket: string) => GlueTemplate> {
+  const { synthesizeGlueTemplate } = await import('../lib/glue-template');
+  return (bucket) => synthesizeGlueTemplate(pipelines, bucket);
+}
 
 /** Events in per shard at the previous refresh, for the events/s column. */
 const lastEventsIn = new Map<string, { n: number; at: number }>();

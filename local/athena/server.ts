@@ -40,6 +40,12 @@ export interface AthenaEndpointOptions {
   readonly defaultOutputLocation?: string;
   /** Workgroups that exist. @default ['primary'] */
   readonly workGroups?: readonly string[];
+  /**
+   * Executes the statements: DuckDB over the lake (AthenaQueryEngine) unless given one, e.g.
+   * local/trino/engine.ts, which runs them on Trino. Built from the endpoint's own DuckDB engine,
+   * so that it can hand it what it does not run itself.
+   */
+  readonly engine?: (duckdb: AthenaQueryEngine) => Pick<AthenaQueryEngine, 'run'>;
   /** Queries that run at once; more wait in QUEUED. 1-64. @default 4 */
   readonly maxConcurrentQueries?: number;
 }
@@ -93,7 +99,8 @@ export async function startAthenaEndpoint(opts: AthenaEndpointOptions): Promise<
     requestChecksumCalculation: 'WHEN_REQUIRED',
     responseChecksumValidation: 'WHEN_REQUIRED',
   });
-  const engine = new AthenaQueryEngine(catalog, new LakeReader({ s3, bucket, cacheDir: path.join(opts.dataDir, 'lake-cache') }));
+  const duckdb = new AthenaQueryEngine(catalog, new LakeReader({ s3, bucket, cacheDir: path.join(opts.dataDir, 'lake-cache') }));
+  const engine = opts.engine ? opts.engine(duckdb) : duckdb;
   const store = await QueryStore.open(opts.dataDir);
   const defaultDatabase = catalog.keys().next().value ?? 'default';
 

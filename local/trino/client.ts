@@ -65,6 +65,10 @@ export interface TrinoSession {
 export interface TrinoQueryOptions extends TrinoSession {
   /** Give up (and cancel the query) after this long, in ms. @default 300000 */
   readonly timeoutMs?: number;
+  /** Cancels the query (DELETE of its nextUri) when aborted; the call then rejects with the signal's reason. */
+  readonly signal?: AbortSignal;
+  /** Prepared statements the SQL may EXECUTE, by name (X-Trino-Prepared-Statement). */
+  readonly preparedStatements?: Readonly<Record<string, string>>;
 }
 
 interface StatementResponse {
@@ -94,6 +98,8 @@ export class TrinoClient {
     };
     if (s.catalog) headers['X-Trino-Catalog'] = s.catalog;
     if (s.schema) headers['X-Trino-Schema'] = s.schema;
+    const prepared = Object.entries(opts.preparedStatements ?? {});
+    if (prepared.length > 0) headers['X-Trino-Prepared-Statement'] = prepared.map(([k, v]) => `${k}=${encodeURIComponent(v)}`).join(',');
     const props = Object.entries(s.properties ?? {});
     if (props.length > 0) headers['X-Trino-Session'] = props.map(([k, v]) => `${k}=${encodeURIComponent(v)}`).join(',');
 
@@ -106,6 +112,10 @@ export class TrinoClient {
       if (res.data) for (const r of res.data) rows.push(r);
       if (res.error) throw new TrinoQueryError(res.error.errorName, res.error.errorType, res.error.message, res.id, sql);
       if (!res.nextUri) break;
+      if (opts.signal?.aborted) {
+        await fetch(res.nextUri, { method: 'DELETE' }).catch(() => undefined);
+        opts.signal.throwIfAborted();
+      }
       if (Date.now() > deadline) {
         await fetch(res.nextUri, { method: 'DELETE' }).catch(() => undefined);
         throw new TrinoQueryError('EXCEEDED_TIME_LIMIT', 'USER_ERROR', `client gave up after ${opts.timeoutMs ?? 300_000} ms`, res.id, sql);

@@ -145,6 +145,13 @@ const WATCHDOG = [
   'wait "$child"',
 ].join('\n');
 
+/** The first error of a failed start (Guice lists the cause at its top; the tail holds only its legend). */
+async function firstError(logFile: string): Promise<string> {
+  const text = await fs.readFile(logFile, 'utf8').catch(() => '');
+  const i = text.search(/^(1\) |.*(ERROR|Exception|Error:))/m);
+  return i < 0 ? '' : `\nFirst error in ${logFile}:\n${text.slice(i, i + 1_500)}`;
+}
+
 export async function startTrino(opts: TrinoOptions): Promise<RunningTrino> {
   const home = ensureTrino();
   const java = findTrinoJava(opts.javaHome);
@@ -160,6 +167,8 @@ export async function startTrino(opts: TrinoOptions): Promise<RunningTrino> {
   await fs.mkdir(varDir, { recursive: true });
   await fs.mkdir(metastoreDir, { recursive: true });
   const lock = await lockDataDir(SERVICE, dataDir);
+  const heapMb = opts.heapMb ?? 4096;
+  const queryMemoryMb = Math.floor(heapMb * 0.6);
 
   try {
     await fs.writeFile(
@@ -171,8 +180,9 @@ export async function startTrino(opts: TrinoOptions): Promise<RunningTrino> {
         'discovery.uri': `http://127.0.0.1:${port}`,
         'catalog.config-dir': catalogDir,
         'plugin.dir': path.join(home, 'plugin'),
-        'query.max-memory': '2GB',
-        'query.max-memory-per-node': '2GB',
+        // Trino refuses to start unless per-node query memory + heap headroom (30 %) fit in the heap.
+        'query.max-memory': `${queryMemoryMb}MB`,
+        'query.max-memory-per-node': `${queryMemoryMb}MB`,
         // A dev/test node: no spilling, no 5-minute history of finished queries.
         'query.min-expire-age': '2m',
         // Two cores: fewer threads than Trino's server defaults keep start-up and context switches down.
@@ -209,7 +219,7 @@ export async function startTrino(opts: TrinoOptions): Promise<RunningTrino> {
     );
 
     const jvm = [
-      `-Xmx${opts.heapMb ?? 4096}m`,
+      `-Xmx${heapMb}m`,
       '-Xms512m',
       '-XX:+UseG1GC',
       '-XX:G1HeapRegionSize=32M',
@@ -266,7 +276,7 @@ export async function startTrino(opts: TrinoOptions): Promise<RunningTrino> {
       });
     } catch (err) {
       await proc.stop(5_000);
-      throw err;
+      throw new ServiceStartError(SERVICE, `${(err as Error).message.replace(/^Trino: /, '')}${await firstError(path.join(varDir, 'launcher.log'))}`);
     }
     const startupMs = Date.now() - started;
     const client = new TrinoClient(endpoint, { catalog: TRINO_CATALOG });
