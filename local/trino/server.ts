@@ -135,7 +135,7 @@ function properties(entries: Record<string, string | number | boolean>): string 
  * of Node, but not SIGKILL (a test runner killed on timeout), and a 4 GB JVM
  * must not outlive the test that started it.
  */
-const WATCHDOG = [
+export const WATCHDOG = [
   'parent="$1"; shift',
   '"$@" &',
   'child=$!',
