@@ -99,7 +99,7 @@ export interface TrinoLakeOptions {
  */
 export async function startTrinoLake(opts: TrinoLakeOptions): Promise<{ trino: RunningTrino; engine: (duckdb: StatementEngine) => StatementEngine }> {
   const tables = glueTablesOfTemplate(opts.glueTemplate, { 'AWS::AccountId': '000000000000', 'AWS::Region': 'us-east-1', 'AWS::Partition': 'aws' });
-  const trino = await startTrino({ dataDir: opts.dataDir, s3Endpoint: opts.s3Endpoint, ...(opts.heapMb ? { heapMb: opts.heapMb } : {}) });
+  const trino = await startTrino({ dataDir: opts.dataDir, s3Endpoint: opts.s3Endpoint, readOnly: true, ...(opts.heapMb ? { heapMb: opts.heapMb } : {}) });
   try {
     await loadGlueCatalog(trino.metastoreDir, [], tables);
   } catch (err) {

@@ -42,6 +42,12 @@ export interface TrinoOptions {
   readonly heapMb?: number;
   /** @default 240000 (a cold start took 16–50 s on 2 busy cores) */
   readonly startTimeoutMs?: number;
+  /**
+   * Refuse every write through SQL (`hive.security=read-only`): for serving the lake, where the
+   * metastore is loaded from the Glue template and the lake belongs to the stream processor.
+   * @default false (tests may create scratch tables)
+   */
+  readonly readOnly?: boolean;
   /** A JDK/JRE home with Java 24+. @default $SHARDFLOW_TRINO_JAVA_HOME, else the first Java 24+ under /usr/lib/jvm */
   readonly javaHome?: string;
 }
@@ -212,7 +218,7 @@ export async function startTrino(opts: TrinoOptions): Promise<RunningTrino> {
         // s3rver answers a delimiter listing without CommonPrefixes, so sync_partition_metadata finds nothing;
         // tables without projection get their partitions through register_partition instead.
         'hive.allow-register-partition-procedure': true,
-        'hive.non-managed-table-writes-enabled': true,
+        ...(opts.readOnly ? { 'hive.security': 'read-only' } : { 'hive.non-managed-table-writes-enabled': true }),
         // Tables live in S3, not under the metastore directory (the file metastore's default assumption).
         'hive.metastore.disable-location-checks': true,
       }),
