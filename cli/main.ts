@@ -14,11 +14,12 @@ import { listPartitionObjects } from '../functions/compactor/compaction';
 import { generateEvents } from '../local/event-generator';
 import { findPipeline, loadPipelines } from '../local/pipeline-loader';
 import { sendToKafka, sendToKinesis, toOutgoing, type OutgoingRecord, type SendReport } from '../local/producers';
-import { readRuntimeInfo, readStatusFile, startLocalRuntime, type PipelineStatus } from '../local/runtime';
+import { ATHENA_ENGINES, readRuntimeInfo, readStatusFile, startLocalRuntime, type AthenaEngineName, type PipelineStatus } from '../local/runtime';
 import { resolveTarget, type Target, type TargetKind } from '../local/targets';
 import { runAthenaQuery, QueryFailedError } from '../local/query';
 import { DEFAULT_UI_PORT, startDevUi, type UiServer } from '../local/ui';
 import { packageVersion } from '../lib/package-files';
+import type { GlueTemplate } from '../lib/glue-template';
 import { registerBatchCommands } from './batch-commands';
 import { initProject } from './init';
 import { formatRows, type OutputFormat } from './table-format';
@@ -95,7 +96,12 @@ program
   .option('--no-status', 'do not draw the live status table')
   .option('--ui-port <port>', 'web UI port (loopback)', positiveInt('--ui-port'), DEFAULT_UI_PORT)
   .option('--no-ui', 'do not serve the web UI')
-  .action(async (o: { kinesisEngine: 'kinesalite' | 'kinesis-local'; kinesisPort: number; s3Port: number; athenaPort: number; kafkaPort: number; status: boolean; uiPort: number; ui: boolean }) => {
+  .addOption(
+    new Option('--athena-engine <engine>', 'what runs the local Athena API: DuckDB, or Trino 476 (Athena v3\'s engine; needs scripts/setup-trino.sh and Java 24+)')
+      .choices([...ATHENA_ENGINES])
+      .default('duckdb'),
+  )
+  .action(async (o: { kinesisEngine: 'kinesalite' | 'kinesis-local'; kinesisPort: number; s3Port: number; athenaPort: number; kafkaPort: number; status: boolean; uiPort: number; ui: boolean; athenaEngine: AthenaEngineName }) => {
     const g = globals();
     const pipelines = await loadPipelines(g.pipelines);
     process.stderr.write(`shardflow dev: starting services for ${pipelines.map((p) => p.name).join(', ')} …\n`);
@@ -103,6 +109,9 @@ program
       pipelines,
       dataDir: g.dataDir,
       kinesisEngine: o.kinesisEngine,
+      athenaEngine: o.athenaEngine,
+      // aws-cdk-lib takes seconds to load: only when Trino needs the synthesized Glue catalog.
+      ...(o.athenaEngine === 'trino' ? { glueTemplate: await glueTemplateOf(pipelines) } : {}),
       ports: { kinesis: o.kinesisPort, s3: o.s3Port, athena: o.athenaPort, kafka: o.kafkaPort },
     });
     let ui: UiServer | undefined;
@@ -143,6 +152,11 @@ program
     await rt.stop();
     process.stderr.write('stopped. Nothing in flight was lost; `shardflow dev` resumes from the checkpoints.\n');
   });
+
+async function glueTemplateOf(pipelines: readonly Pipeline[]): Promise<(bucket: string) => GlueTemplate> {
+  const { synthesizeGlueTemplate } = await import('../lib/glue-template');
+  return (bucket) => synthesizeGlueTemplate(pipelines, bucket);
+}
 
 /** Events in per shard at the previous refresh, for the events/s column. */
 const lastEventsIn = new Map<string, { n: number; at: number }>();

@@ -117,10 +117,20 @@ export function planBackfill(p: Pipeline, range: BackfillRange, opts: BackfillOp
     `SELECT window_start, window_start + INTERVAL '${sizeS}' SECOND AS window_end${groups.map((g) => `, ${g}`).join('')}, ${a.measures.map((m) => measureSql(m, opts.exactDistinct ?? false)).join(', ')}\n` +
     `FROM (\n  ${inner}\n) e\nGROUP BY ${keys.join(', ')}\nORDER BY ${keys.join(', ')}`;
 
+  // The view's rows lie in the partition of their window_start (core/lake-table.ts aggregateView):
+  // the same kind of constant dt/hour bounds prune it to the windows' partitions.
+  const viewDayFrom = utcDate(firstWindow);
+  const viewDayTo = utcDate(lastWindow);
+  const viewWhere = [
+    viewDayFrom === viewDayTo ? `dt = '${viewDayFrom}'` : `dt BETWEEN '${viewDayFrom}' AND '${viewDayTo}'`,
+    ...(viewDayFrom === viewDayTo ? [`hour BETWEEN ${new Date(firstWindow).getUTCHours()} AND ${new Date(lastWindow).getUTCHours()}`] : []),
+    `window_start >= ${timestampLiteral(firstWindow, 'from')}`,
+    `window_start <= ${timestampLiteral(lastWindow, 'to')}`,
+  ];
   const viewSql =
     `SELECT window_start, window_end${groups.map((g) => `, ${g}`).join('')}, ${a.measures.map((m) => m.name).join(', ')}\n` +
     `FROM ${p.database}.${a.view}\n` +
-    `WHERE window_start >= ${timestampLiteral(firstWindow, 'from')} AND window_start <= ${timestampLiteral(lastWindow, 'to')}\n` +
+    `WHERE ${viewWhere.join(' AND ')}\n` +
     `ORDER BY ${keys.join(', ')}`;
   return { sql, viewSql, firstWindow, lastWindow, eventTimeFrom, eventTimeTo };
 }

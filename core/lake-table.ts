@@ -158,6 +158,13 @@ export interface LakeView {
   /** Athena (Trino) SQL, table names qualified with the database. */
   readonly sql: string;
   readonly columns: readonly LakeColumn[];
+  /**
+   * The view's dt and hour are its base tables' own, and each of its rows comes
+   * from one (dt, hour) partition: a dt/hour predicate on the view selects the
+   * same partitions of its base tables, so a reader may prune them (Trino does
+   * so by pushing the predicate through; the local engine applies it at listing).
+   */
+  readonly keepsPartitions: boolean;
 }
 
 /** dt and hour as view columns. */
@@ -189,20 +196,26 @@ export function currentView(t: LakeTable): LakeView {
     `LEFT JOIN (SELECT DISTINCT dt, hour, ${from} FROM ${files} WHERE ${from} IS NOT NULL) s\n` +
     `  ON s.dt = t.dt AND s.hour = t.hour AND s.${from} = t."$path"\n` +
     `WHERE s.${from} IS NULL`;
-  return { database: t.database, name: t.name, pipeline: t.pipeline, sql, columns: [...t.columns, ...PARTITION_COLUMNS] };
+  return { database: t.database, name: t.name, pipeline: t.pipeline, sql, columns: [...t.columns, ...PARTITION_COLUMNS], keepsPartitions: true };
 }
 
 /**
  * The final aggregate view: merges partial aggregates (SUM of counts and sums,
  * MIN of mins, MAX of maxes, avg = SUM(sum)/SUM(count), union of KMV sketches).
  * Written in Athena's SQL; the local endpoint translates it for DuckDB.
+ *
+ * It carries the dt and hour of its partials, so that a query can bound them
+ * and read only those partitions: on window_start alone, Athena's projection
+ * enumerates every partition since `partitionsFrom` (25,584 at 2026-12). Every
+ * partial of a window lies in the partition of its window_start
+ * (core/process-batch.ts), so grouping by dt and hour too splits no window.
  */
 export function aggregateView(p: Pipeline): LakeView | null {
   const a = p.aggregate;
   if (!a) return null;
   const fieldType = (n: string): FieldType => p.schema.find((x) => x.name === n)!.type;
   const keys = ['window_start', 'window_end', ...a.groupBy];
-  const inner: string[] = [...keys];
+  const inner: string[] = [...keys, 'dt', 'hour'];
   const outer: string[] = [...keys];
   const columns: LakeColumn[] = [
     { name: 'window_start', type: 'timestamp' },
@@ -239,7 +252,9 @@ export function aggregateView(p: Pipeline): LakeView | null {
         break;
     }
   }
+  outer.push('dt', 'hour');
+  columns.push(...PARTITION_COLUMNS);
   const sql =
-    `SELECT ${outer.join(', ')}\nFROM (\n  SELECT ${inner.join(', ')}\n  FROM ${p.database}.${p.tables.partials}\n  GROUP BY ${keys.join(', ')}\n) merged`;
-  return { database: p.database, name: a.view, pipeline: p.name, sql, columns };
+    `SELECT ${outer.join(', ')}\nFROM (\n  SELECT ${inner.join(', ')}\n  FROM ${p.database}.${p.tables.partials}\n  GROUP BY ${[...keys, 'dt', 'hour'].join(', ')}\n) merged`;
+  return { database: p.database, name: a.view, pipeline: p.name, sql, columns, keepsPartitions: true };
 }

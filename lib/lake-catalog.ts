@@ -91,11 +91,25 @@ export function prestoViewText(v: LakeView): string {
   return `/* Presto View: ${Buffer.from(JSON.stringify(definition), 'utf8').toString('base64')} */`;
 }
 
+/**
+ * Owner of the views. Athena engine v3 (Trino) reads a view whose definition
+ * says `"runAsInvoker": false` (a DEFINER view, what Athena's own CREATE VIEW
+ * writes) as running as the Glue table's Owner, and refuses it when there is
+ * none (INVALID_VIEW: Run-as identity must be set for a run-as definer view).
+ * Trino's own CREATE VIEW keeps the owner on the table, not in the JSON, and the
+ * Athena guide's example of a view created through Glue sets `"Owner": "hadoop"`
+ * (Athena user guide, "Considerations for views"): the same here. Athena checks
+ * the caller's own permissions on the data either way ("you cannot use views
+ * to manage access control on data in Amazon S3").
+ */
+export const VIEW_OWNER = 'hadoop';
+
 /** A Glue VIRTUAL_VIEW (an Athena view) of a LakeView. */
 function viewInput(v: LakeView, description: string): glue.CfnTable.TableInputProperty {
   return {
     name: v.name,
     description,
+    owner: VIEW_OWNER,
     tableType: 'VIRTUAL_VIEW',
     parameters: { presto_view: 'true', comment: 'Presto View' },
     viewOriginalText: prestoViewText(v),

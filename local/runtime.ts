@@ -23,6 +23,11 @@ import { createTopicIfMissing, startLocalServices, type LocalServiceName, type L
 import { isSameProcess, processIdentity, type ProcessIdentity } from './services/service-process';
 import type { KinesisEngine } from './services/kinesis';
 import { startScheduler } from './scheduler';
+import { startTrinoLake, type TrinoLakeOptions } from './trino/engine';
+
+/** Engines the local Athena endpoint can execute statements on. */
+export const ATHENA_ENGINES = ['duckdb', 'trino'] as const;
+export type AthenaEngineName = (typeof ATHENA_ENGINES)[number];
 import { compactPipeline } from '../functions/compactor/compaction';
 
 export const FAILURE_BUCKET = 'shardflow-failures';
@@ -33,6 +38,16 @@ export interface LocalRuntimeOptions {
   readonly dataDir: string;
   readonly ports?: Partial<Record<LocalServiceName | 'athena', number>>;
   readonly kinesisEngine?: KinesisEngine;
+  /**
+   * What executes the local Athena endpoint's statements: DuckDB, or a Trino 476 started here over
+   * the same lake with the Glue catalog `cdk synth` declares (local/trino). @default 'duckdb'
+   */
+  readonly athenaEngine?: AthenaEngineName;
+  /**
+   * With athenaEngine 'trino': the Glue resources `cdk synth` declares for these pipelines over
+   * a bucket (lib/glue-template.ts synthesizeGlueTemplate; local/ does not import lib/).
+   */
+  readonly glueTemplate?: (bucket: string) => TrinoLakeOptions['glueTemplate'];
   /** Handler and emulator logs; JSON lines to `<dataDir>/logs/runtime.log` when absent. */
   readonly logger?: Logger;
   /** Further loopback ports whose pages may call S3 and Kinesis (a local web UI); see local/http-guard.ts. @default [] */
@@ -177,11 +192,18 @@ export async function startLocalRuntime(opts: LocalRuntimeOptions): Promise<Loca
   try {
     await ensureBucket(s3, DEFAULT_LAKE_BUCKET);
     await ensureBucket(s3, FAILURE_BUCKET);
+    if (opts.athenaEngine === 'trino' && !opts.glueTemplate) throw new Error("athenaEngine 'trino' needs glueTemplate: the Glue catalog to load into Trino");
+    const trino =
+      opts.athenaEngine === 'trino'
+        ? await startTrinoLake({ dataDir: path.join(dataDir, 'trino'), s3Endpoint: services.s3!.endpoint, glueTemplate: opts.glueTemplate!(DEFAULT_LAKE_BUCKET) })
+        : null;
+    if (trino) started.push(trino);
     const athena: AthenaEndpoint = await startAthenaEndpoint({
       port: opts.ports?.athena ?? DEFAULT_ATHENA_PORT,
       s3: { endpoint: services.s3!.endpoint, bucket: DEFAULT_LAKE_BUCKET },
       pipelines: opts.pipelines,
       dataDir: path.join(dataDir, 'athena'),
+      ...(trino ? { trino: { endpoint: trino.endpoint } } : {}),
     });
     started.push(athena);
 

@@ -39,11 +39,13 @@ export default definePipeline({
       description: 'Top categories by total value over the last hour, from the aggregate view',
       // Every hour on the hour (UTC), over the hour that just ended. The placeholders are filled from the
       // scheduled time (locally by the scheduler, on AWS by the query renderer), so a re-run or a catch-up
-      // run covers exactly its own hour, and the constant dt bounds prune to that day's partitions.
+      // run covers exactly its own hour. The view carries the dt/hour of its partials: the constant
+      // `dt = {{dt}} AND hour = {{hour}}` (the run's one hour) prunes to that partition, where window_start
+      // bounds alone would make Athena list every projected partition since partitionsFrom.
       schedule: 'cron(0 * * * ? *)',
       sql: `SELECT category, SUM(total_value) AS total_value, SUM(events) AS events, MAX(max_value) AS max_value
 FROM clickstream_by_category_1m
-WHERE window_start >= {{window_start}} AND window_start < {{window_end}}
+WHERE dt = {{dt}} AND hour = {{hour}} AND window_start >= {{window_start}} AND window_start < {{window_end}}
 GROUP BY category
 ORDER BY total_value DESC, category
 LIMIT 10`,

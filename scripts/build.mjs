@@ -23,6 +23,8 @@ const EXTRA_FILES = [
   // local/services/kafka.ts runs ../../scripts/setup-kafka.sh, which reads kafka/pom.xml beside it.
   'scripts/setup-kafka.sh',
   'scripts/kafka/pom.xml',
+  // local/trino/server.ts runs ../../scripts/setup-trino.sh for `dev --athena-engine trino`.
+  'scripts/setup-trino.sh',
 ];
 /** Build steps after tsc and the copies, each `(dist: string) => void | Promise<void>`. */
 const EXTRA_STEPS = [

@@ -144,11 +144,15 @@ export class AthenaQueryEngine {
       const plan = await parse(conn, translation, source);
       const needs = this.resolve(plan, translation, source, opts.database);
       opts.signal?.throwIfAborted();
-      // Views read their base tables whole: predicates on a view are not pushed through it.
-      for (const [view] of needs.views) {
+      // A view that keeps its base tables' partitions (core/lake-table.ts keepsPartitions) reads the
+      // partitions the query's dt/hour predicates on the view select, as Trino pushes them through;
+      // any other view reads its base tables whole.
+      for (const [view, viewPreds] of needs.views) {
         const vt = translateSql(view.sql);
         const vplan = await parse(conn, vt, view.sql);
-        for (const [table] of this.resolve(vplan, vt, view.sql, view.database).tables) needs.tables.set(table, [null]);
+        for (const [table] of this.resolve(vplan, vt, view.sql, view.database).tables) {
+          needs.tables.set(table, [...(needs.tables.get(table) ?? []), ...(view.keepsPartitions ? viewPreds : [null])]);
+        }
       }
       let scanned = 0;
       const path = /"\$path"/i.test(translation.sql) ? this.lake.pathColumn : null;
@@ -263,9 +267,9 @@ export class AthenaQueryEngine {
   }
 
   /** Lake tables and views a plan reads, with the partition predicates of each reference (null = all partitions). */
-  private resolve(plan: GuardedPlan, translation: Translation, source: string, database: string): { tables: Map<LakeTable, (PartitionPredicate | null)[]>; views: Map<LakeView, true> } {
+  private resolve(plan: GuardedPlan, translation: Translation, source: string, database: string): { tables: Map<LakeTable, (PartitionPredicate | null)[]>; views: Map<LakeView, (PartitionPredicate | null)[]> } {
     const tables = new Map<LakeTable, (PartitionPredicate | null)[]>();
-    const views = new Map<LakeView, true>();
+    const views = new Map<LakeView, (PartitionPredicate | null)[]>();
     for (const ref of plan.tables) {
       const schema = ref.schema.toLowerCase();
       const name = ref.table.toLowerCase();
@@ -278,7 +282,7 @@ export class AthenaQueryEngine {
       const table = db.tables.get(name);
       const view = db.views.get(name);
       if (table) tables.set(table, [...(tables.get(table) ?? []), ref.partitions]);
-      else if (view) views.set(view, true);
+      else if (view) views.set(view, [...(views.get(view) ?? []), ref.partitions]);
       else throw new AthenaQueryError('TABLE_NOT_FOUND', `Table '${CATALOG}.${db.name}.${name}' does not exist`, at);
     }
     return { tables, views };

@@ -26,10 +26,17 @@ interface Pending {
   readonly child: ChildProcess;
 }
 
-/** The tsx loader, so that the worker runs the same TypeScript sources as its parent. */
-function tsxLoader(): string {
+/**
+ * The worker module beside this one, and how Node must run it: in the checkout
+ * (TypeScript, this module itself loaded through tsx) with tsx's loader; in the
+ * installed package (compiled JavaScript, no tsx) as it is.
+ */
+function workerEntry(): { entry: string; execArgv: string[] } {
+  const ext = path.extname(fileURLToPath(import.meta.url));
+  const entry = fileURLToPath(new URL(`./query-worker${ext}`, import.meta.url));
+  if (ext !== '.ts') return { entry, execArgv: [] };
   const require = createRequire(import.meta.url);
-  return pathToFileURL(path.join(path.dirname(require.resolve('tsx/package.json')), 'dist', 'loader.mjs')).href;
+  return { entry, execArgv: ['--import', pathToFileURL(path.join(path.dirname(require.resolve('tsx/package.json')), 'dist', 'loader.mjs')).href] };
 }
 
 export class QueryHost {
@@ -106,9 +113,9 @@ export class QueryHost {
   private worker(): Promise<ChildProcess> {
     if (this.stopped) return Promise.reject(new AthenaQueryError('GENERIC_INTERNAL_ERROR', 'the local Athena endpoint is stopping', undefined, 1));
     this.ready ??= new Promise<ChildProcess>((resolve, reject) => {
-      const entry = fileURLToPath(new URL('./query-worker.ts', import.meta.url));
+      const { entry, execArgv } = workerEntry();
       const child = fork(entry, [], {
-        execArgv: ['--import', tsxLoader()],
+        execArgv,
         // Enough libuv threads that lake downloads are not queued behind running DuckDB calls.
         env: { ...process.env, SHARDFLOW_ATHENA_WORKER: '1', UV_THREADPOOL_SIZE: process.env.UV_THREADPOOL_SIZE ?? '16' },
         serialization: 'advanced',

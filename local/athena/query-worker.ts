@@ -17,6 +17,7 @@ import { AthenaQueryEngine, QueryCancelled, type EngineOptions, type QueryOutcom
 import { writeResult } from './query-store';
 import { toCsv } from './result-format';
 import { AthenaQueryError } from './sql-translate';
+import { trinoStatementEngine, type StatementEngine } from '../trino/engine';
 
 /** A catalog as plain data (Maps do not survive every channel). */
 export type CatalogData = readonly { readonly name: string; readonly tables: readonly LakeTable[]; readonly views: readonly LakeView[] }[];
@@ -35,6 +36,8 @@ export interface WorkerInit {
   /** The endpoint's data dir (results are written under results/). Absolute. */
   readonly dataDir: string;
   readonly engine: EngineOptions;
+  /** Run queries on this Trino (local/trino/engine.ts) instead of DuckDB; SHOW/DESCRIBE stay with the catalog. */
+  readonly trinoEndpoint?: string;
 }
 
 /** What the endpoint keeps of a successful query; the rows stay on disk (query-store.ts writeResult). */
@@ -84,7 +87,7 @@ function main(): void {
   const send = (m: FromWorker): void => {
     process.send?.(m);
   };
-  let engine: AthenaQueryEngine | undefined;
+  let engine: StatementEngine | undefined;
   let s3: S3Client | undefined;
   let dataDir = '';
   /** Uploads the result object and writes the result pages: the rows never travel to the endpoint's process. */
@@ -116,7 +119,8 @@ function main(): void {
         requestChecksumCalculation: 'WHEN_REQUIRED',
         responseChecksumValidation: 'WHEN_REQUIRED',
       });
-      engine = new AthenaQueryEngine(catalogFromData(m.catalog), new LakeReader({ s3, bucket: m.s3.bucket, cacheDir: path.resolve(m.cacheDir) }), m.engine);
+      const duckdb = new AthenaQueryEngine(catalogFromData(m.catalog), new LakeReader({ s3, bucket: m.s3.bucket, cacheDir: path.resolve(m.cacheDir) }), m.engine);
+      engine = m.trinoEndpoint ? trinoStatementEngine(m.trinoEndpoint, duckdb) : duckdb;
       send({ type: 'ready' });
     } else if (m.type === 'run') {
       const ac = new AbortController();

@@ -41,6 +41,12 @@ export interface AthenaEndpointOptions {
   readonly defaultOutputLocation?: string;
   /** Workgroups that exist. @default ['primary'] */
   readonly workGroups?: readonly string[];
+  /**
+   * Executes the queries on this Trino (local/trino/engine.ts; SHOW and DESCRIBE stay with the
+   * catalog) instead of on DuckDB over the lake. Its statements still run in the query worker,
+   * which writes their results as it does DuckDB's. @default DuckDB
+   */
+  readonly trino?: { readonly endpoint: string };
   /** Queries that run at once; more wait in QUEUED. 1-64. @default 4 */
   readonly maxConcurrentQueries?: number;
   /** A query still running after this long FAILS with EXCEEDED_TIME_LIMIT. @default 600000 (10 minutes) */
@@ -151,6 +157,7 @@ export async function startAthenaEndpoint(opts: AthenaEndpointOptions): Promise<
     s3: { endpoint: opts.s3.endpoint, bucket, region: opts.s3.region ?? 'us-east-1', credentials: opts.s3.credentials ?? { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } },
     cacheDir: path.join(dataDir, 'lake-cache'),
     dataDir,
+    ...(opts.trino ? { trinoEndpoint: opts.trino.endpoint } : {}),
     engine: {
       sandbox: { readableDirs: [path.join(dataDir, 'lake-cache')], tempDir: path.join(dataDir, 'duckdb-tmp'), memoryLimit: opts.queryMemoryLimit ?? '1GB', threads: queryThreads },
       limits,
