@@ -11,6 +11,8 @@
  * user's `line L:C`.
  */
 
+import { TRINO_FUNCTIONS } from './trino-functions';
+
 /** An Athena-style query failure: `CODE: line L:C: message`. */
 export class AthenaQueryError extends Error {
   constructor(
@@ -125,30 +127,47 @@ export interface Translation {
 
 const isWord = (t: Token | undefined, w: string): boolean => !!t && t.kind === 'ident' && t.text.toLowerCase() === w;
 
-/** Functions Trino has and this endpoint knowingly does not translate (DuckDB lacks them or their semantics differ too much). */
-const UNSUPPORTED_FUNCTIONS = new Set([
-  'reduce', 'zip_with', 'transform_keys', 'transform_values', 'map_filter', 'approx_set', 'merge', 'empty_approx_set',
-  'qdigest_agg', 'tdigest_agg', 'format_datetime', 'parse_datetime', 'at_timezone', 'with_timezone', 'approx_most_frequent',
-  'numeric_histogram', 'make_set_digest', 'merge_set_digest', 'learn_classifier', 'learn_regressor', 'classify', 'regress',
+/**
+ * Trino functions DuckDB runs under the same name with the same results (checked by the
+ * conformance corpus, test/athena-conformance/corpus.ts). A Trino function in neither this set nor
+ * the translator's rewrites fails NOT_SUPPORTED; a name Trino does not know fails
+ * FUNCTION_NOT_FOUND, as on Athena (a DuckDB-only function must not work locally only).
+ */
+const SAME_FUNCTIONS = new Set([
+  'abs', 'acos', 'asin', 'atan', 'atan2', 'avg', 'bool_and', 'bool_or', 'cbrt', 'ceil', 'ceiling', 'chr', 'concat_ws',
+  'corr', 'cos', 'cosh', 'count', 'count_if', 'covar_pop', 'covar_samp', 'cume_dist', 'day', 'degrees', 'dense_rank',
+  'exp', 'first_value', 'flatten', 'floor', 'grouping', 'hour', 'lag', 'last_value', 'lead', 'length', 'ln',
+  'log10', 'log2', 'lower', 'lpad', 'ltrim', 'map', 'map_concat', 'map_from_entries', 'map_keys', 'map_values', 'max',
+  'max_by', 'min', 'min_by', 'minute', 'mod', 'month', 'now', 'nth_value', 'ntile', 'percent_rank', 'pi', 'pow', 'power',
+  'quarter', 'radians', 'rank', 'regexp_extract_all', 'regr_intercept', 'regr_slope', 'round', 'row_number', 'rpad',
+  'rtrim', 'second', 'sign', 'sin', 'sqrt', 'starts_with', 'stddev', 'stddev_pop', 'stddev_samp', 'strpos', 'substr',
+  'substring', 'sum', 'tan', 'tanh', 'translate', 'trim', 'upper', 'var_pop', 'var_samp', 'variance', 'week', 'year',
+  'array_agg', 'histogram', 'json_array_length', 'json_extract', 'geometric_mean', 'any_value', 'random', 'unnest',
 ]);
 
-/** Trino name → DuckDB name, same arguments. */
+/** Words that may stand before `(` without being a call. */
+const NOT_CALLS = new Set([
+  'in', 'exists', 'values', 'over', 'as', 'on', 'using', 'join', 'from', 'and', 'or', 'not', 'when', 'then', 'else',
+  'case', 'select', 'where', 'having', 'by', 'within', 'lateral', 'all', 'any', 'some', 'distinct', 'like', 'between',
+  'is', 'with', 'rollup', 'cube', 'sets', 'union', 'intersect', 'except', 'window', 'partition', 'range', 'rows',
+  'zone', 'recursive', 'table', 'row', 'array', 'interval', 'groups', 'limit', 'offset', 'fetch', 'escape', 'end',
+  'ordinality', 'cross', 'inner', 'left', 'right', 'full', 'outer', 'natural', 'group', 'order', 'asc', 'desc', 'nulls',
+  'following', 'preceding', 'unbounded', 'current', 'set', 'only', 'next', 'first', 'last', 'trim', 'extract', 'returns',
+  'return', 'if', 'coalesce', 'nullif', 'try', 'position', 'cast', 'try_cast',
+]);
+
+/** Trino name → DuckDB name, same arguments and results. */
 const RENAMED_FUNCTIONS: Readonly<Record<string, string>> = {
-  cardinality: 'len',
-  array_distinct: 'list_distinct',
   array_join: 'array_to_string',
   array_max: 'list_max',
   array_min: 'list_min',
   array_intersect: 'list_intersect',
   contains: 'list_contains',
-  sequence: 'generate_series',
   transform: 'list_transform',
   filter: 'list_filter',
   to_unixtime: 'epoch',
-  approx_distinct: 'approx_count_distinct',
   regexp_like: 'regexp_matches',
-  json_extract_scalar: 'json_extract_string',
-  json_parse: 'json',
+  regexp_split: 'regexp_split_to_array',
   arbitrary: 'any_value',
   day_of_week: 'isodow',
   dow: 'isodow',
@@ -166,7 +185,32 @@ const RENAMED_FUNCTIONS: Readonly<Record<string, string>> = {
   rand: 'random',
   split: 'string_split',
   codepoint: 'ord',
+  every: 'bool_and',
+  bitwise_and_agg: 'bit_and',
+  bitwise_or_agg: 'bit_or',
+  levenshtein_distance: 'levenshtein',
+  hamming_distance: 'hamming',
+  to_utf8: 'encode',
+  from_utf8: 'decode',
+  to_hex: 'hex',
+  from_hex: 'unhex',
+  format: 'printf',
 };
+
+/** date_trunc units as time_bucket widths: time_bucket keeps a date a date (DuckDB's date_trunc makes it a timestamp); its default origins (2000-01-03, a Monday, and 2000-01-01) align weeks, months, quarters and years as Trino does. */
+const TRUNC_BUCKETS: Readonly<Record<string, string>> = {
+  second: '1 second',
+  minute: '1 minute',
+  hour: '1 hour',
+  day: '1 day',
+  week: '7 days',
+  month: '1 month',
+  quarter: '3 months',
+  year: '1 year',
+};
+
+/** Functions whose first argument may be `x AT TIME ZONE z`: they read the wall-clock fields, which the translation gets right. */
+const ZONE_FIELD_FUNCTIONS = new Set(['year', 'month', 'day', 'hour', 'minute', 'second', 'day_of_week', 'dow', 'day_of_year', 'doy', 'week', 'quarter', 'date', 'date_format', 'day_of_month']);
 
 const DATE_UNITS: Readonly<Record<string, string>> = {
   millisecond: '1 MILLISECOND',
@@ -202,6 +246,11 @@ export function mysqlToStrftime(format: string): string {
   return out;
 }
 
+/** Trino's array_distinct: first occurrences in order (DuckDB's list_distinct reorders and drops NULLs). */
+function distinctInOrder(list: Piece[], join: (...parts: (Piece[] | string)[]) => Piece[]): Piece[] {
+  return join('list_transform([', list, '], _l -> list_filter(_l, (_v, _i) -> list_position(_l, _v) = _i))[1]');
+}
+
 function sqlString(s: string): string {
   return `'${s.replace(/'/g, "''")}'`;
 }
@@ -215,8 +264,12 @@ class Translator {
   /** Index of the matching close paren for each open paren. */
   private readonly match = new Map<number, number>();
 
+  /** The query names the hidden column "$path". */
+  private readonly mentionsPath: boolean;
+
   constructor(private readonly source: string, params: readonly string[]) {
     this.tokens = substituteParameters(tokenize(source), params, source);
+    this.mentionsPath = this.tokens.some((t) => t.kind === 'qident' && t.text.toLowerCase() === '"$path"');
     const stack: number[] = [];
     this.tokens.forEach((t, i) => {
       if (t.kind !== 'op') return;
@@ -247,7 +300,88 @@ class Translator {
       if (semi !== this.tokens.length - 1) this.syntax(this.tokens[semi + 1], 'Only one sql statement is allowed');
       end = semi;
     }
+    const first = this.tokens[0];
+    if (isWord(first, 'values')) {
+      // Trino names the columns of a bare VALUES _col0, _col1, …; DuckDB col0, col1.
+      const width = this.valuesWidth(1, end);
+      const names = Array.from({ length: width }, (_, k) => `"_col${k}"`).join(', ');
+      return [{ text: 'SELECT * FROM (', src: first!.pos }, ...this.seq(0, end).flat(), { text: `) AS _values(${names})`, src: first!.pos }];
+    }
     return this.seq(0, end).flat();
+  }
+
+  /** Where the row list of a VALUES starting at `start` ends, and the top-level commas in it. */
+  private valuesItems(start: number, end: number): [number, number][] {
+    const items: [number, number][] = [];
+    let itemStart = start;
+    let j = start;
+    for (; j < end; j++) {
+      const t = this.tokens[j]!;
+      if (t.kind === 'op' && (t.text === '(' || t.text === '[')) j = this.match.get(j)!;
+      else if (t.kind === 'op' && t.text === ',') {
+        items.push([itemStart, j]);
+        itemStart = j + 1;
+      } else if (t.kind === 'ident' && ['order', 'limit', 'offset', 'fetch', 'union', 'intersect', 'except'].includes(t.text.toLowerCase())) break;
+    }
+    items.push([itemStart, j]);
+    return items;
+  }
+
+  private isGroup(start: number, end: number): boolean {
+    return this.tokens[start]?.text === '(' && this.match.get(start) === end - 1;
+  }
+
+  private valuesWidth(start: number, end: number): number {
+    const [a, b] = this.valuesItems(start, end)[0]!;
+    return this.isGroup(a, b) ? this.args(a + 1, b - 1).length : 1;
+  }
+
+  /** True when tokens [start, end) are an expression of type date that the translator can see without types: a DATE literal, current_date, CAST(… AS date), date(…), date_add/date_trunc of one. */
+  private isDateExpr(start: number, end: number): boolean {
+    const t = this.tokens[start];
+    if (!t || start >= end) return false;
+    if (end - start === 2 && isWord(t, 'date') && this.tokens[start + 1]!.kind === 'string') return true;
+    if (end - start === 1 && isWord(t, 'current_date')) return true;
+    if (this.isGroup(start, end)) return this.isDateExpr(start + 1, end - 1);
+    if (t.kind !== 'ident' || this.tokens[start + 1]?.text !== '(' || this.match.get(start + 1) !== end - 1) return false;
+    const fn = t.text.toLowerCase();
+    if (['date', 'from_iso8601_date', 'last_day_of_month'].includes(fn)) return true;
+    if (fn === 'cast' || fn === 'try_cast') return isWord(this.tokens[end - 2], 'date') && isWord(this.tokens[end - 3], 'as');
+    if (fn === 'date_add' || fn === 'date_trunc') {
+      const a = this.argRanges(start + 2, end - 1);
+      const last = a[a.length - 1];
+      return !!last && this.isDateExpr(last[0], last[1]);
+    }
+    return false;
+  }
+
+  /** Top-level comma-separated ranges of [start, close). */
+  private argRanges(start: number, close: number): [number, number][] {
+    const out: [number, number][] = [];
+    if (start >= close) return out;
+    let argStart = start;
+    for (let i = start; i <= close; i++) {
+      const t = this.tokens[i]!;
+      if (i === close || (t.kind === 'op' && t.text === ',')) {
+        out.push([argStart, i]);
+        argStart = i + 1;
+      } else if (t.kind === 'op' && (t.text === '(' || t.text === '[')) i = this.match.get(i)!;
+    }
+    return out;
+  }
+
+  /** The token range that may be `x AT TIME ZONE z` (the first argument of an hour()/date()/date_format()-like function). */
+  private zoneOk: { start: number; end: number } | null = null;
+
+  /** Translates [start, end) allowing it to be `x AT TIME ZONE z` when `zone`. */
+  private seqZone(start: number, end: number, zone: boolean): Piece[] {
+    const saved = this.zoneOk;
+    if (zone) this.zoneOk = { start, end };
+    try {
+      return this.seq(start, end).flat();
+    } finally {
+      this.zoneOk = saved;
+    }
   }
 
   /** Translates tokens [start, end) into units; a unit is one operand-sized chunk (a token, a call, a parenthesised group). */
@@ -258,7 +392,40 @@ class Translator {
       const t = this.tokens[i]!;
       const next = this.tokens[i + 1];
       const prev = this.tokens[i - 1];
-      if (t.kind === 'ident' && next?.kind === 'op' && next.text === '(' && !(prev?.kind === 'op' && prev.text === '.')) {
+      // FILTER (WHERE …) after an aggregate is a clause, not Trino's filter(array, lambda): WHERE cannot begin an argument.
+      if (isWord(t, 'filter') && next?.text === '(' && isWord(this.tokens[i + 2], 'where')) {
+        const close = this.match.get(i + 1)!;
+        units.push([{ text: 'FILTER (', src: t.pos }, ...this.seq(i + 2, close).flat(), { text: ')', src: this.tokens[close]!.pos }]);
+        i = close + 1;
+        continue;
+      }
+      if (isWord(t, 'values')) {
+        // Trino's VALUES 1, 2 is two rows; DuckDB needs each row in parentheses.
+        const items = this.valuesItems(i + 1, end);
+        const out: Piece[] = [{ text: 'VALUES', src: t.pos }];
+        items.forEach(([a, b], k) => {
+          if (k > 0) out.push({ text: ',', src: this.tokens[a - 1]!.pos });
+          const inner = this.seq(a, b).flat();
+          out.push(...(this.isGroup(a, b) ? inner : [{ text: '(', src: this.tokens[a]?.pos ?? t.pos }, ...inner, { text: ')', src: this.tokens[a]?.pos ?? t.pos }]));
+        });
+        units.push(out);
+        i = items[items.length - 1]![1];
+        continue;
+      }
+      if (isWord(t, 'listagg') && next?.text === '(') {
+        // listagg(x, sep) WITHIN GROUP (ORDER BY …) → string_agg(x, sep ORDER BY …)
+        const close = this.match.get(i + 1)!;
+        if (!isWord(this.tokens[close + 1], 'within') || !isWord(this.tokens[close + 2], 'group') || this.tokens[close + 3]?.text !== '(') this.syntax(this.tokens[close + 1], "mismatched input. Expecting: 'WITHIN'");
+        const gclose = this.match.get(close + 3)!;
+        const a = this.args(i + 2, close);
+        if (a.length !== 2 || !isWord(this.tokens[close + 4], 'order')) this.notSupported(t, 'listagg with ON OVERFLOW or without a separator');
+        units.push([{ text: 'string_agg(', src: t.pos }, ...a[0]!.pieces, { text: ', ', src: t.pos }, ...a[1]!.pieces, { text: ' ', src: t.pos }, ...this.seq(close + 4, gclose).flat(), { text: ')', src: t.pos }]);
+        i = gclose + 1;
+        continue;
+      }
+      // `t(x, y)` after `)`, AS or a table name is an alias with column names, not a call.
+      const alias = prev !== undefined && ((prev.kind === 'op' && prev.text === ')') || prev.kind === 'qident' || (prev.kind === 'ident' && (isWord(prev, 'as') || !NOT_CALLS.has(prev.text.toLowerCase()))));
+      if (t.kind === 'ident' && next?.kind === 'op' && next.text === '(' && !alias && !(prev?.kind === 'op' && prev.text === '.')) {
         const close = this.match.get(i + 1)!;
         const call = this.call(t, i + 2, close);
         if (call) {
@@ -275,9 +442,37 @@ class Translator {
       }
       // Typed literals stay one operand: TIMESTAMP '2024-01-01 00:00:00', DATE '…'.
       if (t.kind === 'ident' && next?.kind === 'string' && ['timestamp', 'date', 'time'].includes(t.text.toLowerCase())) {
+        const word = t.text.toLowerCase();
+        const zone = word === 'timestamp' ? /\d\s*(Z|[A-Za-z][\w/+-]*|[+-]\d{1,2}(:?\d{2})?)\s*'$/.exec(next.text) : null;
+        if (zone) {
+          // Trino keeps the literal's zone in the value (and prints it); DuckDB's TIMESTAMPTZ keeps only the instant, printed in UTC.
+          if (!/^(UTC|Z|GMT|\+00(:?00)?|-00(:?00)?)$/i.test(zone[1]!)) this.notSupported(t, `A timestamp with time zone literal in a zone other than UTC ('${zone[1]}')`);
+          units.push([{ text: 'CAST(', src: t.pos }, { text: next.text, src: next.pos }, { text: ' AS TIMESTAMPTZ)', src: t.pos }]);
+          i += 2;
+          continue;
+        }
+        const op = this.tokens[i + 2];
+        const unit = this.tokens[i + 4]?.text.toLowerCase() ?? '';
+        if (word === 'date' && op?.kind === 'op' && (op.text === '+' || op.text === '-') && isWord(this.tokens[i + 3], 'interval') && this.tokens[i + 4 - 0]?.kind === 'string' && i + 5 < end + 1) {
+          const u = this.tokens[i + 5]?.text.toLowerCase() ?? '';
+          // Trino: date ± interval of days, months or years is a date; DuckDB makes it a timestamp.
+          if (['day', 'month', 'year', 'week'].includes(u) && !isWord(this.tokens[i + 6], 'to')) {
+            units.push([{ text: 'CAST(DATE ', src: t.pos }, { text: next.text, src: next.pos }, { text: ` ${op.text} INTERVAL ${this.tokens[i + 4]!.text} ${u.toUpperCase()} AS DATE)`, src: op.pos }]);
+            i += 6;
+            continue;
+          }
+        }
+        void unit;
+        // Trino: date − date is an interval day to second; DuckDB: a number of days.
+        if (word === 'date' && prev?.kind === 'op' && prev.text === '-') this.notSupported(prev, 'Subtracting dates');
         units.push([{ text: t.text.toUpperCase(), src: t.pos }, { text: next.text, src: next.pos }]);
         i += 2;
         continue;
+      }
+      if (isWord(t, 'interval') && next?.kind === 'string' && /^(year|month)s?$/i.test(this.tokens[i + 2]?.text ?? '') && !(prev?.kind === 'op' && ['+', '-'].includes(prev.text) && !/^(year|month|day|hour|minute|second)s?$/i.test(this.tokens[i - 2]?.text ?? ''))) {
+        // Trino's INTERVAL YEAR TO MONTH is a type of its own, which DuckDB's one INTERVAL cannot report;
+        // as the right operand of a timestamp ± interval it is fine.
+        this.notSupported(t, 'An INTERVAL YEAR TO MONTH value other than added to or subtracted from a date or timestamp');
       }
       if (isWord(t, 'at') && isWord(next, 'time') && isWord(this.tokens[i + 2], 'zone')) {
         const left = this.popOperand(units, t);
@@ -294,7 +489,12 @@ class Translator {
           zone = [{ text: zoneTok.text, src: zoneTok.pos }];
           after = zoneStart + 1;
         }
-        // Trino: the instant in UTC (the session zone), shown in `zone`. DuckDB: the wall-clock time in `zone`.
+        // Trino: the instant in UTC (the session zone), shown in `zone`: a timestamp with time zone that
+        // keeps the zone. DuckDB has no such value; its wall-clock time in `zone` gives the same fields,
+        // so it is used only where just the fields are read (hour(), date(), date_format(), …).
+        if (!(this.zoneOk && this.zoneOk.start === start && this.zoneOk.end === end && after === end)) {
+          this.notSupported(t, 'AT TIME ZONE other than as the argument of hour(), day(), date(), date_format() and similar field functions');
+        }
         units.push([{ text: 'timezone(', src: t.pos }, ...zone, { text: ', CAST(', src: t.pos }, ...left, { text: ' AS TIMESTAMPTZ))', src: t.pos }]);
         i = after;
         continue;
@@ -307,6 +507,12 @@ class Translator {
         // Trino widens it up to 38. A wide literal is made DECIMAL(38, s) so that its products fit.
         const scale = t.text.length - t.text.indexOf('.') - 1;
         units.push([{ text: `CAST('${t.text}' AS DECIMAL(38, ${scale}))`, src: t.pos }]);
+        i++;
+        continue;
+      }
+      if (t.kind === 'op' && t.text === '*' && this.mentionsPath && (isWord(prev, 'select') || isWord(prev, 'distinct') || isWord(prev, 'all') || prev?.text === ',' || prev?.text === '.')) {
+        // Trino's `*` leaves out hidden columns; the local lake views carry "$path" as a column only when the query names it.
+        units.push([{ text: prev?.text === '.' ? '* EXCLUDE ("$path")' : `COLUMNS(_c -> _c <> '$path')`, src: t.pos }]);
         i++;
         continue;
       }
@@ -331,14 +537,14 @@ class Translator {
   }
 
   /** Splits [start, close) at top-level commas and translates each argument. */
-  private args(start: number, close: number): { pieces: Piece[]; first: Token | undefined }[] {
-    const out: { pieces: Piece[]; first: Token | undefined }[] = [];
+  private args(start: number, close: number, zoneFirst = false): { pieces: Piece[]; first: Token | undefined; start: number; end: number }[] {
+    const out: { pieces: Piece[]; first: Token | undefined; start: number; end: number }[] = [];
     if (start >= close) return out;
     let argStart = start;
     for (let i = start; i <= close; i++) {
       const t = this.tokens[i]!;
       if (i === close || (t.kind === 'op' && t.text === ',')) {
-        out.push({ pieces: this.seq(argStart, i).flat(), first: this.tokens[argStart] });
+        out.push({ pieces: this.seqZone(argStart, i, zoneFirst && out.length === 0), first: this.tokens[argStart], start: argStart, end: i });
         argStart = i + 1;
       } else if (t.kind === 'op' && (t.text === '(' || t.text === '[')) {
         i = this.match.get(i)!;
@@ -369,9 +575,10 @@ class Translator {
     };
 
     if (fn === 'cast' || fn === 'try_cast') return this.cast(name, argStart, close);
-    if (UNSUPPORTED_FUNCTIONS.has(fn)) this.notSupported(name, `Function '${fn}'`);
+    const zone = ZONE_FIELD_FUNCTIONS.has(fn);
     const renamed = RENAMED_FUNCTIONS[fn];
-    if (renamed) return join(`${renamed}(`, this.seq(argStart, close).flat(), ')');
+    if (renamed) return join(`${renamed}(`, this.seqZone(argStart, close, zone), ')');
+    const all = (): Piece[] => this.seqZone(argStart, close, zone);
 
     switch (fn) {
       case 'slice': {
@@ -389,17 +596,18 @@ class Translator {
       case 'array_sort': {
         const a = this.args(argStart, close);
         if (a.length !== 1) this.notSupported(name, 'array_sort with a comparator lambda');
-        return join('list_sort(', a[0]!.pieces, ", 'ASC', 'NULLS LAST')");
+        const inner = a[0]!;
+        if (isWord(inner.first, 'array_distinct') && this.tokens[inner.start + 1]?.text === '(' && this.match.get(inner.start + 1) === inner.end - 1) {
+          // Sorted anyway, so no first-seen order to keep: DuckDB's list_distinct (which drops NULLs; Trino keeps one, sorted last).
+          const x = this.seq(inner.start + 2, inner.end - 1).flat();
+          return join('list_concat(list_sort(list_distinct(', x, ")), CASE WHEN list_contains(list_transform(", x, ', _v -> _v IS NULL), true) THEN [NULL] ELSE [] END)');
+        }
+        return join('list_sort(', inner.pieces, ", 'ASC', 'NULLS LAST')");
       }
       case 'array_position': {
         const a = this.args(argStart, close);
         arity(2, a.length);
         return join('coalesce(list_position(', a[0]!.pieces, ', ', a[1]!.pieces, '), 0)');
-      }
-      case 'array_union': {
-        const a = this.args(argStart, close);
-        arity(2, a.length);
-        return join('list_distinct(list_concat(', a[0]!.pieces, ', ', a[1]!.pieces, '))');
       }
       case 'any_match':
       case 'all_match':
@@ -411,31 +619,22 @@ class Translator {
       }
       case 'date_format':
       case 'date_parse': {
-        const a = this.args(argStart, close);
+        const a = this.args(argStart, close, fn === 'date_format');
         arity(2, a.length);
         const fmt = mysqlToStrftime(literal(a[1]!, 'format'));
         return join(fn === 'date_format' ? 'strftime(' : 'strptime(', a[0]!.pieces, `, ${sqlString(fmt)})`);
       }
-      case 'from_unixtime': {
-        const a = this.args(argStart, close);
-        if (a.length !== 1) this.notSupported(name, 'from_unixtime with a time zone');
-        return join('make_timestamp(CAST((', a[0]!.pieces, ') * 1e6 AS BIGINT))');
-      }
-      case 'from_iso8601_timestamp': {
-        const a = this.args(argStart, close);
-        arity(1, a.length);
-        return join('CAST(CAST(', a[0]!.pieces, ' AS TIMESTAMPTZ) AS TIMESTAMP)');
-      }
       case 'from_iso8601_date':
       case 'date': {
-        const a = this.args(argStart, close);
+        const a = this.args(argStart, close, fn === 'date');
         arity(1, a.length);
         return join('CAST(', a[0]!.pieces, ' AS DATE)');
       }
       case 'approx_percentile': {
         const a = this.args(argStart, close);
         if (a.length !== 2) this.notSupported(name, 'approx_percentile with weights or accuracy');
-        return join('approx_quantile(', a[0]!.pieces, ', ', a[1]!.pieces, ')');
+        // Trino's approx_percentile returns one of the values (a q-digest); quantile_disc is the exact value of that rank.
+        return join('quantile_disc(', a[0]!.pieces, ', ', a[1]!.pieces, ')');
       }
       case 'date_add': {
         const a = this.args(argStart, close);
@@ -443,7 +642,9 @@ class Translator {
         const unit = literal(a[0]!, 'unit').toLowerCase();
         const interval = DATE_UNITS[unit];
         if (!interval) this.notSupported(name, `date_add unit '${unit}'`);
-        return join('((', a[2]!.pieces, ') + (', a[1]!.pieces, `) * INTERVAL ${interval})`);
+        const sum = join('((', a[2]!.pieces, ') + (', a[1]!.pieces, `) * INTERVAL ${interval})`);
+        // Trino: date_add on a date is a date (DuckDB: a timestamp). Seen only when the argument is visibly a date.
+        return this.isDateExpr(a[2]!.start, a[2]!.end) ? join('CAST(', sum, ' AS DATE)') : sum;
       }
       case 'date_diff': {
         const a = this.args(argStart, close);
@@ -470,18 +671,169 @@ class Translator {
         arity([2, 3], a.length);
         return join('(CASE WHEN ', a[0]!.pieces, ' THEN ', a[1]!.pieces, a[2] ? join(' ELSE ', a[2].pieces) : [], ' END)');
       }
-      case 'json_format': {
+      case 'json_parse': {
         const a = this.args(argStart, close);
         arity(1, a.length);
-        return join('CAST(', a[0]!.pieces, ' AS VARCHAR)');
+        return join('json(', a[0]!.pieces, ')');
       }
+      case 'sequence': {
+        const a = this.args(argStart, close);
+        arity([2, 3], a.length);
+        if (!this.isDateExpr(a[0]!.start, a[0]!.end)) return join('generate_series(', all(), ')');
+        // Trino: a sequence of dates is an array(date), one day apart by default (DuckDB: timestamps, no default step).
+        return join('list_transform(generate_series(', a[0]!.pieces, ', ', a[1]!.pieces, ', ', a[2] ? a[2].pieces : 'INTERVAL 1 DAY', '), _d -> CAST(_d AS DATE))');
+      }
+      case 'json_format':
+        // Trino prints a JSON object with its keys sorted; DuckDB keeps them as parsed.
+        return this.notSupported(name, "Function 'json_format'");
       case 'nan':
         return [p("CAST('NaN' AS DOUBLE)")];
       case 'infinity':
         return [p("CAST('Infinity' AS DOUBLE)")];
+      case 'e':
+        return [p('exp(1)')];
+      case 'approx_distinct': {
+        // Exact locally: DuckDB's HyperLogLog is up to 19 % off on small sets, Trino's 2.3 % standard
+        // error; an exact count is within any error bound Athena documents. The bound argument only tunes accuracy.
+        const a = this.args(argStart, close);
+        arity([1, 2], a.length);
+        return join('count(DISTINCT ', a[0]!.pieces, ')');
+      }
+      case 'concat': {
+        // Trino's concat is NULL when any argument is (DuckDB's skips NULLs); || behaves as Trino's on strings and arrays.
+        const a = this.args(argStart, close);
+        return join('(', ...a.flatMap((x, k) => (k === 0 ? [x.pieces] : [' || ', x.pieces])), ')');
+      }
+      case 'split_part': {
+        const a = this.args(argStart, close);
+        arity(3, a.length);
+        // Trino: NULL past the last field (DuckDB's split_part gives '').
+        return join('list_extract(string_split(', a[0]!.pieces, ', ', a[1]!.pieces, '), ', a[2]!.pieces, ')');
+      }
+      case 'replace': {
+        const a = this.args(argStart, close);
+        arity([2, 3], a.length);
+        return join('replace(', a[0]!.pieces, ', ', a[1]!.pieces, ', ', a[2] ? a[2].pieces : "''", ')');
+      }
+      case 'regexp_extract': {
+        const a = this.args(argStart, close);
+        arity([2, 3], a.length);
+        // Trino: NULL when the pattern does not match (DuckDB's regexp_extract gives '').
+        return join('(CASE WHEN regexp_matches(', a[0]!.pieces, ', ', a[1]!.pieces, ') THEN regexp_extract(', a[0]!.pieces, ', ', a[1]!.pieces, a[2] ? join(', ', a[2].pieces) : [], ') END)');
+      }
+      case 'regexp_count': {
+        const a = this.args(argStart, close);
+        arity(2, a.length);
+        return join('len(regexp_extract_all(', a[0]!.pieces, ', ', a[1]!.pieces, '))');
+      }
+      case 'millisecond':
+        // DuckDB's millisecond() counts the seconds too (5.123 s → 5123).
+        return join('(millisecond(', all(), ') % 1000)');
+      case 'repeat': {
+        // Trino's repeat(x, n) is an array of n copies (DuckDB's repeats a string).
+        const a = this.args(argStart, close);
+        arity(2, a.length);
+        return join('list_transform(range(', a[1]!.pieces, '), _i -> ', a[0]!.pieces, ')');
+      }
+      case 'reverse': {
+        const a = this.args(argStart, close);
+        arity(1, a.length);
+        const isArray = isWord(a[0]!.first, 'array') || a[0]!.first?.text === '[';
+        return join(isArray ? 'list_reverse(' : 'reverse(', a[0]!.pieces, ')');
+      }
+      case 'array_distinct': {
+        const a = this.args(argStart, close);
+        arity(1, a.length);
+        return distinctInOrder(a[0]!.pieces, join);
+      }
+      case 'array_union': {
+        const a = this.args(argStart, close);
+        arity(2, a.length);
+        return distinctInOrder(join('list_concat(', a[0]!.pieces, ', ', a[1]!.pieces, ')'), join);
+      }
+      case 'array_except': {
+        const a = this.args(argStart, close);
+        arity(2, a.length);
+        return join('list_filter(', distinctInOrder(a[0]!.pieces, join), ', _v -> NOT list_contains(', a[1]!.pieces, ', _v))');
+      }
+      case 'array_remove': {
+        const a = this.args(argStart, close);
+        arity(2, a.length);
+        return join('list_filter(', a[0]!.pieces, ', _v -> _v IS DISTINCT FROM (', a[1]!.pieces, '))');
+      }
+      case 'arrays_overlap': {
+        const a = this.args(argStart, close);
+        arity(2, a.length);
+        return join('list_has_any(', a[0]!.pieces, ', ', a[1]!.pieces, ')');
+      }
+      case 'cardinality': {
+        const a = this.args(argStart, close);
+        arity(1, a.length);
+        // DuckDB: len() of a list, cardinality() of a map; the type is known here only from a MAP(…) call.
+        return join(isWord(a[0]!.first, 'map') ? 'cardinality(' : 'len(', a[0]!.pieces, ')');
+      }
+      case 'greatest':
+      case 'least': {
+        // Trino: NULL if any argument is NULL (DuckDB's skip NULLs).
+        const a = this.args(argStart, close);
+        const anyNull = a.map((x) => join('(', x.pieces, ') IS NULL')).flatMap((x, k) => (k === 0 ? [x] : [[p(' OR ')], x]));
+        return join('(CASE WHEN ', ...anyNull, ` THEN NULL ELSE ${fn}(`, ...a.flatMap((x, k) => (k === 0 ? [x.pieces] : [', ', x.pieces])), ') END)');
+      }
+      case 'date_trunc': {
+        const a = this.args(argStart, close, false);
+        arity(2, a.length);
+        const unit = literal(a[0]!, 'unit').toLowerCase();
+        const width = TRUNC_BUCKETS[unit];
+        if (unit === 'millisecond') return join("date_trunc('millisecond', ", a[1]!.pieces, ')');
+        if (!width) this.notSupported(name, `date_trunc unit '${unit}'`);
+        return join(`time_bucket(INTERVAL '${width}', `, a[1]!.pieces, ')');
+      }
+      case 'unnest': {
+        const a = this.args(argStart, close);
+        let j = close + 1;
+        const ordinality = isWord(this.tokens[j], 'with') && isWord(this.tokens[j + 1], 'ordinality');
+        if (ordinality) j += 2;
+        if (isWord(this.tokens[j], 'as')) j++;
+        const aliasCols = this.tokens[j]?.kind === 'ident' && this.tokens[j + 1]?.text === '(' ? this.argRanges(j + 2, this.match.get(j + 1)!).length : null;
+        if (a.some((x) => isWord(x.first, 'map'))) this.notSupported(name, 'UNNEST of a map');
+        if (aliasCols !== null && aliasCols > a.length + (ordinality ? 1 : 0)) this.notSupported(name, 'UNNEST of an array of rows into columns');
+        if (a.length === 1) return join(`${name.text}(`, a[0]!.pieces, ')');
+        if (ordinality) this.notSupported(name, 'UNNEST of several arrays WITH ORDINALITY');
+        // Several arrays side by side, the shorter padded with NULLs: what DuckDB's unnest() in a select list does.
+        return join('(SELECT ', ...a.flatMap((x, k) => [k === 0 ? '' : ', ', 'unnest(', x.pieces, ')']), ')');
+      }
+      case 'from_unixtime': {
+        const a = this.args(argStart, close);
+        if (a.length !== 1) this.notSupported(name, 'from_unixtime with a time zone');
+        // Trino: a timestamp with time zone, in UTC.
+        return join('make_timestamptz(CAST((', a[0]!.pieces, ') * 1e6 AS BIGINT))');
+      }
+      case 'from_iso8601_timestamp': {
+        const a = this.args(argStart, close);
+        arity(1, a.length);
+        // Trino keeps the text's offset in the value; DuckDB only the instant. Same answer only for UTC (or no offset: the session zone, UTC).
+        const utc = "regexp_matches(_s, '(Z|[+-]00:?00)$') OR NOT regexp_matches(_s, '[+-][0-9]{2}(:?[0-9]{2})?$')";
+        if (a[0]!.first?.kind === 'string' && a[0]!.pieces.length === 1) {
+          const text = unquoteString(a[0]!.first.text);
+          if (!/(Z|[+-]00:?00)$/.test(text) && /[+-]\d{2}(:?\d{2})?$/.test(text)) this.notSupported(name, 'from_iso8601_timestamp of a time with an offset other than UTC');
+          return join('CAST(', a[0]!.pieces, ' AS TIMESTAMPTZ)');
+        }
+        return join('list_transform([', a[0]!.pieces, `], _s -> CASE WHEN _s IS NULL OR ${utc} THEN CAST(_s AS TIMESTAMPTZ) ELSE error('NOT_SUPPORTED: from_iso8601_timestamp of a time with an offset other than UTC is not supported by the local Athena endpoint (DuckDB)') END)[1]`);
+      }
+      case 'json_extract_scalar':
+      case 'json_extract': {
+        const a = this.args(argStart, close);
+        arity(2, a.length);
+        if (a[1]!.first?.kind === 'string' && /\[\s*"/.test(a[1]!.first.text)) this.notSupported(name, `${fn} with a bracketed key in the path`);
+        return join(fn === 'json_extract' ? 'json_extract(' : 'json_extract_string(', a[0]!.pieces, ', ', a[1]!.pieces, ')');
+      }
       default:
-        return null;
+        break;
     }
+    if (SAME_FUNCTIONS.has(fn)) return join(`${name.text}(`, all(), ')');
+    if (NOT_CALLS.has(fn)) return null;
+    if (TRINO_FUNCTIONS.has(fn) || ['json_value', 'json_query', 'json_exists', 'json_object', 'json_array'].includes(fn)) this.notSupported(name, `Function '${fn}'`);
+    throw new AthenaQueryError('FUNCTION_NOT_FOUND', `Function '${fn}' not registered`, lineColumn(this.source, src));
   }
 
   /** CAST(x AS type) / TRY_CAST: translates the expression and the Trino type name. */
@@ -495,7 +847,9 @@ class Translator {
     if (as < 0) this.syntax(this.tokens[close], `mismatched input ')'. Expecting: 'AS'`);
     const [type, next] = this.type(as + 1, close);
     if (next !== close) this.syntax(this.tokens[next], `mismatched input '${this.tokens[next]!.text}'. Expecting: ')'`);
-    return [{ text: `${name.text.toUpperCase()}(`, src: name.pos }, ...this.seq(start, as).flat(), { text: ` AS ${type})`, src: this.tokens[as]!.pos }];
+    // Trino's CAST(varchar AS json) makes a JSON string; DuckDB's parses the text. to_json is Trino's cast for every type.
+    if (type === 'JSON') return [{ text: 'to_json(', src: name.pos }, ...this.seq(start, as).flat(), { text: ')', src: this.tokens[as]!.pos }];
+    return [{ text: `${name.text.toUpperCase()}(`, src: name.pos }, ...this.seqZone(start, as, type === 'DATE'), { text: ` AS ${type})`, src: this.tokens[as]!.pos }];
   }
 
   /** Parses a Trino type at token i; returns the DuckDB type and the index after it. */
