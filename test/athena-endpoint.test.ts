@@ -296,7 +296,8 @@ describe('local Athena endpoint', () => {
     ['SELECT frobnicate(1)', /^FUNCTION_NOT_FOUND: line 1:8: Function 'frobnicate' not registered$/],
     ["INSERT INTO clickstream_events VALUES ('x')", /^NOT_SUPPORTED: line 1:1: INSERT statements are not supported/],
     ["UNLOAD (SELECT 1) TO 's3://x/' WITH (format = 'PARQUET')", /^NOT_SUPPORTED: line 1:1: UNLOAD statements/],
-    ['SELECT reduce(ARRAY[1, 2], 0, (s, x) -> s + x, s -> s)', /^NOT_SUPPORTED: line 1:8: Function 'reduce' is not supported/],
+    ['SELECT qdigest_agg(x) FROM (VALUES 1.5e0) t(x)', /^NOT_SUPPORTED: line 1:8: Function 'qdigest_agg' is not supported/],
+    ['SELECT duckdb_functions()', /^FUNCTION_NOT_FOUND: line 1:8: Function 'duckdb_functions' not registered/],
   ])('fails %j with an Athena-style reason', async (sql, reason) => {
     const qe = await waitFor(athena, await start(sql));
     expect(qe.Status?.State).toBe('FAILED');

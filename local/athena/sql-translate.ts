@@ -264,6 +264,9 @@ class Translator {
   /** Index of the matching close paren for each open paren. */
   private readonly match = new Map<number, number>();
 
+  /** The next token starts CAST(ROW(…) AS ROW(…)): DuckDB casts a ROW() by position, a named struct only by name. */
+  private castRow = false;
+
   /** The query names the hidden column "$path". */
   private readonly mentionsPath: boolean;
 
@@ -412,6 +415,15 @@ class Translator {
         i = items[items.length - 1]![1];
         continue;
       }
+      if (isWord(t, 'row') && next?.text === '(' && !this.castRow) {
+        // An anonymous row: Trino names its fields field0, field1, …; DuckDB's ROW() names them all '' (and then they collide).
+        const close = this.match.get(i + 1)!;
+        const a = this.args(i + 2, close);
+        units.push([{ text: '{', src: t.pos }, ...a.flatMap((x, k) => [{ text: `${k === 0 ? '' : ', '}'field${k}': `, src: t.pos }, ...x.pieces]), { text: '}', src: this.tokens[close]!.pos }]);
+        i = close + 1;
+        continue;
+      }
+      this.castRow = false;
       if (isWord(t, 'listagg') && next?.text === '(') {
         // listagg(x, sep) WITHIN GROUP (ORDER BY …) → string_agg(x, sep ORDER BY …)
         const close = this.match.get(i + 1)!;
@@ -464,7 +476,14 @@ class Translator {
         }
         void unit;
         // Trino: date − date is an interval day to second; DuckDB: a number of days.
-        if (word === 'date' && prev?.kind === 'op' && prev.text === '-') this.notSupported(prev, 'Subtracting dates');
+        if (word === 'date' && prev?.kind === 'op' && prev.text === '-') {
+          // Trino: date − date is an interval day to second; DuckDB: a number of days.
+          units.pop();
+          const left = this.popOperand(units, prev);
+          units.push([{ text: 'to_days(CAST((', src: prev.pos }, ...left, { text: ' - DATE ', src: prev.pos }, { text: next.text, src: next.pos }, { text: ') AS INTEGER))', src: prev.pos }]);
+          i += 2;
+          continue;
+        }
         units.push([{ text: t.text.toUpperCase(), src: t.pos }, { text: next.text, src: next.pos }]);
         i += 2;
         continue;
@@ -520,6 +539,32 @@ class Translator {
       i++;
     }
     return units;
+  }
+
+  /**
+   * A lambda `x -> body` or `(x, y) -> body` in [start, end), its body translated with each
+   * parameter replaced by the given DuckDB expression (for functions DuckDB spells with one
+   * lambda over entries or indexes, e.g. zip_with, transform_values).
+   */
+  private lambdaBody(start: number, end: number, replacements: readonly string[], at: Token): Piece[] {
+    let params: string[];
+    let arrow: number;
+    if (this.tokens[start]?.text === '(') {
+      const close = this.match.get(start)!;
+      params = this.argRanges(start + 1, close).map(([a]) => this.tokens[a]!.text.toLowerCase());
+      arrow = close + 1;
+    } else {
+      params = [this.tokens[start]?.text.toLowerCase() ?? ''];
+      arrow = start + 1;
+    }
+    if (this.tokens[arrow]?.text !== '->' || params.length !== replacements.length) this.notSupported(at, `a lambda of ${params.length} parameters here`);
+    const body = this.seq(arrow + 1, end).flat();
+    const names = new Set(params);
+    return body.map((piece, k) => {
+      const before = body[k - 1];
+      if (!names.has(piece.text.toLowerCase()) || before?.text === '.' || !/^[A-Za-z_]\w*$/.test(piece.text)) return piece;
+      return { text: `(${replacements[params.indexOf(piece.text.toLowerCase())]})`, src: piece.src };
+    });
   }
 
   /** Removes and returns the operand just before `at` (e.g. `t.ts`, `f(x)`, `(a + b)`). */
@@ -666,6 +711,88 @@ class Translator {
         }
         return join('regexp_replace(', a[0]!.pieces, ', ', a[1]!.pieces, ', ', replacement, ", 'g')");
       }
+      case 'reduce': {
+        const a = this.args(argStart, close);
+        arity(4, a.length);
+        return join('list_transform([list_reduce(', a[0]!.pieces, ', ', a[2]!.pieces, ', ', a[1]!.pieces, ')], ', a[3]!.pieces, ')[1]');
+      }
+      case 'zip_with': {
+        const a = this.args(argStart, close);
+        arity(3, a.length);
+        const body = this.lambdaBody(a[2]!.start, a[2]!.end, ['_z[1]', '_z[2]'], name);
+        // The shorter array is padded with NULLs, as DuckDB's list_zip does.
+        return join('list_transform(list_zip(', a[0]!.pieces, ', ', a[1]!.pieces, '), _z -> ', body, ')');
+      }
+      case 'transform_values':
+      case 'transform_keys':
+      case 'map_filter': {
+        const a = this.args(argStart, close);
+        arity(2, a.length);
+        const body = this.lambdaBody(a[1]!.start, a[1]!.end, ['_e.key', '_e.value'], name);
+        const entries = join('map_entries(', a[0]!.pieces, ')');
+        if (fn === 'map_filter') return join('map_from_entries(list_filter(', entries, ', _e -> ', body, '))');
+        const entry = fn === 'transform_values' ? join('{key: _e.key, value: ', body, '}') : join('{key: ', body, ', value: _e.value}');
+        return join('map_from_entries(list_transform(', entries, ', _e -> ', entry, '))');
+      }
+      case 'map_entries': {
+        const a = this.args(argStart, close);
+        arity(1, a.length);
+        // Trino's entries are anonymous rows (field0, field1); DuckDB's are named key/value.
+        return join("list_transform(map_entries(", a[0]!.pieces, "), _e -> {'field0': _e.key, 'field1': _e.value})");
+      }
+      case 'map_agg': {
+        const a = this.args(argStart, close);
+        arity(2, a.length);
+        // Trino skips NULL keys; a repeated key fails locally (DuckDB maps have unique keys) where Trino keeps one.
+        return join('map_from_entries(list({key: ', a[0]!.pieces, ', value: ', a[1]!.pieces, '}) FILTER (WHERE (', a[0]!.pieces, ') IS NOT NULL))');
+      }
+      case 'regexp_position': {
+        const a = this.args(argStart, close);
+        arity(2, a.length);
+        // 1-based start of the leftmost match, -1 without one: the text before the first split point.
+        return join('(CASE WHEN regexp_matches(', a[0]!.pieces, ', ', a[1]!.pieces, ') THEN length(regexp_split_to_array(', a[0]!.pieces, ', ', a[1]!.pieces, ')[1]) + 1 ELSE -1 END)');
+      }
+      case 'url_extract_host':
+      case 'url_extract_path':
+      case 'url_extract_protocol':
+      case 'url_extract_query':
+      case 'url_extract_fragment': {
+        const a = this.args(argStart, close);
+        arity(1, a.length);
+        // RFC 3986 appendix B's regular expression: scheme, authority, path, query, fragment.
+        const group = { url_extract_protocol: 2, url_extract_host: 4, url_extract_path: 5, url_extract_query: 7, url_extract_fragment: 9 }[fn];
+        const part = join("regexp_extract(", a[0]!.pieces, `, '^(([^:/?#]+):)?(//([^/?#]*))?([^?#]*)(\\?([^#]*))?(#(.*))?', ${group})`);
+        if (fn !== 'url_extract_host') return part;
+        return join("nullif(regexp_replace(", part, ", '^([^@]*@)?([^:]*)(:.*)?$', '\\2'), '')");
+      }
+      case 'url_extract_parameter': {
+        const a = this.args(argStart, close);
+        arity(2, a.length);
+        const key = literal(a[1]!, 'parameter name').replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+        return join('(CASE WHEN regexp_matches(', a[0]!.pieces, `, '[?&]${key.replace(/'/g, "''")}=') THEN regexp_extract(`, a[0]!.pieces, `, '[?&]${key.replace(/'/g, "''")}=([^&#]*)', 1) END)`);
+      }
+      case 'json_size': {
+        const a = this.args(argStart, close);
+        arity(2, a.length);
+        return join('(CASE json_type(', a[0]!.pieces, ', ', a[1]!.pieces, ") WHEN 'OBJECT' THEN len(json_keys(", a[0]!.pieces, ', ', a[1]!.pieces, ")) WHEN 'ARRAY' THEN json_array_length(", a[0]!.pieces, ', ', a[1]!.pieces, ') ELSE 0 END)');
+      }
+      case 'is_json_scalar': {
+        const a = this.args(argStart, close);
+        arity(1, a.length);
+        return join('(json_type(', a[0]!.pieces, ") NOT IN ('OBJECT', 'ARRAY'))");
+      }
+      case 'json_value':
+      case 'json_query':
+      case 'json_exists': {
+        // SQL/JSON with a lax path and no clauses: the JSONPath functions. strict mode and ON ERROR/EMPTY clauses are not translated.
+        const a = this.args(argStart, close);
+        if (a.length !== 2) this.notSupported(name, `${fn} with PASSING, RETURNING or ON ERROR/EMPTY clauses`);
+        const path = literal(a[1]!, 'path');
+        const m = /^\s*lax\s+(\$.*)$/.exec(path);
+        if (!m || /\[\s*"/.test(m[1]!)) this.notSupported(name, `${fn} with a path other than 'lax $…'`);
+        const target = { json_value: 'json_extract_string', json_query: 'json_extract', json_exists: 'json_exists' }[fn];
+        return join(`${target}(`, a[0]!.pieces, `, ${sqlString(m[1]!)})`, fn === 'json_query' ? '::VARCHAR' : '');
+      }
       case 'if': {
         const a = this.args(argStart, close);
         arity([2, 3], a.length);
@@ -795,8 +922,12 @@ class Translator {
         if (ordinality) j += 2;
         if (isWord(this.tokens[j], 'as')) j++;
         const aliasCols = this.tokens[j]?.kind === 'ident' && this.tokens[j + 1]?.text === '(' ? this.argRanges(j + 2, this.match.get(j + 1)!).length : null;
-        if (a.some((x) => isWord(x.first, 'map'))) this.notSupported(name, 'UNNEST of a map');
-        if (aliasCols !== null && aliasCols > a.length + (ordinality ? 1 : 0)) this.notSupported(name, 'UNNEST of an array of rows into columns');
+        const isMap = a.length === 1 && isWord(a[0]!.first, 'map');
+        const rows = !isMap && aliasCols !== null && aliasCols > a.length + (ordinality ? 1 : 0);
+        if ((isMap || rows) && (ordinality || a.length > 1)) this.notSupported(name, 'UNNEST of a map or of rows WITH ORDINALITY or beside other arrays');
+        // A map unnests to key and value columns; an array of rows to one column per field (unnest(recursive) in a select list).
+        if (isMap) return join('(SELECT unnest(map_keys(', a[0]!.pieces, ')), unnest(map_values(', a[0]!.pieces, ')))');
+        if (rows) return join('(SELECT unnest(', a[0]!.pieces, ', max_depth := 2))');
         if (a.length === 1) return join(`${name.text}(`, a[0]!.pieces, ')');
         if (ordinality) this.notSupported(name, 'UNNEST of several arrays WITH ORDINALITY');
         // Several arrays side by side, the shorter padded with NULLs: what DuckDB's unnest() in a select list does.
@@ -849,6 +980,7 @@ class Translator {
     if (next !== close) this.syntax(this.tokens[next], `mismatched input '${this.tokens[next]!.text}'. Expecting: ')'`);
     // Trino's CAST(varchar AS json) makes a JSON string; DuckDB's parses the text. to_json is Trino's cast for every type.
     if (type === 'JSON') return [{ text: 'to_json(', src: name.pos }, ...this.seq(start, as).flat(), { text: ')', src: this.tokens[as]!.pos }];
+    this.castRow = isWord(this.tokens[start], 'row') && this.match.get(start + 1) === as - 1;
     return [{ text: `${name.text.toUpperCase()}(`, src: name.pos }, ...this.seqZone(start, as, type === 'DATE'), { text: ` AS ${type})`, src: this.tokens[as]!.pos }];
   }
 

@@ -77,6 +77,7 @@ export const CORPUS: readonly CorpusQuery[] = [
     `SELECT CAST(ARRAY[1, 2, 3] AS array(varchar)), CAST(ARRAY['1', '2'] AS array(bigint))`,
     `SELECT DATE '2024-01-31', TIMESTAMP '2024-01-31 23:59:59.999', TIMESTAMP '2024-01-31 23:59:59'`,
     `SELECT typeof(1), typeof(1.5), typeof(1e0), typeof('a'), typeof(DATE '2024-01-01')`,
+    `SELECT ROW(1, 'x'), CAST(ROW(1, 'x') AS ROW(a integer, b varchar)), CAST(ROW(1, 'x') AS ROW(a integer, b varchar)).b`,
   ]),
   ...q('try_cast and try', [
     `SELECT try_cast('abc' AS integer), try_cast('12' AS integer), try_cast('' AS bigint)`,
