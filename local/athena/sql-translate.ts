@@ -230,6 +230,36 @@ const MYSQL_FORMAT: Readonly<Record<string, string>> = {
   M: '%B', m: '%m', p: '%p', r: '%I:%M:%S %p', S: '%S', s: '%S', T: '%H:%M:%S', v: '%V', W: '%A', x: '%G', Y: '%Y', y: '%y', '%': '%%',
 };
 
+/** Joda-Time patterns (Trino's format_datetime/parse_datetime) → strftime, for the common letters. */
+const JODA_FORMAT: Readonly<Record<string, string>> = {
+  yyyy: '%Y', yy: '%y', MMMM: '%B', MMM: '%b', MM: '%m', dd: '%d', d: '%-d', HH: '%H', H: '%-H', hh: '%I', h: '%-I',
+  mm: '%M', ss: '%S', SSS: '%g', EEEE: '%A', EEE: '%a', a: '%p', DDD: '%j',
+};
+
+export function jodaToStrftime(format: string): string {
+  let out = '';
+  for (let i = 0; i < format.length;) {
+    const c = format[i]!;
+    if (c === "'") {
+      const end = format.indexOf("'", i + 1);
+      if (end < 0) throw new AthenaQueryError('INVALID_FUNCTION_ARGUMENT', `unterminated quoted text in datetime format '${format}'`);
+      out += end === i + 1 ? "'" : format.slice(i + 1, end).replace(/%/g, '%%');
+      i = end + 1;
+    } else if (/[A-Za-z]/.test(c)) {
+      let j = i;
+      while (format[j] === c) j++;
+      const mapped = JODA_FORMAT[format.slice(i, j)];
+      if (mapped === undefined) throw new AthenaQueryError('NOT_SUPPORTED', `datetime format pattern '${format.slice(i, j)}' is not supported by the local Athena endpoint`);
+      out += mapped;
+      i = j;
+    } else {
+      out += c === '%' ? '%%' : c;
+      i++;
+    }
+  }
+  return out;
+}
+
 export function mysqlToStrftime(format: string): string {
   let out = '';
   for (let i = 0; i < format.length; i++) {
@@ -797,6 +827,31 @@ class Translator {
         const a = this.args(argStart, close);
         arity([2, 3], a.length);
         return join('(CASE WHEN ', a[0]!.pieces, ' THEN ', a[1]!.pieces, a[2] ? join(' ELSE ', a[2].pieces) : [], ' END)');
+      }
+      case 'format_datetime':
+      case 'parse_datetime': {
+        const a = this.args(argStart, close);
+        arity(2, a.length);
+        const fmt = jodaToStrftime(literal(a[1]!, 'format'));
+        // parse_datetime gives a timestamp with time zone (UTC here, the session zone).
+        return fn === 'format_datetime' ? join('strftime(', a[0]!.pieces, `, ${sqlString(fmt)})`) : join('CAST(strptime(', a[0]!.pieces, `, ${sqlString(fmt)}) AS TIMESTAMPTZ)`);
+      }
+      case 'to_milliseconds': {
+        const a = this.args(argStart, close);
+        arity(1, a.length);
+        return join('CAST(round(epoch(', a[0]!.pieces, ') * 1000) AS BIGINT)');
+      }
+      case 'json_array_contains': {
+        const a = this.args(argStart, close);
+        arity(2, a.length);
+        // Elements compared as JSON text with the value's JSON text.
+        return join('list_contains(list_transform(CAST(json(', a[0]!.pieces, ') AS JSON[]), _j -> CAST(_j AS VARCHAR)), CAST(to_json(', a[1]!.pieces, ') AS VARCHAR))');
+      }
+      case 'zip': {
+        const a = this.args(argStart, close);
+        if (a.length < 2) arity(2, a.length);
+        const fields = a.map((_, k) => `'field${k}': _z[${k + 1}]`).join(', ');
+        return join('list_transform(list_zip(', ...a.flatMap((x, k) => (k === 0 ? [x.pieces] : [', ', x.pieces])), `), _z -> {${fields}})`);
       }
       case 'json_parse': {
         const a = this.args(argStart, close);
