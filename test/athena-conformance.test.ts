@@ -3,9 +3,8 @@
  * what Athena engine v3 runs — and on the local endpoint's engine (DuckDB
  * through local/athena/sql-translate.ts). Each query either gives the same
  * answer (normalised as test/athena-conformance/compare.ts documents) or fails
- * locally with NOT_SUPPORTED; a different answer fails the test, unless the
- * corpus names it a known difference (and then it must still differ, so the
- * list stays true). The per-category table is the one in docs/athena-sql.md.
+ * locally with NOT_SUPPORTED; a different answer fails the test. The
+ * per-category table is the one in docs/athena-sql.md.
  */
 import fs from 'node:fs/promises';
 import os from 'node:os';
@@ -96,10 +95,8 @@ describe('Athena SQL conformance corpus: Trino 476 vs the local endpoint', () =>
     const agree = all.filter((o) => o.kind === 'agree').length;
     console.log([...table, `| **all** | ${all.length} | ${agree} | ${all.filter((o) => o.kind === 'not-supported').length} | ${all.filter((o) => o.kind === 'differ').length} |`].join('\n'));
 
-    const unexpected = CORPUS.filter((q) => outcomes.get(q)!.kind === 'differ' && !q.knownDifference).map((q) => `${q.id}: ${(outcomes.get(q) as { message: string }).message}\n  ${q.sql}`);
-    expect(unexpected, 'queries whose local answer differs from Trino (fix the translator or fail NOT_SUPPORTED)').toEqual([]);
-    const fixed = CORPUS.filter((q) => q.knownDifference && outcomes.get(q)!.kind !== 'differ').map((q) => q.id);
-    expect(fixed, 'known differences that no longer differ: drop their knownDifference').toEqual([]);
+    const differing = CORPUS.filter((q) => outcomes.get(q)!.kind === 'differ').map((q) => `${q.id}: ${(outcomes.get(q) as { message: string }).message}\n  ${q.sql}`);
+    expect(differing, 'queries whose local answer differs from Trino (fix the translator or fail NOT_SUPPORTED)').toEqual([]);
   }, 600_000);
 
   it('publishes the same agreement table in docs/athena-sql.md', async () => {

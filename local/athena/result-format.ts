@@ -120,6 +120,17 @@ export function javaDouble(x: number): string {
   return `${m}E${exp.startsWith('+') ? exp.slice(1) : exp}`;
 }
 
+/** Java's Float.toString, which Trino uses for real values: the shortest decimal that reads back as the same float. */
+export function javaFloat(x: number): string {
+  const f = Math.fround(x);
+  if (!Number.isFinite(f) || f === 0) return javaDouble(f);
+  for (let p = 1; p <= 9; p++) {
+    const shortest = Number(f.toPrecision(p));
+    if (Math.fround(shortest) === f) return javaDouble(shortest);
+  }
+  return javaDouble(f);
+}
+
 const pad = (n: number, w = 2): string => String(n).padStart(w, '0');
 
 function formatMicros(micros: bigint): string {
@@ -144,8 +155,9 @@ export function formatValue(v: DuckDBValue, t: DuckDBType): string | null {
   if (v === null) return null;
   switch (t.typeId) {
     case DuckDBTypeId.DOUBLE:
-    case DuckDBTypeId.FLOAT:
       return javaDouble(Number(v));
+    case DuckDBTypeId.FLOAT:
+      return javaFloat(Number(v));
     case DuckDBTypeId.TIMESTAMP:
       return v instanceof DuckDBTimestampValue ? formatMicros(v.micros) : String(v);
     case DuckDBTypeId.TIMESTAMP_TZ:

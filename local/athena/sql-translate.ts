@@ -197,6 +197,9 @@ const RENAMED_FUNCTIONS: Readonly<Record<string, string>> = {
   format: 'printf',
 };
 
+/** Aggregates whose result on a decimal Trino keeps decimal (avg) or computes in real (the statistics). */
+const DECIMAL_SENSITIVE = new Set(['avg', 'corr', 'covar_pop', 'covar_samp', 'regr_slope', 'regr_intercept', 'geometric_mean']);
+
 /** date_trunc units as time_bucket widths: time_bucket keeps a date a date (DuckDB's date_trunc makes it a timestamp); its default origins (2000-01-03, a Monday, and 2000-01-01) align weeks, months, quarters and years as Trino does. */
 const TRUNC_BUCKETS: Readonly<Record<string, string>> = {
   second: '1 second',
@@ -325,7 +328,98 @@ class Translator {
     throw new AthenaQueryError('NOT_SUPPORTED', `${what} is not supported by the local Athena endpoint (DuckDB)`, lineColumn(this.source, t.pos));
   }
 
+  /**
+   * Trino keeps decimals through avg and division (rounded to the argument's scale) and computes corr,
+   * covar_*, regr_* and geometric_mean of decimals in real; DuckDB turns decimals into doubles. The types
+   * are not known here, so an argument that is visibly decimal fails NOT_SUPPORTED: a decimal literal,
+   * a CAST to decimal, or a column of an inline VALUES table holding a decimal literal.
+   */
+  private refuseDecimalArithmetic(): void {
+    const decimalLiteral = (i: number): boolean => this.tokens[i]?.kind === 'number' && /\./.test(this.tokens[i]!.text) && !/e/i.test(this.tokens[i]!.text);
+    const columns = new Set<string>();
+    this.tokens.forEach((t, v) => {
+      if (!isWord(t, 'values')) return;
+      const decimalAt = new Set<number>();
+      /** Per position: integer digits and scale of its number literals, whether all its values are number literals or NULL, whether one is an integer. */
+      const shape = new Map<number, { digits: number; scale: number; numeric: boolean; integer: boolean }>();
+      let i = v + 1;
+      while (this.tokens[i]?.text === '(') {
+        const close = this.match.get(i)!;
+        this.argRanges(i + 1, close).forEach(([s, e], k) => {
+          const n = this.tokens[s]?.text === '-' ? s + 1 : s;
+          if (n === e - 1 && decimalLiteral(n)) decimalAt.add(k);
+          const sh = shape.get(k) ?? { digits: 0, scale: 0, numeric: true, integer: false };
+          const num = n === e - 1 && this.tokens[n]?.kind === 'number' && !/e/i.test(this.tokens[n]!.text) ? this.tokens[n]!.text : null;
+          if (num !== null) {
+            const [whole, frac = ''] = num.split('.');
+            sh.digits = Math.max(sh.digits, whole!.replace(/^0+/, '').length || 1);
+            sh.scale = Math.max(sh.scale, frac.length);
+            if (!num.includes('.')) sh.integer = true;
+          } else if (!(s === e - 1 && isWord(this.tokens[s], 'null'))) sh.numeric = false;
+          shape.set(k, sh);
+        });
+        i = close + 1;
+        if (this.tokens[i]?.text !== ',') break;
+        i++;
+      }
+      if (this.tokens[i]?.text === ')') i++;
+      if (isWord(this.tokens[i], 'as')) i++;
+      if (this.tokens[i]?.kind !== 'ident' || this.tokens[i + 1]?.text !== '(') return;
+      this.argRanges(i + 2, this.match.get(i + 1)!).forEach(([s], k) => {
+        const name = this.tokens[s]!.text.toLowerCase();
+        const sh = shape.get(k);
+        if (decimalAt.has(k)) columns.add(name);
+        // Trino's common type of the literals: an integer is a decimal(10, 0) beside decimals.
+        if (decimalAt.has(k) && sh?.numeric) this.decimalColumns.set(name, { precision: Math.min(38, Math.max(sh.digits, sh.integer ? 10 : 0) + sh.scale), scale: sh.scale });
+        else if (sh?.numeric && !decimalAt.has(k)) this.integerColumns.add(name);
+      });
+    });
+    const decimalAt = (i: number): boolean => {
+      const t = this.tokens[i];
+      if (!t) return false;
+      if (decimalLiteral(i) || isWord(t, 'decimal')) return true;
+      return (t.kind === 'ident' || t.kind === 'qident') && columns.has(t.text.replace(/"/g, '').toLowerCase()) && this.tokens[i + 1]?.text !== '(';
+    };
+    this.tokens.forEach((t, i) => {
+      if (t.kind === 'ident' && DECIMAL_SENSITIVE.has(t.text.toLowerCase()) && this.tokens[i + 1]?.text === '(' && !this.decimalAggregate(i)) {
+        const close = this.match.get(i + 1)!;
+        for (let j = i + 2; j < close; j++) {
+          if (decimalAt(j)) this.notSupported(t, `${t.text.toLowerCase()}() of a decimal (Trino keeps the decimal or uses real, DuckDB a double)`);
+        }
+      }
+      if (t.kind === 'op' && t.text === '/' && ((this.tokens[i - 1]?.kind !== 'number' && decimalAt(i - 1)) || (this.tokens[i + 1]?.kind !== 'number' && decimalAt(i + 1)))) {
+        this.notSupported(t, 'Division of a decimal column (Trino keeps the decimal, DuckDB gives a double)');
+      }
+    });
+  }
+
+  /** Columns of inline VALUES tables whose values are decimal literals: Trino's type. */
+  private readonly decimalColumns = new Map<string, { precision: number; scale: number }>();
+  /** Columns of inline VALUES tables whose values are integer literals. */
+  private readonly integerColumns = new Set<string>();
+
+  /**
+   * The type Trino gives `f(col, …)` at token i when its arguments are columns of inline VALUES tables:
+   * avg of a decimal(p, s) is a decimal(p, s) (rounded half up); corr, covar_*, regr_* and geometric_mean
+   * of decimals (and integers) are computed in real. Null when not visible.
+   */
+  private decimalAggregate(i: number): string | null {
+    const fn = this.tokens[i]!.text.toLowerCase();
+    const close = this.match.get(i + 1)!;
+    const names: string[] = [];
+    for (const [s, e] of this.argRanges(i + 2, close)) {
+      if (e !== s + 1 || this.tokens[s]!.kind !== 'ident') return null;
+      names.push(this.tokens[s]!.text.toLowerCase());
+    }
+    const decimal = names.map((n) => this.decimalColumns.get(n));
+    if (fn === 'avg' && names.length === 1 && decimal[0]) return `DECIMAL(${decimal[0].precision}, ${decimal[0].scale})`;
+    const real = ['corr', 'covar_pop', 'covar_samp', 'regr_slope', 'regr_intercept', 'geometric_mean'];
+    if (real.includes(fn) && decimal.some((d) => d) && names.every((n) => this.decimalColumns.has(n) || this.integerColumns.has(n))) return 'FLOAT';
+    return null;
+  }
+
   run(): Piece[] {
+    this.refuseDecimalArithmetic();
     let end = this.tokens.length;
     // One statement; a trailing semicolon is allowed, as in the Athena console.
     const semi = this.tokens.findIndex((t) => t.kind === 'op' && t.text === ';');
@@ -463,6 +557,17 @@ class Translator {
         if (a.length !== 2 || !isWord(this.tokens[close + 4], 'order')) this.notSupported(t, 'listagg with ON OVERFLOW or without a separator');
         units.push([{ text: 'string_agg(', src: t.pos }, ...a[0]!.pieces, { text: ', ', src: t.pos }, ...a[1]!.pieces, { text: ' ', src: t.pos }, ...this.seq(close + 4, gclose).flat(), { text: ')', src: t.pos }]);
         i = gclose + 1;
+        continue;
+      }
+      const decimalType = t.kind === 'ident' && next?.text === '(' && DECIMAL_SENSITIVE.has(t.text.toLowerCase()) ? this.decimalAggregate(i) : null;
+      if (decimalType) {
+        // The aggregate with its FILTER and OVER clauses, cast to Trino's result type.
+        const close = this.match.get(i + 1)!;
+        let end = close + 1;
+        if (isWord(this.tokens[end], 'filter') && this.tokens[end + 1]?.text === '(') end = this.match.get(end + 1)! + 1;
+        if (isWord(this.tokens[end], 'over') && this.tokens[end + 1]?.text === '(') end = this.match.get(end + 1)! + 1;
+        units.push([{ text: 'CAST(', src: t.pos }, ...this.call(t, i + 2, close)!, ...this.seq(close + 1, end).flat(), { text: ` AS ${decimalType})`, src: t.pos }]);
+        i = end;
         continue;
       }
       // `t(x, y)` after `)`, AS or a table name is an alias with column names, not a call.
@@ -853,6 +958,67 @@ class Translator {
         const fields = a.map((_, k) => `'field${k}': _z[${k + 1}]`).join(', ');
         return join('list_transform(list_zip(', ...a.flatMap((x, k) => (k === 0 ? [x.pieces] : [', ', x.pieces])), `), _z -> {${fields}})`);
       }
+      case 'json_array_get': {
+        const a = this.args(argStart, close);
+        arity(2, a.length);
+        // 0-based, negative from the end, NULL out of bounds: DuckDB's $[i] and $[#-i].
+        // Trino gives a string element's text unquoted, as a json value, which DuckDB's JSON type cannot hold.
+        const el = join("json_extract(json(", a[0]!.pieces, "), CASE WHEN (", a[1]!.pieces, ") >= 0 THEN '$[' || (", a[1]!.pieces, ") || ']' ELSE '$[#' || (", a[1]!.pieces, ") || ']' END)");
+        return join("list_transform([", el, "], _j -> CASE WHEN json_type(_j) = 'VARCHAR' THEN error('NOT_SUPPORTED: json_array_get of a string element is not supported by the local Athena endpoint (DuckDB)') ELSE _j END)[1]");
+      }
+      case 'md5':
+      case 'sha1':
+      case 'sha256':
+      case 'sha512': {
+        // Trino hashes varbinary to varbinary; DuckDB gives the hex text.
+        const a = this.args(argStart, close);
+        arity(1, a.length);
+        return join(`unhex(${fn}(`, a[0]!.pieces, '))');
+      }
+      case 'multimap_agg': {
+        const a = this.args(argStart, close);
+        arity(2, a.length);
+        // Each distinct key with the list of its values.
+        const pairs = join('list({k: ', a[0]!.pieces, ', v: ', a[1]!.pieces, '}) FILTER (WHERE (', a[0]!.pieces, ') IS NOT NULL)');
+        return join('map_from_entries(list_transform(list_distinct(list_transform(', pairs, ', _p -> _p.k)), _k -> {key: _k, value: list_transform(list_filter(', pairs, ', _p -> _p.k = _k), _p -> _p.v)}))');
+      }
+      case 'approx_most_frequent': {
+        const a = this.args(argStart, close);
+        arity(3, a.length);
+        // Exact counts (Trino's are exact while the distinct values fit its capacity): the n most frequent.
+        return join('map_from_entries(list_transform(list_slice(list_reverse_sort(list_transform(map_entries(histogram(', a[1]!.pieces, ')), _e -> {c: CAST(_e.value AS BIGINT), k: _e.key})), 1, ', a[0]!.pieces, '), _e -> {key: _e.k, value: _e.c}))');
+      }
+      case 'shuffle': {
+        const a = this.args(argStart, close);
+        arity(1, a.length);
+        return join('list_transform(list_sort(list_transform(', a[0]!.pieces, ', _x -> {r: random(), v: _x})), _s -> _s.v)');
+      }
+      case 'ngrams': {
+        const a = this.args(argStart, close);
+        arity(2, a.length);
+        // Trino: the whole array when it is shorter than n.
+        return join('list_transform([', a[0]!.pieces, '], _l -> list_transform(range(1, greatest(len(_l) - (', a[1]!.pieces, ') + 1, 1) + 1), _i -> list_slice(_l, _i, _i + (', a[1]!.pieces, ') - 1)))[1]');
+      }
+      case 'combinations': {
+        const a = this.args(argStart, close);
+        arity(2, a.length);
+        const n = a[1]!.first?.kind === 'number' && a[1]!.pieces.length === 1 ? Number(a[1]!.first.text) : NaN;
+        if (!(n >= 1 && n <= 5 && Number.isInteger(n))) this.notSupported(name, 'combinations() with a size other than a literal 1 to 5');
+        // Index tuples i1 < i2 < … over the distinct elements, in Trino's order (the last index varies slowest).
+        const pick = (k: number): string => `[${Array.from({ length: k + 1 }, (_, j) => `_d[_i${j}]`).join(', ')}]`;
+        const gen = (k: number, lo: string): string => (k === n - 1
+          ? `list_transform(range(${lo}, len(_d) + 1), _i${k} -> ${pick(k)})`
+          : `flatten(list_transform(range(${lo}, len(_d) + 1), _i${k} -> ${gen(k + 1, `_i${k} + 1`)}))`);
+        // Index tuples i0 < i1 < … in lexicographic order, as Trino lists them.
+        return join('list_transform([', a[0]!.pieces, `], _d -> ${gen(0, '1')})[1]`);
+      }
+      case 'human_readable_seconds': {
+        const a = this.args(argStart, close);
+        arity(1, a.length);
+        const units: [string, string][] = [['week', '_n // 604800'], ['day', '_n // 86400 % 7'], ['hour', '_n // 3600 % 24'], ['minute', '_n // 60 % 60'], ['second', '_n % 60']];
+        const parts = units.map(([u, v]) => `CASE WHEN ${v} > 0 THEN (${v}) || ' ${u}' || CASE WHEN ${v} = 1 THEN '' ELSE 's' END END`);
+        return join('list_transform([CAST(round(', a[0]!.pieces, `) AS BIGINT)], _n -> CASE WHEN _n = 0 THEN '0 seconds' ELSE array_to_string(list_filter([${parts.join(', ')}], _x -> _x IS NOT NULL), ', ') END)[1]`);
+      }
       case 'json_parse': {
         const a = this.args(argStart, close);
         arity(1, a.length);
@@ -949,6 +1115,10 @@ class Translator {
         return join('list_has_any(', a[0]!.pieces, ', ', a[1]!.pieces, ')');
       }
       case 'cardinality': {
+        if (isWord(this.tokens[argStart], 'approx_set') && this.tokens[argStart + 1]?.text === '(' && this.match.get(argStart + 1) === close - 1) {
+          // The estimate of a HyperLogLog sketch, as approx_distinct: exact locally.
+          return join('count(DISTINCT ', this.seq(argStart + 2, close - 1).flat(), ')');
+        }
         const a = this.args(argStart, close);
         arity(1, a.length);
         // DuckDB: len() of a list, cardinality() of a map; the type is known here only from a MAP(…) call.
@@ -1010,8 +1180,13 @@ class Translator {
       case 'json_extract': {
         const a = this.args(argStart, close);
         arity(2, a.length);
-        if (a[1]!.first?.kind === 'string' && /\[\s*"/.test(a[1]!.first.text)) this.notSupported(name, `${fn} with a bracketed key in the path`);
-        return join(fn === 'json_extract' ? 'json_extract(' : 'json_extract_string(', a[0]!.pieces, ', ', a[1]!.pieces, ')');
+        let path = a[1]!.pieces;
+        if (a[1]!.first?.kind === 'string' && a[1]!.pieces.length === 1 && /\[\s*"/.test(a[1]!.first.text)) {
+          // Trino's $["a.b"] is DuckDB's $."a.b".
+          const text = unquoteString(a[1]!.first.text).replace(/\[\s*"((?:[^"\\]|\\.)*)"\s*\]/g, '."$1"');
+          path = [p(sqlString(text))];
+        } else if (a[1]!.first?.kind === 'string' && /\[\s*"/.test(a[1]!.first.text)) this.notSupported(name, `${fn} with a bracketed key in the path`);
+        return join(fn === 'json_extract' ? 'json_extract(' : 'json_extract_string(', a[0]!.pieces, ', ', path, ')');
       }
       default:
         break;
