@@ -593,7 +593,21 @@ class Translator {
         const zone = word === 'timestamp' ? /\d\s*(Z|[A-Za-z][\w/+-]*|[+-]\d{1,2}(:?\d{2})?)\s*'$/.exec(next.text) : null;
         if (zone) {
           // Trino keeps the literal's zone in the value (and prints it); DuckDB's TIMESTAMPTZ keeps only the instant, printed in UTC.
-          if (!/^(UTC|Z|GMT|\+00(:?00)?|-00(:?00)?)$/i.test(zone[1]!)) this.notSupported(t, `A timestamp with time zone literal in a zone other than UTC ('${zone[1]}')`);
+          const utc = /^(UTC|Z|GMT|\+00(:?00)?|-00(:?00)?)$/i.test(zone[1]!);
+          const after = (k: number): Token | undefined => this.tokens[i + 2 + k];
+          if (!utc && prev?.text === '(' && isWord(this.tokens[i - 2], 'to_unixtime') && after(0)?.text === ')' && /^[+-]/.test(zone[1]!)) {
+            // Only the instant is read: the offset gives it (DuckDB reads an offset written without a space).
+            units.push([{ text: 'CAST(', src: t.pos }, { text: sqlString(unquoteString(next.text).replace(/\s+([+-]\d)/, '$1')), src: next.pos }, { text: ' AS TIMESTAMPTZ)', src: t.pos }]);
+            i += 2;
+            continue;
+          }
+          if (!utc && isWord(after(0), 'as') && isWord(after(1), 'timestamp') && after(2)?.text === ')' && prev?.text === '(' && isWord(this.tokens[i - 2], 'cast')) {
+            // CAST(timestamp with time zone AS timestamp) keeps the wall-clock time in the value's zone: the literal's own text.
+            units.push([{ text: 'TIMESTAMP ', src: t.pos }, { text: sqlString(unquoteString(next.text).slice(0, zone.index + 1).trim()), src: next.pos }]);
+            i += 2;
+            continue;
+          }
+          if (!utc) this.notSupported(t, `A timestamp with time zone literal in a zone other than UTC ('${zone[1]}')`);
           units.push([{ text: 'CAST(', src: t.pos }, { text: next.text, src: next.pos }, { text: ' AS TIMESTAMPTZ)', src: t.pos }]);
           i += 2;
           continue;
@@ -621,6 +635,15 @@ class Translator {
         }
         units.push([{ text: t.text.toUpperCase(), src: t.pos }, { text: next.text, src: next.pos }]);
         i += 2;
+        continue;
+      }
+      if (isWord(t, 'interval') && next?.kind === 'string' && isWord(this.tokens[i + 2], 'day') && isWord(this.tokens[i + 3], 'to') && isWord(this.tokens[i + 4], 'second')) {
+        // INTERVAL 'd hh:mm:ss[.fff]' DAY TO SECOND (DuckDB knows no DAY TO SECOND qualifier): its microseconds.
+        const m = /^'\s*(-)?(\d+) (\d{1,2}):(\d{1,2}):(\d{1,2})(?:\.(\d{1,3}))?\s*'$/.exec(next.text);
+        if (!m) this.notSupported(t, `INTERVAL ${next.text} DAY TO SECOND in this form`);
+        const ms = ((Number(m[2]) * 24 + Number(m[3])) * 60 + Number(m[4])) * 60_000 + Number(m[5]) * 1000 + Number((m[6] ?? '0').padEnd(3, '0'));
+        units.push([{ text: `to_microseconds(CAST(${m[1] ? '-' : ''}${ms * 1000} AS BIGINT))`, src: t.pos }]);
+        i += 5;
         continue;
       }
       if (isWord(t, 'interval') && next?.kind === 'string' && /^(year|month)s?$/i.test(this.tokens[i + 2]?.text ?? '') && !(prev?.kind === 'op' && ['+', '-'].includes(prev.text) && !/^(year|month|day|hour|minute|second)s?$/i.test(this.tokens[i - 2]?.text ?? ''))) {
@@ -775,6 +798,11 @@ class Translator {
       }
       case 'array_sort': {
         const a = this.args(argStart, close);
+        if (a.length === 2) {
+          // Insertion sort with the comparator: each element goes after the ones that do not compare greater (stable).
+          const cmp = this.lambdaBody(a[1]!.start, a[1]!.end, ['_e', '_x[1]'], name);
+          return join('list_transform([', a[0]!.pieces, '], _l -> CASE WHEN len(_l) = 0 THEN _l ELSE list_reduce(list_transform(_l, _v -> [_v]), (_acc, _x) -> list_concat(list_concat(list_slice(_acc, 1, len(list_filter(_acc, _e -> (', cmp, ') <= 0))), _x), list_slice(_acc, len(list_filter(_acc, _e -> (', cmp, ') <= 0)) + 1, len(_acc)))) END)[1]');
+        }
         if (a.length !== 1) this.notSupported(name, 'array_sort with a comparator lambda');
         const inner = a[0]!;
         if (isWord(inner.first, 'array_distinct') && this.tokens[inner.start + 1]?.text === '(' && this.match.get(inner.start + 1) === inner.end - 1) {
@@ -1019,6 +1047,45 @@ class Translator {
         const parts = units.map(([u, v]) => `CASE WHEN ${v} > 0 THEN (${v}) || ' ${u}' || CASE WHEN ${v} = 1 THEN '' ELSE 's' END END`);
         return join('list_transform([CAST(round(', a[0]!.pieces, `) AS BIGINT)], _n -> CASE WHEN _n = 0 THEN '0 seconds' ELSE array_to_string(list_filter([${parts.join(', ')}], _x -> _x IS NOT NULL), ', ') END)[1]`);
       }
+      case 'typeof': {
+        // The type of a literal is known from its text; of anything else, only at run time.
+        const a = this.args(argStart, close);
+        arity(1, a.length);
+        const x = a[0]!;
+        const tok = this.tokens[x.start]!;
+        const one = x.end === x.start + 1;
+        let type: string | null = null;
+        if (one && tok.kind === 'number') {
+          if (/e/i.test(tok.text)) type = 'double';
+          else if (tok.text.includes('.')) {
+            const [whole, frac = ''] = tok.text.split('.');
+            const digits = (whole!.replace(/^0+/, '').length) + frac.length;
+            type = `decimal(${Math.max(digits, 1)},${frac.length})`;
+          } else type = BigInt(tok.text) <= 2147483647n ? 'integer' : 'bigint';
+        } else if (one && tok.kind === 'string') type = `varchar(${[...unquoteString(tok.text)].length})`;
+        else if (one && (isWord(tok, 'true') || isWord(tok, 'false'))) type = 'boolean';
+        else if (x.end === x.start + 2 && isWord(tok, 'date') && this.tokens[x.start + 1]!.kind === 'string') type = 'date';
+        if (type === null) this.notSupported(name, 'typeof() of an expression other than a literal');
+        return [p(sqlString(type))];
+      }
+      case 'timezone_hour':
+      case 'timezone_minute': {
+        const lit = close === argStart + 2 && isWord(this.tokens[argStart], 'timestamp') ? this.tokens[argStart + 1]! : undefined;
+        const m = lit?.kind === 'string' ? /\d\s*(?:(UTC|Z)|([+-])(\d{1,2})(?::?(\d{2}))?)\s*'$/.exec(lit.text) : null;
+        if (!m) this.notSupported(name, `${fn}() of a value other than a timestamp literal with an offset`);
+        const sign = m[2] === '-' ? -1 : 1;
+        const v = m[1] ? 0 : sign * Number(fn === 'timezone_hour' ? m[3] : (m[4] ?? '0'));
+        return [p(`CAST(${v} AS BIGINT)`)];
+      }
+      case 'parse_duration': {
+        const a = this.args(argStart, close);
+        arity(1, a.length);
+        const text = literal(a[0]!, 'duration');
+        const m = /^\s*(\d+(?:\.\d+)?)\s*(ns|us|ms|s|m|h|d)\s*$/.exec(text);
+        if (!m) throw new AthenaQueryError('INVALID_FUNCTION_ARGUMENT', `duration is not a valid data duration string: ${text}`, lineColumn(this.source, src));
+        const unitMicros = { ns: 0.001, us: 1, ms: 1000, s: 1e6, m: 6e7, h: 3.6e9, d: 8.64e10 }[m[2] as 'ns'];
+        return [p(`to_microseconds(CAST(${Math.round(Number(m[1]) * unitMicros)} AS BIGINT))`)];
+      }
       case 'json_parse': {
         const a = this.args(argStart, close);
         arity(1, a.length);
@@ -1171,6 +1238,11 @@ class Translator {
         const utc = "regexp_matches(_s, '(Z|[+-]00:?00)$') OR NOT regexp_matches(_s, '[+-][0-9]{2}(:?[0-9]{2})?$')";
         if (a[0]!.first?.kind === 'string' && a[0]!.pieces.length === 1) {
           const text = unquoteString(a[0]!.first.text);
+          const at = argStart - 2;
+          if (isWord(this.tokens[at - 2], 'cast') && this.tokens[at - 1]?.text === '(' && isWord(this.tokens[close + 1], 'as') && isWord(this.tokens[close + 2], 'timestamp') && this.tokens[close + 3]?.text === ')') {
+            // Cast to a timestamp, the value keeps its wall-clock time: the text without its offset.
+            return [p(`TIMESTAMP ${sqlString(text.replace(/(Z|[+-]\d{2}(:?\d{2})?)$/, '').replace('T', ' '))}`)];
+          }
           if (!/(Z|[+-]00:?00)$/.test(text) && /[+-]\d{2}(:?\d{2})?$/.test(text)) this.notSupported(name, 'from_iso8601_timestamp of a time with an offset other than UTC');
           return join('CAST(', a[0]!.pieces, ' AS TIMESTAMPTZ)');
         }
