@@ -37,9 +37,15 @@ export interface ColumnInfo {
 }
 
 /** Trino type name of a DuckDB type (what Athena puts in ColumnInfo.Type). */
+/** The translator's zone-keeping timestamp (local/athena/sql-translate.ts): a struct of its Trino text. */
+function isZoned(t: DuckDBType): boolean {
+  return t instanceof DuckDBStructType && t.entryNames.length === 1 && t.entryNames[0] === '__athena_zoned';
+}
+
 export function athenaTypeName(t: DuckDBType): string {
   // DuckDB's JSON is a VARCHAR with an alias.
   if (t.alias === 'JSON') return 'json';
+  if (isZoned(t)) return 'timestamp with time zone';
   switch (t.typeId) {
     case DuckDBTypeId.VARCHAR: return 'varchar';
     case DuckDBTypeId.BIGINT: return 'bigint';
@@ -177,6 +183,7 @@ export function formatValue(v: DuckDBValue, t: DuckDBType): string | null {
   if (t instanceof DuckDBMapType && v instanceof DuckDBMapValue) {
     return `{${v.entries.map((e) => `${formatValue(e.key, t.keyType)}=${formatValue(e.value, t.valueType) ?? 'null'}`).join(', ')}}`;
   }
+  if (isZoned(t) && v instanceof DuckDBStructValue) return v.entries.__athena_zoned === null ? null : String(v.entries.__athena_zoned);
   if (t instanceof DuckDBStructType && v instanceof DuckDBStructValue) {
     // An anonymous row's fields print as field0, field1, … (Trino); DuckDB names them ''.
     return `{${t.entryNames.map((n, i) => `${n === '' ? `field${i}` : n}=${formatValue(v.entries[n] ?? null, t.entryTypes[i]!) ?? 'null'}`).join(', ')}}`;

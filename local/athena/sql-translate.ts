@@ -393,6 +393,23 @@ class Translator {
     });
   }
 
+  /**
+   * Tokens [first, last] are a whole item of the statement's outermost select list. Only there may a
+   * zone-keeping timestamp be built (a one-field struct the result printer shows as Trino does): any
+   * other use of it would reach DuckDB functions that do not take it.
+   */
+  private selectItem(first: number, last: number): boolean {
+    for (const [open, close] of this.match) if (open < first && close > last) return false;
+    const before = this.tokens[first - 1];
+    const after = this.tokens[last + 1];
+    return (isWord(before, 'select') || before?.text === ',') && (after === undefined || after.text === ',' || after.text === ';' || isWord(after, 'from') || isWord(after, 'as'));
+  }
+
+  /** Trino's `timestamp with time zone` text of the wall-clock timestamp `wall` (pieces) in the named zone `zone`. */
+  private zoned(wall: Piece[], zone: Piece[], src: number): Piece[] {
+    return [{ text: "{'__athena_zoned': strftime(", src }, ...wall, { text: ", '%Y-%m-%d %H:%M:%S.%g') || ' ' || ", src }, ...zone, { text: '}', src }];
+  }
+
   /** Columns of inline VALUES tables whose values are decimal literals: Trino's type. */
   private readonly decimalColumns = new Map<string, { precision: number; scale: number }>();
   /** Columns of inline VALUES tables whose values are integer literals. */
@@ -607,6 +624,17 @@ class Translator {
             i += 2;
             continue;
           }
+          if (!utc && this.selectItem(i, i + 1)) {
+            // As written: Trino keeps the literal's wall-clock time and zone.
+            const text = unquoteString(next.text);
+            const wall = text.slice(0, zone.index + 1).trim();
+            const [d, time = '00:00:00'] = wall.split(/[ T]/);
+            const [hms, frac = ''] = time.split('.');
+            const full = `${d} ${hms!.split(':').concat(['00', '00']).slice(0, 3).map((x) => x.padStart(2, '0')).join(':')}.${frac.padEnd(3, '0').slice(0, 3)}`;
+            units.push([{ text: `{'__athena_zoned': ${sqlString(`${full} ${zone[1]}`)}}`, src: t.pos }]);
+            i += 2;
+            continue;
+          }
           if (!utc) this.notSupported(t, `A timestamp with time zone literal in a zone other than UTC ('${zone[1]}')`);
           units.push([{ text: 'CAST(', src: t.pos }, { text: next.text, src: next.pos }, { text: ' AS TIMESTAMPTZ)', src: t.pos }]);
           i += 2;
@@ -669,6 +697,13 @@ class Translator {
         // Trino: the instant in UTC (the session zone), shown in `zone`: a timestamp with time zone that
         // keeps the zone. DuckDB has no such value; its wall-clock time in `zone` gives the same fields,
         // so it is used only where just the fields are read (hour(), date(), date_format(), …).
+        const operandStart = this.tokens.findIndex((x) => x.pos === left[0]?.src);
+        if (!(this.zoneOk && this.zoneOk.start === start && this.zoneOk.end === end && after === end) && zoneTok.kind === 'string' && /^'[A-Za-z]/.test(zoneTok.text) && operandStart >= 0 && this.selectItem(operandStart, after - 1)) {
+          // A whole select item: printed as Trino does, the wall-clock time in the zone and the zone.
+          units.push(this.zoned([{ text: 'timezone(', src: t.pos }, ...zone, { text: ', CAST(', src: t.pos }, ...left, { text: ' AS TIMESTAMPTZ))', src: t.pos }], zone, t.pos));
+          i = after;
+          continue;
+        }
         if (!(this.zoneOk && this.zoneOk.start === start && this.zoneOk.end === end && after === end)) {
           this.notSupported(t, 'AT TIME ZONE other than as the argument of hour(), day(), date(), date_format() and similar field functions');
         }
@@ -1225,8 +1260,23 @@ class Translator {
         // Several arrays side by side, the shorter padded with NULLs: what DuckDB's unnest() in a select list does.
         return join('(SELECT ', ...a.flatMap((x, k) => [k === 0 ? '' : ', ', 'unnest(', x.pieces, ')']), ')');
       }
+      case 'with_timezone':
+      case 'at_timezone': {
+        const a = this.args(argStart, close);
+        arity(2, a.length);
+        const z = a[1]!;
+        if (!(z.pieces.length === 1 && z.first?.kind === 'string' && /^'[A-Za-z]/.test(z.first.text) && this.selectItem(argStart - 2, close))) {
+          this.notSupported(name, `${fn}() other than as a whole select item with a named zone`);
+        }
+        // with_timezone: the same wall-clock time in the zone; at_timezone: the same instant shown in the zone.
+        const wall = fn === 'with_timezone' ? a[0]!.pieces : join('timezone(', z.pieces, ', CAST(', a[0]!.pieces, ' AS TIMESTAMPTZ))');
+        return this.zoned(wall, z.pieces, src);
+      }
       case 'from_unixtime': {
         const a = this.args(argStart, close);
+        if (a.length === 2 && a[1]!.pieces.length === 1 && a[1]!.first?.kind === 'string' && /^'[A-Za-z]/.test(a[1]!.first.text) && this.selectItem(argStart - 2, close)) {
+          return this.zoned(join('timezone(', a[1]!.pieces, ', make_timestamptz(CAST((', a[0]!.pieces, ') * 1e6 AS BIGINT)))'), a[1]!.pieces, src);
+        }
         if (a.length !== 1) this.notSupported(name, 'from_unixtime with a time zone');
         // Trino: a timestamp with time zone, in UTC.
         return join('make_timestamptz(CAST((', a[0]!.pieces, ') * 1e6 AS BIGINT))');
