@@ -47,7 +47,8 @@ describe('Kafka pipeline (iot example) on a new MSK Serverless cluster', () => {
       Topics: ['iot-readings'],
       AmazonManagedKafkaEventSourceConfig: { ConsumerGroupId: 'shardflow-iot' },
       ProvisionedPollerConfig: { MinimumPollers: 1, MaximumPollers: 3 },
-      BatchSize: 1000,
+      BatchSize: 10_000,
+      MaximumBatchingWindowInSeconds: 60,
       StartingPosition: 'TRIM_HORIZON',
       FunctionResponseTypes: ['ReportBatchItemFailures'],
       BisectBatchOnFunctionError: true,
@@ -72,7 +73,7 @@ describe('Kafka pipeline (iot example) on a new MSK Serverless cluster', () => {
   test('offset lag alarm at ten batches per partition; bootstrap servers in the outputs', () => {
     const { stack } = deploy(iot);
     const t = Template.fromStack(stack);
-    t.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'OffsetLag', Namespace: 'AWS/Lambda', Threshold: 10 * 1000 * 3 });
+    t.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'OffsetLag', Namespace: 'AWS/Lambda', Threshold: 10 * 10_000 * 3 });
     t.hasOutput('BootstrapServers', {});
     t.hasOutput('TopicName', { Value: 'iot-readings' });
   });

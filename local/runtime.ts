@@ -52,7 +52,16 @@ export interface LocalRuntimeOptions {
   readonly logger?: Logger;
   /** Further loopback ports whose pages may call S3 and Kinesis (a local web UI); see local/http-guard.ts. @default [] */
   readonly allowedOriginPorts?: readonly number[];
+  /**
+   * The mappings' batching window, milliseconds. @default the pipeline's, at most
+   * LOCAL_MAX_BATCHING_WINDOW_MS: the deployed default (60 s) is there to save S3 requests,
+   * which cost nothing locally, and `dev` should show events within a second or two.
+   */
+  readonly batchingWindowMs?: number;
 }
+
+/** The longest batching window `dev` uses unless told otherwise (LocalRuntimeOptions.batchingWindowMs). */
+export const LOCAL_MAX_BATCHING_WINDOW_MS = 1_000;
 
 /** What `shardflow send`, `query` and `status` need to find a running `dev`. */
 export interface RuntimeInfo {
@@ -242,7 +251,7 @@ export async function startLocalRuntime(opts: LocalRuntimeOptions): Promise<Loca
       const checkpoints = new FileCheckpointStore(path.join(dataDir, 'checkpoints'), `${p.name}`);
       const options = {
         batchSize: p.processing.batchSize,
-        batchingWindowMs: p.processing.batchingWindowMs,
+        batchingWindowMs: opts.batchingWindowMs ?? Math.min(p.processing.batchingWindowMs, LOCAL_MAX_BATCHING_WINDOW_MS),
         parallelizationFactor: p.processing.parallelizationFactor,
         startingPosition: p.processing.startingPosition,
         maxRetryAttempts: p.processing.maxRetryAttempts,

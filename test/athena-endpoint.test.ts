@@ -253,23 +253,37 @@ describe('local Athena endpoint', () => {
       athena,
       `SELECT date_format(TIMESTAMP '2024-05-01 07:08:09', '%Y/%m/%d %H:%i:%s'), from_unixtime(1714547289), to_unixtime(TIMESTAMP '2024-05-01 00:00:00'),
               date_add('hour', 2, TIMESTAMP '2024-05-01 23:00:00'), date_diff('day', TIMESTAMP '2024-05-01 23:00:00', TIMESTAMP '2024-05-02 01:00:00'),
-              TIMESTAMP '2024-05-01 12:00:00' AT TIME ZONE 'America/New_York', CAST(42 AS varchar), cardinality(ARRAY[1, 2, 3]),
+              hour(TIMESTAMP '2024-05-01 12:00:00' AT TIME ZONE 'America/New_York'), CAST(42 AS varchar), cardinality(ARRAY[1, 2, 3]),
               element_at(ARRAY[10, 20, 30], 2), slice(ARRAY[1, 2, 3, 4], 2, 2), array_sort(array_distinct(ARRAY[3, 1, 3, 2])),
               flatten(ARRAY[ARRAY[1], ARRAY[2, 3]]), date_trunc('hour', TIMESTAMP '2024-05-01 07:08:09'), "a b"
        FROM (SELECT 1 AS "a b")`,
     );
     expect(run.stateChangeReason).toBeUndefined();
     expect(run.rows[0]).toEqual([
-      '2024/05/01 07:08:09', '2024-05-01 07:08:09.000', '1.7145216E9', '2024-05-02 01:00:00.000', '0',
-      '2024-05-01 08:00:00.000', '42', '3', '20', '[2, 3]', '[1, 2, 3]', '[1, 2, 3]', '2024-05-01 07:00:00.000', '1',
+      '2024/05/01 07:08:09', '2024-05-01 07:08:09.000 UTC', '1.7145216E9', '2024-05-02 01:00:00.000', '0',
+      '8', '42', '3', '20', '[2, 3]', '[1, 2, 3]', '[1, 2, 3]', '2024-05-01 07:00:00.000', '1',
     ]);
     expect(run.columns.map((c) => c.Name).slice(0, 2)).toEqual(['_col0', '_col1']);
+  });
+
+  it('SELECT *, "$path" returns "$path" once: * leaves the hidden column out, as on Trino', async () => {
+    const run = await runAthenaQuery(athena, `SELECT *, "$path" FROM clickstream_events_files WHERE dt = '2024-05-02'`, { database: 'shardflow' });
+    expect(run.stateChangeReason).toBeUndefined();
+    const names = run.columns.map((c) => c.Name);
+    expect(names.filter((n) => n === '$path')).toEqual(['$path']);
+    expect(new Set(names).size).toBe(names.length);
+    expect(names).toEqual([...lakeTable(clickstream, 'raw').columns.map((c) => c.name), '_from', 'dt', 'hour', '$path']);
+    expect(run.rows).toHaveLength(700);
+    expect(run.rows[0]![names.length - 1]).toMatch(/^s3:\/\/lake\/.*dt=2024-05-02\/hour=00\/shardId-00[01]-\d+-\d+\.parquet$/);
+    const qualified = await runAthenaQuery(athena, `SELECT f.*, f."$path" FROM clickstream_events_files f WHERE dt = '2024-05-02' LIMIT 1`, { database: 'shardflow' });
+    expect(qualified.columns.map((c) => c.Name).filter((n) => n === '$path')).toEqual(['$path']);
   });
 
   it('approx_distinct and approx_percentile run on the raw table', async () => {
     const run = await runAthenaQuery(athena, "SELECT approx_distinct(user_id), approx_percentile(value, 0.5) FROM clickstream_events WHERE dt = '2024-05-02'", { database: 'shardflow' });
     expect(run.state).toBe('SUCCEEDED');
-    expect(Math.abs(Number(run.rows[0]![0]) - 40)).toBeLessThanOrEqual(2); // HyperLogLog estimate of 40 users
+    // Exact locally (within any error bound Athena documents); DuckDB's own HyperLogLog was up to 19 % off.
+    expect(run.rows[0]![0]).toBe('40');
     expect(Math.abs(Number(run.rows[0]![1]) - 2150)).toBeLessThan(30); // median of 1800.5..2499.5
   });
 
@@ -282,7 +296,8 @@ describe('local Athena endpoint', () => {
     ['SELECT frobnicate(1)', /^FUNCTION_NOT_FOUND: line 1:8: Function 'frobnicate' not registered$/],
     ["INSERT INTO clickstream_events VALUES ('x')", /^NOT_SUPPORTED: line 1:1: INSERT statements are not supported/],
     ["UNLOAD (SELECT 1) TO 's3://x/' WITH (format = 'PARQUET')", /^NOT_SUPPORTED: line 1:1: UNLOAD statements/],
-    ['SELECT reduce(ARRAY[1, 2], 0, (s, x) -> s + x, s -> s)', /^NOT_SUPPORTED: line 1:8: Function 'reduce' is not supported/],
+    ['SELECT qdigest_agg(x) FROM (VALUES 1.5e0) t(x)', /^NOT_SUPPORTED: line 1:8: Function 'qdigest_agg' is not supported/],
+    ['SELECT duckdb_functions()', /^FUNCTION_NOT_FOUND: line 1:8: Function 'duckdb_functions' not registered/],
   ])('fails %j with an Athena-style reason', async (sql, reason) => {
     const qe = await waitFor(athena, await start(sql));
     expect(qe.Status?.State).toBe('FAILED');
@@ -380,7 +395,7 @@ describe('local Athena endpoint', () => {
 describe('translateSql', () => {
   it('rewrites the aggregate view functions and keeps source positions', () => {
     const t = translateSql('SELECT slice(array_sort(array_distinct(flatten(array_agg(s)))), 1, 1024) FROM shardflow.p');
-    expect(t.sql).toContain('list_slice(list_sort(list_distinct(flatten (array_agg (s)))');
+    expect(t.sql).toContain('list_slice(list_concat(list_sort(list_distinct(flatten(array_agg(s))))');
     expect(t.sql).toContain('(1) + (1024) - 1');
     expect(t.sourceOffset(t.sql.indexOf('shardflow'))).toBe('SELECT slice(array_sort(array_distinct(flatten(array_agg(s)))), 1, 1024) FROM '.length);
   });

@@ -28,13 +28,6 @@ const BATCH = 1_000; // the pipeline's Lambda batch size
 const BUCKET = 'backfill-lake';
 const T0 = Date.UTC(2026, 2, 1, 9, 40, 0);
 const LATENESS_MS = 10 * 60_000;
-/**
- * The local endpoint runs approx_distinct as DuckDB's approx_count_distinct:
- * a HyperLogLog of 64 registers in the DuckDB this lockfile pins (v1.5.6;
- * duckdb/duckdb#20916), standard error 1.04/√64 = 13 %. Athena's is 2.3 %.
- */
-const LOCAL_HLL_RELATIVE_ERROR = 1.04 / Math.sqrt(64);
-
 interface Truth { events: number; total: number; max: number; users: Set<string> }
 
 /** Categories are skewed so that some windows hold more than k = 1024 distinct users (KMV then estimates) and some fewer (exact). */
@@ -157,14 +150,14 @@ describe('backfill over the raw table agrees with the streaming view', () => {
     expect(Math.max(...kmv.map(Math.abs))).toBeLessThan(4 * KMV_RELATIVE_ERROR);
     expect(rms(kmv)).toBeLessThan(1.5 * KMV_RELATIVE_ERROR);
 
+    // The local endpoint's approx_distinct counts exactly (Athena's is within 2.3 % standard error).
     const hll = relErrors(backfill.rows, 6);
-    // 64-register HLL errors have heavy tails: bound each window at 5 σ, and the spread at its theoretical σ.
-    expect(Math.max(...hll.map(Math.abs))).toBeLessThan(5 * LOCAL_HLL_RELATIVE_ERROR);
-    expect(rms(hll)).toBeLessThan(1.25 * LOCAL_HLL_RELATIVE_ERROR);
+    expect(Math.max(...hll.map(Math.abs))).toBe(0);
     // COUNT(DISTINCT) in the batch is the truth itself.
     for (const r of exact.rows) expect(Number(r[6])).toBe(w.truth.get(rowKey(r))!.users.size);
 
-    const cmp = compareWithView(clickstream, backfill, view, { batchDistinctError: LOCAL_HLL_RELATIVE_ERROR, sigmas: 5 });
+    // At compareWithView's defaults (Athena's error bound, 4 σ), as `backfill --compare` runs.
+    const cmp = compareWithView(clickstream, backfill, view);
     expect(cmp.differences).toEqual([]);
     expect(cmp.matched).toBe(w.truth.size);
     const cmpExact = compareWithView(clickstream, exact, view, { batchDistinctError: 0 });
@@ -182,11 +175,11 @@ describe('backfill over the raw table agrees with the streaming view', () => {
     const starts = [...new Set(b.rows.map((r) => parseTs(r[0]!)))].sort((x, y) => x - y);
     expect(starts).toEqual(Array.from({ length: 9 }, (_, i) => from + (i + 1) * 60_000));
     expect(b.dataScannedBytes * 2).toBeLessThan(backfill.dataScannedBytes);
-    expect(compareWithView(clickstream, b, v, { batchDistinctError: LOCAL_HLL_RELATIVE_ERROR, sigmas: 5 }).differences).toEqual([]);
+    expect(compareWithView(clickstream, b, v).differences).toEqual([]);
 
     // A streaming view that lost one event in one window is caught, by window, group and column.
     const tampered = { columns: v.columns, rows: v.rows.map((r, i) => (i === 3 ? [r[0]!, r[1]!, r[2]!, String(Number(r[3]) - 1), ...r.slice(4)] : r)) };
-    const diff = compareWithView(clickstream, b, tampered, { batchDistinctError: LOCAL_HLL_RELATIVE_ERROR, sigmas: 5 }).differences;
+    const diff = compareWithView(clickstream, b, tampered).differences;
     expect(diff).toEqual([expect.objectContaining({ column: 'events', reason: 'counts differ by 1' })]);
   });
 });
@@ -199,7 +192,7 @@ describe('shardflow backfill', () => {
     try {
       const program = new Command('shardflow').exitOverride();
       registerBatchCommands(program, { target: async () => localTarget('local', { athena: lake.athenaEndpoint, s3: lake.s3Endpoint }), pipelinesDir: () => 'pipelines' });
-      await program.parseAsync(['backfill', 'clickstream', '--from', '2026-03-01T10:00:00Z', '--to', '2026-03-01T10:05:00Z', '--compare', '--exact-distinct'], { from: 'user' });
+      await program.parseAsync(['backfill', 'clickstream', '--from', '2026-03-01T10:00:00Z', '--to', '2026-03-01T10:05:00Z', '--compare'], { from: 'user' });
       await program.parseAsync(['backfill', 'clickstream', '--from', '2026-03-01T10:00', '--to', '2026-03-01T10:01', '--format', 'csv'], { from: 'user' });
     } finally {
       log.mockRestore();

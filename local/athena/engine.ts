@@ -351,6 +351,8 @@ export function duckdbError(err: Error, _translation: Translation, source: strin
     return pos === undefined ? undefined : lineColumn(source, pos);
   };
   let m: RegExpExecArray | null;
+  // Raised by the translation's error() guards (sql-translate.ts) where only the data shows a construct is unsupported.
+  if ((m = /NOT_SUPPORTED: (.*)/.exec(firstLine))) return new AthenaQueryError('NOT_SUPPORTED', m[1]!);
   if ((m = /(?:Scalar|Aggregate|Table) Function with name "?([^\s"]+)"? does not exist/.exec(msg))) {
     return new AthenaQueryError('FUNCTION_NOT_FOUND', `Function '${m[1]}' not registered`, at(m[1]!, true));
   }

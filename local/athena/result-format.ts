@@ -17,6 +17,7 @@ import {
   DuckDBTimestampTZValue,
   DuckDBTypeId,
   DuckDBBlobValue,
+  DuckDBIntervalValue,
   type DuckDBType,
   type DuckDBValue,
 } from '@duckdb/node-api';
@@ -36,7 +37,15 @@ export interface ColumnInfo {
 }
 
 /** Trino type name of a DuckDB type (what Athena puts in ColumnInfo.Type). */
+/** The translator's zone-keeping timestamp (local/athena/sql-translate.ts): a struct of its Trino text. */
+function isZoned(t: DuckDBType): boolean {
+  return t instanceof DuckDBStructType && t.entryNames.length === 1 && t.entryNames[0] === '__athena_zoned';
+}
+
 export function athenaTypeName(t: DuckDBType): string {
+  // DuckDB's JSON is a VARCHAR with an alias.
+  if (t.alias === 'JSON') return 'json';
+  if (isZoned(t)) return 'timestamp with time zone';
   switch (t.typeId) {
     case DuckDBTypeId.VARCHAR: return 'varchar';
     case DuckDBTypeId.BIGINT: return 'bigint';
@@ -117,6 +126,17 @@ export function javaDouble(x: number): string {
   return `${m}E${exp.startsWith('+') ? exp.slice(1) : exp}`;
 }
 
+/** Java's Float.toString, which Trino uses for real values: the shortest decimal that reads back as the same float. */
+export function javaFloat(x: number): string {
+  const f = Math.fround(x);
+  if (!Number.isFinite(f) || f === 0) return javaDouble(f);
+  for (let p = 1; p <= 9; p++) {
+    const shortest = Number(f.toPrecision(p));
+    if (Math.fround(shortest) === f) return javaDouble(shortest);
+  }
+  return javaDouble(f);
+}
+
 const pad = (n: number, w = 2): string => String(n).padStart(w, '0');
 
 function formatMicros(micros: bigint): string {
@@ -125,19 +145,33 @@ function formatMicros(micros: bigint): string {
   return `${d.getUTCFullYear()}-${pad(d.getUTCMonth() + 1)}-${pad(d.getUTCDate())} ${pad(d.getUTCHours())}:${pad(d.getUTCMinutes())}:${pad(d.getUTCSeconds())}.${pad(d.getUTCMilliseconds(), 3)}`;
 }
 
+/** Trino's text of an interval: `D HH:mm:ss.SSS` (day to second) or `Y-M` (year to month). */
+function formatInterval(v: DuckDBIntervalValue): string {
+  if (v.days === 0 && v.micros === 0n && v.months !== 0) return `${v.months < 0 ? '-' : ''}${Math.floor(Math.abs(v.months) / 12)}-${Math.abs(v.months) % 12}`;
+  const totalMs = BigInt(v.days) * 86_400_000n + v.micros / 1000n;
+  const neg = totalMs < 0n;
+  const ms = neg ? -totalMs : totalMs;
+  const days = ms / 86_400_000n;
+  const rest = Number(ms % 86_400_000n);
+  return `${neg ? '-' : ''}${days} ${pad(Math.floor(rest / 3_600_000))}:${pad(Math.floor(rest / 60_000) % 60)}:${pad(Math.floor(rest / 1000) % 60)}.${pad(rest % 1000, 3)}`;
+}
+
 /** A value as Athena prints it; null for SQL NULL. Nested values follow Trino's text form: [a, b], {k=v}. */
 export function formatValue(v: DuckDBValue, t: DuckDBType): string | null {
   if (v === null) return null;
   switch (t.typeId) {
     case DuckDBTypeId.DOUBLE:
-    case DuckDBTypeId.FLOAT:
       return javaDouble(Number(v));
+    case DuckDBTypeId.FLOAT:
+      return javaFloat(Number(v));
     case DuckDBTypeId.TIMESTAMP:
       return v instanceof DuckDBTimestampValue ? formatMicros(v.micros) : String(v);
     case DuckDBTypeId.TIMESTAMP_TZ:
       return v instanceof DuckDBTimestampTZValue ? `${formatMicros(v.micros)} UTC` : String(v);
     case DuckDBTypeId.DATE:
       return v instanceof DuckDBDateValue ? v.toString() : String(v);
+    case DuckDBTypeId.INTERVAL:
+      return v instanceof DuckDBIntervalValue ? formatInterval(v) : String(v);
     case DuckDBTypeId.BLOB:
       return v instanceof DuckDBBlobValue ? Buffer.from(v.bytes).toString('hex').replace(/(..)(?!$)/g, '$1 ') : String(v);
     default:
@@ -149,8 +183,10 @@ export function formatValue(v: DuckDBValue, t: DuckDBType): string | null {
   if (t instanceof DuckDBMapType && v instanceof DuckDBMapValue) {
     return `{${v.entries.map((e) => `${formatValue(e.key, t.keyType)}=${formatValue(e.value, t.valueType) ?? 'null'}`).join(', ')}}`;
   }
+  if (isZoned(t) && v instanceof DuckDBStructValue) return v.entries.__athena_zoned === null ? null : String(v.entries.__athena_zoned);
   if (t instanceof DuckDBStructType && v instanceof DuckDBStructValue) {
-    return `{${t.entryNames.map((n, i) => `${n}=${formatValue(v.entries[n] ?? null, t.entryTypes[i]!) ?? 'null'}`).join(', ')}}`;
+    // An anonymous row's fields print as field0, field1, … (Trino); DuckDB names them ''.
+    return `{${t.entryNames.map((n, i) => `${n === '' ? `field${i}` : n}=${formatValue(v.entries[n] ?? null, t.entryTypes[i]!) ?? 'null'}`).join(', ')}}`;
   }
   return String(v);
 }
