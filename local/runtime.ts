@@ -181,7 +181,12 @@ export async function startLocalRuntime(opts: LocalRuntimeOptions): Promise<Loca
   await makePrivateDir(dataDir);
   await tightenTree(dataDir);
   await makePrivateDir(path.join(dataDir, 'logs'));
-  const existing = await readRuntimeInfo(dataDir);
+  let existing = await readRuntimeInfo(dataDir);
+  // A `dev` killed a moment ago (SIGKILL of its group) can still be tearing down: give it a few seconds.
+  for (let waited = 0; existing && existing.pid !== process.pid && waited < 5_000; waited += 100) {
+    await new Promise((r) => setTimeout(r, 100));
+    existing = await readRuntimeInfo(dataDir);
+  }
   if (existing && existing.pid !== process.pid) {
     throw new Error(`another \`shardflow dev\` (pid ${existing.pid}) already runs on ${dataDir}; stop it first, or use another --data-dir`);
   }

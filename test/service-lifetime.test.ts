@@ -96,6 +96,19 @@ describe('tether.mjs', () => {
   });
 });
 
+describe('processIdentity', () => {
+  it('counts a zombie (exited, not yet reaped) as not running, as after a SIGKILL of dev\'s whole group', async () => {
+    // `sleep 0` exits at once; its parent has exec'd into `sleep 20`, which never reaps it, so it stays a zombie.
+    const parent = spawn('sh', ['-c', 'sleep 0 & echo $!; exec sleep 20'], { stdio: ['ignore', 'pipe', 'ignore'], detached: true });
+    spawned.push(parent);
+    const zombie = await new Promise<number>((resolve) => parent.stdout!.once('data', (b: Buffer) => resolve(Number(b.toString().trim()))));
+    for (let i = 0; i < 100 && !fsSync.readFileSync(`/proc/${zombie}/stat`, 'utf8').includes(') Z '); i++) await new Promise((r) => setTimeout(r, 50));
+    expect(fsSync.readFileSync(`/proc/${zombie}/stat`, 'utf8')).toContain(') Z ');
+    expect(processIdentity(zombie)).toBeNull();
+    expect(processIdentity(parent.pid!)).not.toBeNull();
+  });
+});
+
 describe('lockDataDir', () => {
   const deadSupervisor = async (): Promise<ProcessIdentity> => {
     const c = spawn(process.execPath, ['-e', '0']);

@@ -209,6 +209,9 @@ export function processIdentity(pid: number): ProcessIdentity | null {
     const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
     // The command name (field 2) is in parentheses and may hold spaces or ')'; fields after the last ')' are plain.
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // A zombie (Z) or dead (X) process runs no more: it only waits for its parent (or init) to reap it,
+    // which after a SIGKILL of a whole group can take a while.
+    if (fields[0] === 'Z' || fields[0] === 'X') return null;
     const startedAt = fields[19];
     return startedAt ? { pid, startedAt } : null;
   } catch (err) {
