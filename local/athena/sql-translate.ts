@@ -589,7 +589,10 @@ class Translator {
       }
       // `t(x, y)` after `)`, AS or a table name is an alias with column names, not a call.
       const alias = prev !== undefined && ((prev.kind === 'op' && prev.text === ')') || prev.kind === 'qident' || (prev.kind === 'ident' && (isWord(prev, 'as') || !NOT_CALLS.has(prev.text.toLowerCase()))));
-      if (t.kind === 'ident' && next?.kind === 'op' && next.text === '(' && !alias && !(prev?.kind === 'op' && prev.text === '.')) {
+      // `t(n) AS (` is a CTE with column names (`WITH [RECURSIVE] t(n) AS (…)`): no call is followed by `AS (`.
+      const parenEnd = next?.kind === 'op' && next.text === '(' ? this.match.get(i + 1) : undefined;
+      const cteColumns = parenEnd !== undefined && isWord(this.tokens[parenEnd + 1], 'as') && this.tokens[parenEnd + 2]?.text === '(';
+      if (t.kind === 'ident' && next?.kind === 'op' && next.text === '(' && !alias && !cteColumns && !(prev?.kind === 'op' && prev.text === '.')) {
         const close = this.match.get(i + 1)!;
         const call = this.call(t, i + 2, close);
         if (call) {
