@@ -15,6 +15,7 @@ const SUITES: Record<string, () => Promise<Suite>> = {
   'kinesis-emulators': async () => (await import('./bench/kinesis-emulators')).benchKinesisEmulators,
   'local-e2e': async () => (await import('./bench/local-e2e')).benchLocalE2e,
   compaction: async () => (await import('./bench/compaction')).benchCompaction,
+  'athena-small-query': async () => (await import('./bench/athena-small-query')).benchAthenaSmallQuery,
   cost: async () => (await import('./bench/cost')).benchCost,
 };
 

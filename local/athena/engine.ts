@@ -1,20 +1,21 @@
 /**
- * Runs one Athena statement on a fresh in-memory DuckDB: classify, translate,
+ * Runs one Athena statement on a sandboxed in-memory DuckDB: classify, translate,
  * parse (DuckDB's parser), resolve tables against the catalog, prune and fetch
  * lake objects, create the views, execute, format.
  *
- * One sandboxed DuckDB instance per query (sandbox.ts): its views see
- * exactly the partitions this query needs, and cancelling (interrupt) or
+ * Each running query has a sandboxed DuckDB instance (sandbox.ts) to itself,
+ * taken warm from a pool and given back with its catalog detached: its views
+ * see exactly the partitions this query needs, and cancelling (interrupt) or
  * failing one query cannot disturb another. Every parse tree passes the
  * allow-list (sql-guard.ts) first; results are read chunk by chunk and stop
  * at the row/byte caps; a query past its time limit is interrupted.
  */
-import type { DuckDBConnection } from '@duckdb/node-api';
+import type { DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
 import { COMPACTED_PREFIX, FROM_COLUMN, type LakeTable, type LakeView } from '../../core';
 import { describeFilesSql, emptyRelationSql, hiveTypeName, quoteIdent, quoteString, tableRelationSql, type CatalogDatabase, type LakeObject, type LakeReader } from './catalog';
 import { planFromParseTree, type PartitionPredicate, type QueryPlan } from './query-plan';
 import { columnInfo, formatValue, stringColumn, type ColumnInfo } from './result-format';
-import { openSandboxedDuckDB, type SandboxOptions } from './sandbox';
+import { openSandboxedDuckDB, SandboxPool, type SandboxOptions } from './sandbox';
 import { guardParseTree, GuardViolation } from './sql-guard';
 import { AthenaQueryError, classifyStatement, lineColumn, tokenize, translateSql, type Translation } from './sql-translate';
 
@@ -53,6 +54,12 @@ export interface QueryLimits {
 export interface EngineOptions {
   readonly sandbox: SandboxOptions;
   readonly limits: QueryLimits;
+  /**
+   * 'pooled': sandboxed instances stay open between queries (one per running query).
+   * 'per-query': a new instance per query, closed after it (the benchmark's A/B baseline).
+   * @default 'pooled'
+   */
+  readonly instances?: 'pooled' | 'per-query';
 }
 
 export class QueryCancelled extends Error {
@@ -63,11 +70,27 @@ export class QueryCancelled extends Error {
 }
 
 export class AthenaQueryEngine {
+  private readonly pool: SandboxPool | undefined;
+  private openedUnpooled = 0;
+
   constructor(
     private readonly catalog: ReadonlyMap<string, CatalogDatabase>,
     private readonly lake: LakeReader,
     private readonly options: EngineOptions,
-  ) {}
+  ) {
+    // As many idle instances as the endpoint runs queries at once by default (server.ts maxConcurrentQueries).
+    this.pool = options.instances === 'per-query' ? undefined : new SandboxPool(options.sandbox, 4);
+  }
+
+  /** DuckDB instances this engine has opened (one per query when not pooled). */
+  get instancesOpened(): number {
+    return this.pool?.opened ?? this.openedUnpooled;
+  }
+
+  /** Closes the idle instances; a query still running closes its own when it ends. */
+  close(): void {
+    this.pool?.close();
+  }
 
   /** Runs one statement within the time limit; past it, fails with EXCEEDED_TIME_LIMIT. */
   async run(source: string, opts: RunOptions): Promise<QueryOutcome> {
@@ -130,8 +153,15 @@ export class AthenaQueryEngine {
 
   private async query(source: string, opts: RunOptions): Promise<QueryOutcome> {
     const translation = translateSql(source, opts.parameters ?? []);
-    const instance = await openSandboxedDuckDB(this.options.sandbox);
-    const conn = await instance.connect();
+    if (!this.pool) this.openedUnpooled++;
+    const instance = this.pool ? await this.pool.acquire() : await openSandboxedDuckDB(this.options.sandbox);
+    let conn: DuckDBConnection;
+    try {
+      conn = await instance.connect();
+    } catch (err) {
+      this.pool?.release(instance, false);
+      throw err;
+    }
     // DuckDB clears an interrupt when a statement starts, so one that lands between statements is repeated until the query ends.
     let interrupting: NodeJS.Timeout | undefined;
     const onAbort = (): void => {
@@ -230,7 +260,8 @@ export class AthenaQueryEngine {
       opts.signal?.removeEventListener('abort', onAbort);
       clearInterval(interrupting);
       conn.closeSync();
-      instance.closeSync();
+      if (this.pool) this.pool.release(instance, await detachCatalog(instance));
+      else instance.closeSync();
     }
   }
 
@@ -299,6 +330,27 @@ function hiveLike(pattern: string | undefined): (name: string) => boolean {
   const alts = pattern.split('|').map((p) => p.trim().split('*').map((s) => s.replace(/[.+?^${}()[\]\\]/g, '\\$&')).join('.*'));
   const re = new RegExp(`^(?:${alts.join('|')})$`, 'i');
   return (name) => re.test(name);
+}
+
+/**
+ * Drops everything a query created: its views and schemas live only in the
+ * attached catalog (the allow-list admits no other DDL), so detaching it
+ * leaves the instance as the sandbox opened it. False if that cannot be shown.
+ */
+export async function detachCatalog(instance: DuckDBInstance): Promise<boolean> {
+  let conn: DuckDBConnection | undefined;
+  try {
+    conn = await instance.connect();
+    await conn.run(`DETACH DATABASE IF EXISTS ${CATALOG}`);
+    const left = await conn.runAndReadAll(
+      "SELECT (SELECT count(*) FROM duckdb_databases() WHERE NOT internal AND database_name <> 'memory') + (SELECT count(*) FROM duckdb_views() WHERE NOT internal) + (SELECT count(*) FROM duckdb_tables())",
+    );
+    return Number(left.getRows()[0]![0]) === 0;
+  } catch {
+    return false;
+  } finally {
+    conn?.closeSync();
+  }
 }
 
 /** A parsed query that passed the allow-list, with the table references bound to CTEs in scope. */

@@ -12,7 +12,7 @@
  * - `lock_configuration = true` last, so that no statement can undo any of it.
  *
  * The settings are per instance, so one sandboxed instance can live as long as
- * its owner wants (one per query today, see engine.ts).
+ * its owner wants: SandboxPool keeps them warm between queries (engine.ts).
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
@@ -68,4 +68,46 @@ export async function openSandboxedDuckDB(opts: SandboxOptions): Promise<DuckDBI
   }
   conn.closeSync();
   return instance;
+}
+
+/**
+ * Sandboxed instances kept open between queries: opening one and applying the
+ * settings costs more than a small query. A query takes an idle instance (or
+ * a new one when all are busy, so concurrent queries never share one) and
+ * gives it back clean; one that cannot be cleaned is closed instead.
+ */
+export class SandboxPool {
+  private readonly idle: DuckDBInstance[] = [];
+  private closed = false;
+  private openedCount = 0;
+
+  constructor(
+    private readonly opts: SandboxOptions,
+    /** Idle instances kept; more are closed when given back. */
+    private readonly maxIdle: number,
+  ) {}
+
+  async acquire(): Promise<DuckDBInstance> {
+    if (this.closed) throw new Error('DuckDB sandbox pool is closed');
+    const warm = this.idle.pop();
+    if (warm) return warm;
+    this.openedCount++;
+    return openSandboxedDuckDB(this.opts);
+  }
+
+  /** Instances opened so far. */
+  get opened(): number {
+    return this.openedCount;
+  }
+
+  /** Gives back an instance the caller has cleaned (clean = false closes it). */
+  release(instance: DuckDBInstance, clean: boolean): void {
+    if (clean && !this.closed && this.idle.length < this.maxIdle) this.idle.push(instance);
+    else instance.closeSync();
+  }
+
+  close(): void {
+    this.closed = true;
+    for (const i of this.idle.splice(0)) i.closeSync();
+  }
 }

@@ -59,6 +59,8 @@ export interface AthenaEndpointOptions {
   readonly queryMemoryLimit?: string;
   /** DuckDB threads of each running query. @default 2 */
   readonly queryThreads?: number;
+  /** DuckDB instances: kept warm between queries, or one per query (for the benchmark's A/B; engine.ts). @default 'pooled' */
+  readonly queryInstances?: 'pooled' | 'per-query';
 }
 
 export interface AthenaEndpoint extends RunningService {
@@ -161,6 +163,7 @@ export async function startAthenaEndpoint(opts: AthenaEndpointOptions): Promise<
     engine: {
       sandbox: { readableDirs: [path.join(dataDir, 'lake-cache')], tempDir: path.join(dataDir, 'duckdb-tmp'), memoryLimit: opts.queryMemoryLimit ?? '1GB', threads: queryThreads },
       limits,
+      ...(opts.queryInstances ? { instances: opts.queryInstances } : {}),
     },
   });
   host.start();
