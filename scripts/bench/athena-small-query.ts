@@ -12,21 +12,19 @@
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { CreateBucketCommand, GetObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
+import { GetObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { runAthenaQuery } from '../../functions/query-runner/athena-query';
-import { silentLogger } from '../../functions/shared/logger';
-import { createStreamProcessor } from '../../functions/stream-processor/handler';
 import { startAthenaEndpoint, type AthenaEndpoint } from '../../local/athena';
 import { localAthenaClient, localS3Client } from '../../local/aws-clients';
 import { startS3Emulator } from '../../local/services/s3';
 import { freePort } from '../../local/services/service';
 import clickstream from '../../pipelines/clickstream';
-import { kinesisEvent, kinesisRecord } from '../../test/support/events';
+import { CLICKSTREAM_DAY, writeClickstreamDay } from './clickstream-day';
 import { result, type BenchSuiteOutput } from './types';
 
 const BUCKET = 'bench-small-query';
-const DAY = '2026-03-01';
+const DAY = CLICKSTREAM_DAY;
 const BATCHES_PER_HOUR = 30;
 const EVENTS_PER_BATCH = 200;
 const RUNS = 40;
@@ -46,19 +44,7 @@ export async function benchAthenaSmallQuery(): Promise<BenchSuiteOutput> {
   const endpoints: AthenaEndpoint[] = [];
   let floorDb: DuckDBInstance | undefined;
   try {
-    await s3.send(new CreateBucketCommand({ Bucket: BUCKET }));
-    const handler = createStreamProcessor(clickstream, { s3, bucket: BUCKET, logger: silentLogger });
-    let seq = 0;
-    for (let h = 0; h < 24; h++) {
-      for (let b = 0; b < BATCHES_PER_HOUR; b++) {
-        const records = Array.from({ length: EVENTS_PER_BATCH }, (_, i) => {
-          const ts = Date.UTC(2026, 2, 1, h) + Math.floor(((b * EVENTS_PER_BATCH + i) / (BATCHES_PER_HOUR * EVENTS_PER_BATCH)) * 3_600_000);
-          const ev = { event_id: `e${seq}`, user_id: `u${seq % 5000}`, category: ['books', 'games', 'music', 'toys'][seq % 4], value: 11 + (seq % 89), ts };
-          return kinesisRecord(ev, { seq: seq++, arrivalMs: ts + 1_000 });
-        });
-        await handler(kinesisEvent(records));
-      }
-    }
+    await writeClickstreamDay(s3, BUCKET, { batchesPerHour: BATCHES_PER_HOUR, eventsPerBatch: EVENTS_PER_BATCH });
 
     // The floor's files: the hour's raw objects, downloaded once.
     const hourPrefix = `tables/clickstream_events/dt=${DAY}/hour=12/`;

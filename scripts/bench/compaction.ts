@@ -9,21 +9,18 @@
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { CreateBucketCommand } from '@aws-sdk/client-s3';
 import { runAthenaQuery } from '../../functions/query-runner/athena-query';
-import { silentLogger } from '../../functions/shared/logger';
-import { createStreamProcessor } from '../../functions/stream-processor/handler';
 import { startAthenaEndpoint } from '../../local/athena';
 import { localAthenaClient, localS3Client } from '../../local/aws-clients';
 import { compactPartition, listPartitionObjects, RETIRE_AFTER_MS } from '../../functions/compactor/compaction';
 import { startS3Emulator } from '../../local/services/s3';
 import { freePort } from '../../local/services/service';
 import clickstream from '../../pipelines/clickstream';
-import { kinesisRecord, kinesisEvent } from '../../test/support/events';
+import { CLICKSTREAM_DAY, writeClickstreamDay } from './clickstream-day';
 import { result, type BenchSuiteOutput } from './types';
 
 const BUCKET = 'bench-compaction';
-const DAY = '2026-03-01';
+const DAY = CLICKSTREAM_DAY;
 const BATCHES_PER_HOUR = 30;
 const EVENTS_PER_BATCH = 200;
 const WARM_RUNS = 5;
@@ -39,19 +36,7 @@ export async function benchCompaction(): Promise<BenchSuiteOutput> {
   const s3Service = await startS3Emulator({ port: await freePort(), dataDir: path.join(tmp, 's3') });
   const s3 = localS3Client(s3Service.endpoint);
   try {
-    await s3.send(new CreateBucketCommand({ Bucket: BUCKET }));
-    const handler = createStreamProcessor(clickstream, { s3, bucket: BUCKET, logger: silentLogger });
-    let seq = 0;
-    for (let h = 0; h < 24; h++) {
-      for (let b = 0; b < BATCHES_PER_HOUR; b++) {
-        const records = Array.from({ length: EVENTS_PER_BATCH }, (_, i) => {
-          const ts = Date.UTC(2026, 2, 1, h) + Math.floor(((b * EVENTS_PER_BATCH + i) / (BATCHES_PER_HOUR * EVENTS_PER_BATCH)) * 3_600_000);
-          const ev = { event_id: `e${seq}`, user_id: `u${seq % 5000}`, category: ['books', 'games', 'music', 'toys'][seq % 4], value: 11 + (seq % 89), ts };
-          return kinesisRecord(ev, { seq: seq++, arrivalMs: ts + 1_000 });
-        });
-        await handler(kinesisEvent(records));
-      }
-    }
+    await writeClickstreamDay(s3, BUCKET, { batchesPerHour: BATCHES_PER_HOUR, eventsPerBatch: EVENTS_PER_BATCH });
 
     const objects = async () => {
       const count = async (t: string) => (await listPartitionObjects(s3, BUCKET, `tables/${t}/dt=${DAY}/`)).filter((o) => o.key.endsWith('.parquet')).length;
