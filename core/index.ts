@@ -3,6 +3,8 @@ export * from './duration';
 export * from './encode';
 export * from './errors';
 export * from './filter';
+export * from './expr';
+export * from './expr-compile';
 export * from './filter-compile';
 export * from './kmv-sketch';
 export * from './lake-table';
