@@ -5,6 +5,7 @@ export * from './errors';
 export * from './filter';
 export * from './expr';
 export * from './expr-compile';
+export * from './pipeline-expr';
 export * from './filter-compile';
 export * from './kmv-sketch';
 export * from './lake-table';

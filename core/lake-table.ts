@@ -5,6 +5,7 @@
  */
 import { KMV_K, HASH_SPACE } from './kmv-sketch';
 import type { Measure, Pipeline } from './pipeline';
+import { pipelineColumns } from './pipeline-expr';
 import type { ColumnType, FieldType } from './schema';
 
 export type TableRole = 'raw' | 'partials' | 'late' | 'quarantine';
@@ -105,12 +106,14 @@ export function partialColumns(m: Measure, fieldType: (name: string) => FieldTyp
 }
 
 export function lakeTables(p: Pipeline): LakeTable[] {
+  // Event columns: the schema's fields, then the derived columns (groupBy and measures may name either).
+  const eventColumns = pipelineColumns(p);
   const fieldType = (n: string): FieldType => {
-    const f = p.schema.find((x) => x.name === n);
+    const f = eventColumns.find((x) => x.name === n);
     if (!f) throw new Error(`pipeline ${p.name}: no field ${n}`);
     return f.type;
   };
-  const schemaColumns: LakeColumn[] = p.schema.map((f) => ({ name: f.name, type: f.type }));
+  const schemaColumns: LakeColumn[] = eventColumns.map((f) => ({ name: f.name, type: f.type }));
   const base = { database: p.database, pipeline: p.name, partitionKeys: PARTITION_KEYS };
   const tables: LakeTable[] = [
     { ...base, name: p.tables.raw, role: 'raw', columns: schemaColumns, format: 'parquet', location: `tables/${p.tables.raw}/`, filesName: filesTableName(p.tables.raw) },
@@ -213,7 +216,7 @@ export function currentView(t: LakeTable): LakeView {
 export function aggregateView(p: Pipeline): LakeView | null {
   const a = p.aggregate;
   if (!a) return null;
-  const fieldType = (n: string): FieldType => p.schema.find((x) => x.name === n)!.type;
+  const fieldType = (n: string): FieldType => pipelineColumns(p).find((x) => x.name === n)!.type;
   const keys = ['window_start', 'window_end', ...a.groupBy];
   const inner: string[] = [...keys, 'dt', 'hour'];
   const outer: string[] = [...keys];

@@ -9,7 +9,7 @@
  */
 import { GetQueryExecutionCommand, GetQueryResultsCommand, type AthenaClient } from '@aws-sdk/client-athena';
 import { GetObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
-import { aggregateView, filterToSql, lakeTables, nextFireTimes, quoteIdentifier, type Pipeline } from '../../core';
+import { aggregateView, lakeTables, pipelineFilterSql, nextFireTimes, quoteIdentifier, type Pipeline } from '../../core';
 import { runAthenaQuery, startQuery, QueryFailedError } from '../../functions/query-runner/athena-query';
 import { listQueryRuns } from '../../functions/query-runner/run-scheduled-query';
 import type { PipelineStatus, RuntimeInfo } from '../runtime';
@@ -120,7 +120,7 @@ function definition(p: Pipeline, now: number): Json {
     database: p.database,
     schema: p.schema.map((f) => ({ name: f.name, type: f.type, required: f.required })),
     eventTime: p.eventTime,
-    filter: p.filter ? filterToSql(p.filter, p.schema) : null,
+    filter: pipelineFilterSql(p),
     allowedLatenessMs: p.allowedLatenessMs,
     aggregate: p.aggregate && view
       ? {
