@@ -1,0 +1,148 @@
+/**
+ * Session windows (docs/architecture.md "Session windows"): per group, a
+ * session is a run of events each less than `gap` after the one before; a
+ * pause of `gap` or more starts the next session. Each event stands for the
+ * half-open interval [t, t + gap), and a session is a connected stretch of
+ * their union: it starts at its first event and ends (exclusive) at its last
+ * event + gap, as a Flink session window does.
+ *
+ * Partials stay stateless: each batch cuts its own events of each group into
+ * partial sessions, and the view merges the partial sessions of all batches
+ * whose intervals overlap (gaps and islands). A partial session's interval is
+ * the union of its events' intervals, so the islands of the partials are the
+ * sessions of all events in one pass, whatever the batches, their order or
+ * their split — a late event that falls between two partial sessions of other
+ * batches bridges them in the merge.
+ *
+ * The one rule, in both the JS and the SQL: a partial session [s, e) joins the
+ * session before it (ordered by start) when s < that session's end, i.e. two
+ * events exactly `gap` apart are two sessions. (Flink's TimeWindow.intersects
+ * compares inclusively and would merge them; half-open intervals keep a
+ * session's window_end exclusive, as every other window's is here.)
+ */
+
+/** Longest gap a session window may have. A session's partials are read without partition bounds, and backfill reads one gap on each side of its range. */
+export const MAX_SESSION_GAP_MS = 86_400_000;
+
+/** Names the view's SQL uses for its intermediate columns; a partial column may not use them. */
+export const SESSION_RESERVED_COLUMNS = ['_opens', '_island'] as const;
+
+/** One session of the events of a sorted run: indexes [first, last] into it, and its interval. */
+export interface SessionCut {
+  readonly first: number;
+  readonly last: number;
+  /** First event time, epoch ms. */
+  readonly start: number;
+  /** Last event time + gap, epoch ms, exclusive. */
+  readonly end: number;
+}
+
+/**
+ * Cuts one group's event times, sorted ascending, into sessions: a new one
+ * starts where an event is `gapMs` or more after the one before.
+ */
+export function cutSessions(sortedTimes: ArrayLike<number>, gapMs: number): SessionCut[] {
+  const out: SessionCut[] = [];
+  const n = sortedTimes.length;
+  let first = 0;
+  for (let i = 1; i <= n; i++) {
+    if (i === n || sortedTimes[i]! - sortedTimes[i - 1]! >= gapMs) {
+      out.push({ first, last: i - 1, start: sortedTimes[first]!, end: sortedTimes[i - 1]! + gapMs });
+      first = i;
+    }
+  }
+  return out;
+}
+
+/** A (partial) session of one group: its interval and what it carries (measures' partial values). */
+export interface SessionPart<T> {
+  /** The group's key: equal keys, same group. */
+  readonly group: string;
+  /** Epoch ms, inclusive. */
+  readonly start: number;
+  /** Epoch ms, exclusive; greater than start. */
+  readonly end: number;
+  readonly value: T;
+}
+
+/**
+ * Merges partial sessions into sessions: per group, ordered by start, a part
+ * whose start is before the running end joins the session, otherwise it opens
+ * the next one. The JS twin of `sessionMergeSql`. `merge` combines two values
+ * (it must be associative and commutative, as every measure's merge is).
+ * Sessions come out per group in order of start, groups in order of first appearance.
+ */
+export function mergeSessions<T>(parts: Iterable<SessionPart<T>>, merge: (a: T, b: T) => T): SessionPart<T>[] {
+  const byGroup = new Map<string, SessionPart<T>[]>();
+  for (const p of parts) {
+    let list = byGroup.get(p.group);
+    if (!list) byGroup.set(p.group, (list = []));
+    list.push(p);
+  }
+  const out: SessionPart<T>[] = [];
+  for (const list of byGroup.values()) {
+    list.sort((a, b) => a.start - b.start || a.end - b.end);
+    let cur = list[0]!;
+    for (let i = 1; i < list.length; i++) {
+      const p = list[i]!;
+      if (p.start < cur.end) {
+        cur = { group: cur.group, start: cur.start, end: Math.max(cur.end, p.end), value: merge(cur.value, p.value) };
+      } else {
+        out.push(cur);
+        cur = p;
+      }
+    }
+    out.push(cur);
+  }
+  return out;
+}
+
+/** What the session merge's SQL is built from. Identifiers as SQL text, quoted where they need it. */
+export interface SessionMergeSqlInput {
+  /** The relation holding the partial sessions, e.g. `shardflow.orders_partials`. */
+  readonly from: string;
+  /** Group-by columns. */
+  readonly groupBy: readonly string[];
+  /** The partial columns the merge reads (every measure's), besides window_start and window_end. */
+  readonly partialColumns: readonly string[];
+  /** Per measure, its merge over the partials of one session, as an aggregate: `SUM(events) AS events`. */
+  readonly merge: readonly string[];
+  /** The output columns after the window and groups, over the merged columns: `events`, `s / NULLIF(c, 0) AS mean`. */
+  readonly finalize: readonly string[];
+  /** Further output columns at the end, over window_start and window_end and the merged columns (the view's `closed`). */
+  readonly extra?: readonly string[];
+}
+
+/**
+ * Gaps and islands over partial sessions, in Athena's SQL (and so, through the
+ * local endpoint's translation, DuckDB's): a part opens an island unless its
+ * start is before the greatest end of the parts before it (by start, within
+ * its group); a running sum of the openings numbers the islands; each island
+ * is one session, its parts' measures merged. Output columns: window_start,
+ * window_end, the groups, `finalize`, `extra`, then dt and hour of the
+ * session's start (UTC), which is the partition of its first partial.
+ */
+export function sessionMergeSql(s: SessionMergeSqlInput): string {
+  const [opens, island] = SESSION_RESERVED_COLUMNS;
+  const over = `${s.groupBy.length > 0 ? `PARTITION BY ${s.groupBy.join(', ')} ` : ''}ORDER BY window_start, window_end`;
+  const base = [...s.groupBy, 'window_start', 'window_end', ...s.partialColumns];
+  const opened =
+    `SELECT ${base.join(', ')},\n` +
+    `        CASE WHEN window_start < max(window_end) OVER (${over} ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) THEN 0 ELSE 1 END AS "${opens}"\n` +
+    `      FROM ${s.from}`;
+  const numbered = `SELECT ${base.join(', ')}, sum("${opens}") OVER (${over} ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS "${island}"\n    FROM (\n      ${opened}\n    ) opened`;
+  const merged =
+    `SELECT ${[...s.groupBy, 'min(window_start) AS window_start', 'max(window_end) AS window_end', ...s.merge].join(', ')}\n` +
+    `  FROM (\n    ${numbered}\n  ) numbered\n` +
+    `  GROUP BY ${[...s.groupBy, `"${island}"`].join(', ')}`;
+  const outer = [
+    'window_start',
+    'window_end',
+    ...s.groupBy,
+    ...s.finalize,
+    ...(s.extra ?? []),
+    `date_format(window_start, '%Y-%m-%d') AS dt`,
+    'CAST(hour(window_start) AS integer) AS hour',
+  ];
+  return `SELECT ${outer.join(', ')}\nFROM (\n  ${merged}\n) merged`;
+}
