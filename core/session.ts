@@ -20,6 +20,7 @@
  * compares inclusively and would merge them; half-open intervals keep a
  * session's window_end exclusive, as every other window's is here.)
  */
+import { timestampLiteral } from './filter-compile';
 
 /** Longest gap a session window may have. A session's partials are read without partition bounds, and backfill reads one gap on each side of its range. */
 export const MAX_SESSION_GAP_MS = 86_400_000;
@@ -145,4 +146,62 @@ export function sessionMergeSql(s: SessionMergeSqlInput): string {
     'CAST(hour(window_start) AS integer) AS hour',
   ];
   return `SELECT ${outer.join(', ')}\nFROM (\n  ${merged}\n) merged`;
+}
+
+/** What the backfill's session SQL is built from. Identifiers as SQL text, quoted where they need it. */
+export interface SessionBackfillSqlInput {
+  /** The raw table, qualified; read as `r`. */
+  readonly from: string;
+  /** The event-time column (a timestamp). */
+  readonly eventTime: string;
+  readonly groupBy: readonly string[];
+  /** The other columns the measures read. */
+  readonly carried: readonly string[];
+  /** Further conditions on `r` (partition bounds, the pipeline's filter). */
+  readonly where: readonly string[];
+  /** Per measure, its output column and its aggregate over one session's events: `{ name: 'events', expr: 'COUNT(*)' }`. */
+  readonly measures: readonly { readonly name: string; readonly expr: string }[];
+  readonly gapMs: number;
+  /** Sessions that start in [from, to), epoch ms UTC. */
+  readonly range: { readonly from: number; readonly to: number };
+}
+
+/**
+ * Sessions straight from raw events, in Athena's SQL, for backfill: an event
+ * opens a session unless it is less than gap after the event before it (lag,
+ * per group, by time), a running sum numbers the sessions, and each session's
+ * measures are aggregates over its events. A formulation of its own, not the
+ * view's merge of intervals, so that comparing the two checks one with the other.
+ *
+ * Sessions are not bounded in length, so a range of event times cannot hold
+ * every session that starts in it. The result is the sessions that start in
+ * [from, to) and end by to + gap (their last event at or before `to`), read
+ * from the events of [from − gap, to + gap): the margin before `from` shows
+ * whether an event just before makes a session start earlier, the one after
+ * `to` whether it goes on. Such a session is then exactly the view's.
+ * Columns: window_start, window_end, the groups, the measures.
+ */
+export function sessionBackfillSql(s: SessionBackfillSqlInput): string {
+  const [opens, island] = SESSION_RESERVED_COLUMNS;
+  const et = s.eventTime;
+  const gapS = s.gapMs / 1000;
+  const over = `${s.groupBy.length > 0 ? `PARTITION BY ${s.groupBy.join(', ')} ` : ''}ORDER BY ${et}`;
+  const cols = [...new Set([...s.groupBy, et, ...s.carried])];
+  const lit = (ms: number) => timestampLiteral(ms, 'backfill range');
+  const { from, to } = s.range;
+  const where = [`r.${et} >= ${lit(from - s.gapMs)}`, `r.${et} < ${lit(to + s.gapMs)}`, ...s.where];
+  const opened =
+    `SELECT ${cols.map((c) => `r.${c}`).join(', ')},\n` +
+    `        CASE WHEN r.${et} < lag(r.${et}) OVER (${over}) + INTERVAL '${gapS}' SECOND THEN 0 ELSE 1 END AS "${opens}"\n` +
+    `      FROM ${s.from} r\n      WHERE ${where.join('\n        AND ')}`;
+  const numbered = `SELECT ${cols.join(', ')}, sum("${opens}") OVER (${over} ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS "${island}"\n    FROM (\n      ${opened}\n    ) opened`;
+  const sessions =
+    `SELECT ${[...s.groupBy, `min(${et}) AS window_start`, `max(${et}) + INTERVAL '${gapS}' SECOND AS window_end`, ...s.measures.map((m) => `${m.expr} AS ${m.name}`)].join(', ')}\n` +
+    `  FROM (\n    ${numbered}\n  ) numbered\n` +
+    `  GROUP BY ${[...s.groupBy, `"${island}"`].join(', ')}`;
+  return (
+    `SELECT ${['window_start', 'window_end', ...s.groupBy, ...s.measures.map((m) => m.name)].join(', ')}\nFROM (\n  ${sessions}\n) sessions\n` +
+    `WHERE window_start >= ${lit(from)} AND window_start < ${lit(to)} AND window_end <= ${lit(to + s.gapMs)}\n` +
+    `ORDER BY ${['window_start', ...s.groupBy].join(', ')}`
+  );
 }

@@ -6,9 +6,10 @@
  */
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { sessionMergeSql } from '../core/session';
+import { mulberry32 } from '../core/prng';
+import { sessionBackfillSql, sessionMergeSql } from '../core/session';
 import { translateSql } from '../local/athena/sql-translate';
-import { onePassSessions, overPartials, partialSessions, sessionStream, SQL_MEASURES, totalsOfRows } from './support/session-streams';
+import { onePassSessions, overEvents, overPartials, partialSessions, RAW_MEASURES, sessionStream, SQL_MEASURES, totalsOfRows } from './support/session-streams';
 
 const MIN = 60_000;
 const view = sessionMergeSql({ from: 'partials', groupBy: ['user_id'], ...SQL_MEASURES });
@@ -91,5 +92,31 @@ describe('session merge SQL on DuckDB (local endpoint translation)', () => {
     const got = await onDuckDb(sql);
     expect(got.map(({ dt: _dt, hour: _hour, ...x }) => x)).toEqual(onePassSessions(events, gapMs));
     expect(got.length).toBeGreaterThan(5);
+  });
+});
+
+describe('session backfill SQL on DuckDB (local endpoint translation)', () => {
+  it('gives the sessions that start in [from, to) and end by to + gap, as one pass over all events does (property)', async () => {
+    const gapMs = 5 * MIN;
+    let sessions = 0;
+    let cut = 0;
+    for (let seed = 1; seed <= 30; seed++) {
+      const s = sessionStream(seed * 17, gapMs);
+      const ts = s.events.map((e) => e.t);
+      const lo = Math.min(...ts);
+      const span = Math.max(...ts) - lo;
+      const rand = mulberry32(seed);
+      const range = { from: lo + Math.floor(rand() * span * 0.4), to: lo + Math.floor(span * (0.5 + rand() * 0.5)) };
+      const sql = sessionBackfillSql({ from: 'raw', eventTime: 'ts', groupBy: ['user_id'], carried: ['v'], where: [], measures: RAW_MEASURES, gapMs, range });
+      const all = onePassSessions(s.events, gapMs);
+      const want = all.filter((x) => x.start >= range.from && x.start < range.to && x.end <= range.to + gapMs);
+      const got = await onDuckDb(overEvents(s.events, sql));
+      expect(got.map(({ dt: _dt, hour: _hour, ...x }) => x), `seed ${seed}`).toEqual(want);
+      sessions += want.length;
+      // Sessions that start in range but run past to + gap: left out, and some streams must have them.
+      cut += all.filter((x) => x.start >= range.from && x.start < range.to && x.end > range.to + gapMs).length;
+    }
+    expect(sessions).toBeGreaterThan(200);
+    expect(cut).toBeGreaterThan(10);
   });
 });

@@ -6,10 +6,11 @@
  * translation, with the same streams.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { sessionMergeSql } from '../core/session';
+import { mulberry32 } from '../core/prng';
+import { sessionBackfillSql, sessionMergeSql } from '../core/session';
 import { DEFAULT_LAKE_BUCKET } from '../local/athena/server';
 import type { RunningTrino } from '../local/trino/server';
-import { onePassSessions, overPartials, partialSessions, sessionStream, SQL_MEASURES, totalsOfRows } from './support/session-streams';
+import { onePassSessions, overEvents, overPartials, partialSessions, RAW_MEASURES, sessionStream, SQL_MEASURES, totalsOfRows } from './support/session-streams';
 import { TestLake } from './support/test-lake';
 import { startTestTrino, trinoAnswer } from './support/trino';
 
@@ -44,5 +45,26 @@ describe('session merge SQL on Trino', () => {
     }
     expect(sessions).toBeGreaterThan(150);
     expect(bridges).toBeGreaterThan(30);
+  }, 300_000);
+});
+
+describe('session backfill SQL on Trino', () => {
+  it('gives the sessions that start in [from, to) and end by to + gap, as one pass over all events does (property)', async () => {
+    const gapMs = 5 * MIN;
+    let sessions = 0;
+    for (let seed = 1; seed <= 10; seed++) {
+      const s = sessionStream(seed * 17, gapMs);
+      const ts = s.events.map((e) => e.t);
+      const lo = Math.min(...ts);
+      const span = Math.max(...ts) - lo;
+      const rand = mulberry32(seed);
+      const range = { from: lo + Math.floor(rand() * span * 0.4), to: lo + Math.floor(span * (0.5 + rand() * 0.5)) };
+      const sql = sessionBackfillSql({ from: 'raw', eventTime: 'ts', groupBy: ['user_id'], carried: ['v'], where: [], measures: RAW_MEASURES, gapMs, range });
+      const want = onePassSessions(s.events, gapMs).filter((x) => x.start >= range.from && x.start < range.to && x.end <= range.to + gapMs);
+      const got = totalsOfRows((await trinoAnswer(trino, overEvents(s.events, sql))).rows);
+      expect(got.map(({ dt: _dt, hour: _hour, ...x }) => x), `seed ${seed}`).toEqual(want);
+      sessions += want.length;
+    }
+    expect(sessions).toBeGreaterThan(60);
   }, 300_000);
 });

@@ -188,3 +188,23 @@ export function totalsOfRows(rows: readonly (readonly unknown[])[]): (SessionTot
     hour: Number(r[9]),
   }));
 }
+
+/** The measures of SQL_MEASURES as aggregates over raw events (user_id, ts, v), for the backfill's SQL. */
+export const RAW_MEASURES = [
+  { name: 'events', expr: 'COUNT(*)' },
+  { name: 'vals', expr: 'COUNT(v)' },
+  { name: 'total', expr: 'SUM(v)' },
+  { name: 'lo', expr: 'MIN(v)' },
+  { name: 'hi', expr: 'MAX(v)' },
+] as const;
+
+/** A query over hand-built raw events `raw (user_id, ts, v)`, then `sql` (over `raw`), read back as `overPartials` does. */
+export function overEvents(events: readonly SessionEvent[], sql: string): string {
+  const rows = events.map((e) => `(${e.key === null ? 'CAST(NULL AS varchar)' : `'${e.key}'`}, ${sqlTime(e.t)}, ${sqlNum(e.v)})`);
+  const epoch = (c: string) => `date_diff('millisecond', TIMESTAMP '1970-01-01 00:00:00.000', ${c})`;
+  return (
+    `WITH raw (user_id, ts, v) AS (VALUES\n  ${rows.join(',\n  ')})\n` +
+    `SELECT user_id, ${epoch('window_start')} AS start_ms, ${epoch('window_end')} AS end_ms, events, vals, total, lo, hi, 'dt', 0\n` +
+    `FROM (\n${sql}\n) v\nORDER BY user_id NULLS FIRST, start_ms`
+  );
+}
