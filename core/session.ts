@@ -55,6 +55,48 @@ export function cutSessions(sortedTimes: ArrayLike<number>, gapMs: number): Sess
   return out;
 }
 
+/** One group's events of a batch, in arrival order: times and rows side by side. */
+interface GroupEvents<R> {
+  readonly times: number[];
+  readonly rows: R[];
+}
+
+/**
+ * A batch's events per group, held until the batch ends and then cut into its
+ * partial sessions: sessions need a group's events in time order, and a batch
+ * delivers them in arrival order.
+ */
+export class SessionBuffer<R> {
+  private readonly groups = new Map<string, GroupEvents<R>>();
+
+  constructor(private readonly gapMs: number) {}
+
+  add(groupKey: string, row: R, eventTime: number): void {
+    let g = this.groups.get(groupKey);
+    if (!g) this.groups.set(groupKey, (g = { times: [], rows: [] }));
+    g.times.push(eventTime);
+    g.rows.push(row);
+  }
+
+  /** Calls `emit` once per partial session with its events in time order (ties in arrival order). */
+  forEachSession(emit: (groupKey: string, start: number, end: number, rows: readonly R[]) => void): void {
+    for (const [key, g] of this.groups) {
+      const n = g.times.length;
+      // Mostly in order already (a shard's records arrive roughly by event time): sort only when needed.
+      let sorted = true;
+      for (let i = 1; i < n && sorted; i++) sorted = g.times[i - 1]! <= g.times[i]!;
+      let times = g.times;
+      let rows = g.rows;
+      if (!sorted) {
+        const order = Array.from({ length: n }, (_, i) => i).sort((a, b) => g.times[a]! - g.times[b]! || a - b);
+        times = order.map((i) => g.times[i]!);
+        rows = order.map((i) => g.rows[i]!);
+      }
+      for (const c of cutSessions(times, this.gapMs)) emit(key, c.start, c.end, rows.slice(c.first, c.last + 1));
+    }
+  }
+}
+
 /** A (partial) session of one group: its interval and what it carries (measures' partial values). */
 export interface SessionPart<T> {
   /** The group's key: equal keys, same group. */

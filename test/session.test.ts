@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { cutSessions, mergeSessions, type SessionPart } from '../core/session';
+import { cutSessions, mergeSessions, SessionBuffer, type SessionPart } from '../core/session';
 import { mulberry32 } from '../core/prng';
-import { onePassSessions, partialSessions, sessionStream, sortSessions, type SessionTotals } from './support/session-streams';
+import { onePassSessions, partialSessions, sessionStream, sortSessions, type SessionEvent, type SessionTotals } from './support/session-streams';
 
 const MIN = 60_000;
 const GAPS = [1_000, 5 * MIN, 30 * MIN];
@@ -107,5 +107,29 @@ describe('sessions from batches equal one pass over all events (property)', () =
     expect(seen.below).toBeGreaterThan(10);
     expect(seen.at).toBeGreaterThan(10);
     expect(seen.above).toBeGreaterThan(10);
+  });
+});
+
+describe('SessionBuffer', () => {
+  it('cuts a batch in arrival order into the partial sessions of its events sorted by time, ties kept in arrival order', () => {
+    const gapMs = 5 * MIN;
+    for (let seed = 1; seed <= 50; seed++) {
+      const s = sessionStream(seed, gapMs);
+      for (const batch of s.batches) {
+        const buf = new SessionBuffer<SessionEvent>(gapMs);
+        for (const e of batch) buf.add(JSON.stringify(e.key), e, e.t);
+        const got: { key: string; start: number; end: number; ids: number[] }[] = [];
+        buf.forEachSession((key, start, end, rows) => got.push({ key, start, end, ids: rows.map((r) => r.id) }));
+        const want = partialSessions(batch, gapMs);
+        expect(got.map((g) => [g.key, g.start, g.end, g.ids.length]).sort()).toEqual(want.map((w) => [JSON.stringify(w.key), w.start, w.end, w.events]).sort());
+        for (const g of got) {
+          const es = g.ids.map((id) => batch.find((e) => e.id === id)!);
+          for (let i = 1; i < es.length; i++) {
+            expect(es[i]!.t).toBeGreaterThanOrEqual(es[i - 1]!.t);
+            if (es[i]!.t === es[i - 1]!.t) expect(batch.indexOf(es[i]!)).toBeGreaterThan(batch.indexOf(es[i - 1]!));
+          }
+        }
+      }
+    }
   });
 });
