@@ -26,7 +26,7 @@ import { timestampLiteral } from './filter-compile';
 export const MAX_SESSION_GAP_MS = 86_400_000;
 
 /** Names the view's SQL uses for its intermediate columns; a partial column may not use them. */
-export const SESSION_RESERVED_COLUMNS = ['_opens', '_island'] as const;
+export const SESSION_RESERVED_COLUMNS = ['_opens', '_island', '_part_start', '_part_end'] as const;
 
 /** One session of the events of a sorted run: indexes [first, last] into it, and its interval. */
 export interface SessionCut {
@@ -140,54 +140,84 @@ export function mergeSessions<T>(parts: Iterable<SessionPart<T>>, merge: (a: T, 
   return out;
 }
 
-/** What the session merge's SQL is built from. Identifiers as SQL text, quoted where they need it. */
-export interface SessionMergeSqlInput {
+/** The partial sessions a view merges. Identifiers as SQL text, quoted where they need it. */
+export interface SessionSourceSqlInput {
   /** The relation holding the partial sessions, e.g. `shardflow.orders_partials`. */
   readonly from: string;
   /** Group-by columns. */
   readonly groupBy: readonly string[];
-  /** The partial columns the merge reads (every measure's), besides window_start and window_end. */
+  /** The partial columns of the measures, besides window_start and window_end. */
   readonly partialColumns: readonly string[];
-  /** Per measure, its merge over the partials of one session, as an aggregate: `SUM(events) AS events`. */
-  readonly merge: readonly string[];
-  /** The output columns after the window and groups, over the merged columns: `events`, `s / NULLIF(c, 0) AS mean`. */
-  readonly finalize: readonly string[];
-  /** Further output columns at the end, over window_start and window_end and the merged columns (the view's `closed`). */
-  readonly extra?: readonly string[];
 }
 
 /**
  * Gaps and islands over partial sessions, in Athena's SQL (and so, through the
- * local endpoint's translation, DuckDB's): a part opens an island unless its
- * start is before the greatest end of the parts before it (by start, within
- * its group); a running sum of the openings numbers the islands; each island
- * is one session, its parts' measures merged. Output columns: window_start,
- * window_end, the groups, `finalize`, `extra`, then dt and hour of the
- * session's start (UTC), which is the partition of its first partial.
+ * local endpoint's translation, DuckDB's): a FROM item with every partial row,
+ * its window_start and window_end replaced by its session's, and dt and hour
+ * of the session's start (UTC; the partition of its first partial). A part
+ * opens a session unless its start is before the greatest end of the parts
+ * before it (by start, within its group); a running sum of the openings
+ * numbers the sessions. Grouped by window and groups (and dt, hour, which
+ * follow from window_start), as every aggregate view groups its partials,
+ * the rows of one session merge into one.
+ */
+export function sessionSourceSql(s: SessionSourceSqlInput): string {
+  const [opens, island, partStart, partEnd] = SESSION_RESERVED_COLUMNS.map((c) => `"${c}"`);
+  const byGroup = s.groupBy.length > 0 ? `PARTITION BY ${s.groupBy.join(', ')} ` : '';
+  const over = `${byGroup}ORDER BY window_start, window_end`;
+  const kept = [...s.groupBy, ...s.partialColumns];
+  const opened =
+    `SELECT ${[...kept, 'window_start', 'window_end'].join(', ')},
+` +
+    `          CASE WHEN window_start < max(window_end) OVER (${over} ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) THEN 0 ELSE 1 END AS ${opens}
+` +
+    `        FROM ${s.from}`;
+  const numbered =
+    `SELECT ${[...kept, `window_start AS ${partStart}`, `window_end AS ${partEnd}`].join(', ')}, sum(${opens}) OVER (${over} ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS ${island}
+` +
+    `      FROM (
+        ${opened}
+      ) opened`;
+  const session = `OVER (PARTITION BY ${[...s.groupBy, island].join(', ')})`;
+  const start = `min(${partStart}) ${session}`;
+  return (
+    `(
+  SELECT ${[...kept, `${start} AS window_start`, `max(${partEnd}) ${session} AS window_end`].join(', ')},
+` +
+    `    date_format(${start}, '%Y-%m-%d') AS dt, CAST(hour(${start}) AS integer) AS hour
+` +
+    `  FROM (
+      ${numbered}
+  ) numbered
+) sessions`
+  );
+}
+
+/** What `sessionMergeSql` is built from: the partial sessions, and the measures' merge. */
+export interface SessionMergeSqlInput extends SessionSourceSqlInput {
+  /** Per measure, its merge over the partials of one session, as an aggregate: `SUM(events) AS events`. */
+  readonly merge: readonly string[];
+  /** The output columns after the window and groups, over the merged columns: `events`, `s / NULLIF(c, 0) AS mean`. */
+  readonly finalize: readonly string[];
+}
+
+/**
+ * Sessions with their measures merged: `sessionSourceSql` grouped by window
+ * and groups, the shape of every aggregate view (core/lake-table.ts
+ * aggregateView, which builds the session view from sessionSourceSql itself).
+ * Columns: window_start, window_end, the groups, `finalize`, dt, hour.
  */
 export function sessionMergeSql(s: SessionMergeSqlInput): string {
-  const [opens, island] = SESSION_RESERVED_COLUMNS;
-  const over = `${s.groupBy.length > 0 ? `PARTITION BY ${s.groupBy.join(', ')} ` : ''}ORDER BY window_start, window_end`;
-  const base = [...s.groupBy, 'window_start', 'window_end', ...s.partialColumns];
-  const opened =
-    `SELECT ${base.join(', ')},\n` +
-    `        CASE WHEN window_start < max(window_end) OVER (${over} ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) THEN 0 ELSE 1 END AS "${opens}"\n` +
-    `      FROM ${s.from}`;
-  const numbered = `SELECT ${base.join(', ')}, sum("${opens}") OVER (${over} ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS "${island}"\n    FROM (\n      ${opened}\n    ) opened`;
-  const merged =
-    `SELECT ${[...s.groupBy, 'min(window_start) AS window_start', 'max(window_end) AS window_end', ...s.merge].join(', ')}\n` +
-    `  FROM (\n    ${numbered}\n  ) numbered\n` +
-    `  GROUP BY ${[...s.groupBy, `"${island}"`].join(', ')}`;
-  const outer = [
-    'window_start',
-    'window_end',
-    ...s.groupBy,
-    ...s.finalize,
-    ...(s.extra ?? []),
-    `date_format(window_start, '%Y-%m-%d') AS dt`,
-    'CAST(hour(window_start) AS integer) AS hour',
-  ];
-  return `SELECT ${outer.join(', ')}\nFROM (\n  ${merged}\n) merged`;
+  const keys = ['window_start', 'window_end', ...s.groupBy, 'dt', 'hour'];
+  return (
+    `SELECT ${['window_start', 'window_end', ...s.groupBy, ...s.finalize, 'dt', 'hour'].join(', ')}
+` +
+    `FROM (
+  SELECT ${[...keys, ...s.merge].join(', ')}
+  FROM ${sessionSourceSql(s)}
+  GROUP BY ${keys.join(', ')}
+) merged`
+  );
 }
 
 /** What the backfill's session SQL is built from. Identifiers as SQL text, quoted where they need it. */
@@ -224,7 +254,7 @@ export interface SessionBackfillSqlInput {
  * Columns: window_start, window_end, the groups, the measures.
  */
 export function sessionBackfillSql(s: SessionBackfillSqlInput): string {
-  const [opens, island] = SESSION_RESERVED_COLUMNS;
+  const [opens, island] = SESSION_RESERVED_COLUMNS.map((c) => `"${c}"`);
   const et = s.eventTime;
   const gapS = s.gapMs / 1000;
   const over = `${s.groupBy.length > 0 ? `PARTITION BY ${s.groupBy.join(', ')} ` : ''}ORDER BY ${et}`;
@@ -234,13 +264,13 @@ export function sessionBackfillSql(s: SessionBackfillSqlInput): string {
   const where = [`r.${et} >= ${lit(from - s.gapMs)}`, `r.${et} < ${lit(to + s.gapMs)}`, ...s.where];
   const opened =
     `SELECT ${cols.map((c) => `r.${c}`).join(', ')},\n` +
-    `        CASE WHEN r.${et} < lag(r.${et}) OVER (${over}) + INTERVAL '${gapS}' SECOND THEN 0 ELSE 1 END AS "${opens}"\n` +
+    `        CASE WHEN r.${et} < lag(r.${et}) OVER (${over}) + INTERVAL '${gapS}' SECOND THEN 0 ELSE 1 END AS ${opens}\n` +
     `      FROM ${s.from} r\n      WHERE ${where.join('\n        AND ')}`;
-  const numbered = `SELECT ${cols.join(', ')}, sum("${opens}") OVER (${over} ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS "${island}"\n    FROM (\n      ${opened}\n    ) opened`;
+  const numbered = `SELECT ${cols.join(', ')}, sum(${opens}) OVER (${over} ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS ${island}\n    FROM (\n      ${opened}\n    ) opened`;
   const sessions =
     `SELECT ${[...s.groupBy, `min(${et}) AS window_start`, `max(${et}) + INTERVAL '${gapS}' SECOND AS window_end`, ...s.measures.map((m) => `${m.expr} AS ${m.name}`)].join(', ')}\n` +
     `  FROM (\n    ${numbered}\n  ) numbered\n` +
-    `  GROUP BY ${[...s.groupBy, `"${island}"`].join(', ')}`;
+    `  GROUP BY ${[...s.groupBy, island].join(', ')}`;
   return (
     `SELECT ${['window_start', 'window_end', ...s.groupBy, ...s.measures.map((m) => m.name)].join(', ')}\nFROM (\n  ${sessions}\n) sessions\n` +
     `WHERE window_start >= ${lit(from)} AND window_start < ${lit(to)} AND window_end <= ${lit(to + s.gapMs)}\n` +
