@@ -8,12 +8,12 @@ export type {
   ProcessingOptions, ScheduledQueryInput, ScheduledQuery, Aggregate, Measure, TableNames,
 } from '../core/pipeline';
 export { field, and, or, not, FieldRef, type FilterExpr, type Scalar, type CompareOp } from '../core/filter';
-export { count, sum, min, max, avg, approxDistinct, type MeasureSpec } from '../core/measure';
+export { count, sum, min, max, avg, approxDistinct, countIf, minBy, maxBy, approxPercentile, PERCENTILE_RELATIVE_ERROR, percentileColumn, type MeasureSpec } from '../core/measure';
 export { tumbling, hopping, type WindowSpec, type Window } from '../core/window';
 export type { Duration } from '../core/duration';
 export { FIELD_TYPES, type FieldType, type FieldSpec, type SchemaField, type FieldValue, type Row } from '../core/schema';
 export { PipelineDefinitionError } from '../core/errors';
-export { lakeTables, aggregateView, type LakeTable, type LakeView, type LakeColumn } from '../core/lake-table';
+export { lakeTables, aggregateView, aggregateViews, partialsTable, type LakeTable, type LakeView, type LakeColumn } from '../core/lake-table';
 export { filterToSql, filterToCriteria } from '../core/filter-compile';
 export { runEvents, type RunEventsOptions, type PipelineRun } from '../core/run-events';
 export type { BatchCounts } from '../core/process-batch';

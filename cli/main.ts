@@ -8,7 +8,7 @@ import path from 'node:path';
 import readline from 'node:readline';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { Kafka, logLevel } from 'kafkajs';
-import { aggregateView, lakeTables, type Pipeline } from '../core';
+import { aggregateViews, lakeTables, type Pipeline } from '../core';
 import { localS3Client } from '../local/aws-clients';
 import { listPartitionObjects } from '../functions/compactor/compaction';
 import { generateEvents } from '../local/event-generator';
@@ -80,8 +80,8 @@ program
     const pipelines = await loadPipelines(globals().pipelines);
     for (const p of pipelines) {
       const src = p.source.kind === 'kinesis' ? `Kinesis stream ${p.source.stream}` : `Kafka topic ${p.source.topic}`;
-      const view = aggregateView(p);
-      console.log(`${p.name}: ${src}; tables ${lakeTables(p).map((t) => `${t.database}.${t.name}`).join(', ')}${view ? `; view ${view.database}.${view.name}` : ''}`);
+      const views = aggregateViews(p);
+      console.log(`${p.name}: ${src}; tables ${lakeTables(p).map((t) => `${t.database}.${t.name}`).join(', ')}${views.length > 0 ? `; view${views.length > 1 ? 's' : ''} ${views.map((v) => `${v.database}.${v.name}`).join(', ')}` : ''}`);
     }
   });
 

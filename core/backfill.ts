@@ -10,9 +10,12 @@
  * nothing there; it keeps the SQL right for a raw table that holds more.
  * SQL generation only: no I/O.
  */
-import { KMV_K } from './kmv-sketch';
+import type { Aggregate, Measure } from './aggregate';
 import { filterToSql, quoteIdentifier, timestampLiteral } from './filter-compile';
-import type { Measure, Pipeline } from './pipeline';
+import { measureKind } from './measures/index';
+import { normTime, type BackfillSql, type Tolerance } from './measures/types';
+import type { Pipeline } from './pipeline';
+import type { FieldType } from './schema';
 import { utcDate } from './schedule';
 
 /** A backfill request that cannot be turned into SQL. Names the pipeline and the rule. */
@@ -46,22 +49,19 @@ export interface BackfillPlan {
 export interface BackfillOptions {
   /** COUNT(DISTINCT x) instead of approx_distinct(x): exact, at the price of memory per group. @default false */
   readonly exactDistinct?: boolean;
+  /** Which aggregate, by its view's name. @default the first */
+  readonly view?: string;
 }
 
 const ceilTo = (t: number, step: number) => Math.ceil(t / step) * step;
 
-function measureSql(m: Measure, exactDistinct: boolean): string {
-  const s = m.spec;
-  const col = 'field' in s && s.field !== undefined ? quoteIdentifier(s.field) : '*';
-  switch (s.fn) {
-    case 'count': return `COUNT(${col}) AS ${m.name}`;
-    case 'sum': return `SUM(${col}) AS ${m.name}`;
-    case 'min': return `MIN(${col}) AS ${m.name}`;
-    case 'max': return `MAX(${col}) AS ${m.name}`;
-    case 'avg': return `AVG(CAST(${col} AS double)) AS ${m.name}`;
-    // Athena's approx_distinct: HyperLogLog, 2.3 % standard error by default (Athena/Trino docs).
-    case 'approxDistinct': return exactDistinct ? `COUNT(DISTINCT ${col}) AS ${m.name}` : `approx_distinct(${col}) AS ${m.name}`;
-  }
+/** The aggregate a backfill is of: the one whose view is `view`, else the first. */
+export function backfillAggregate(p: Pipeline, view: string | undefined): Aggregate {
+  if (p.aggregates.length === 0) throw new BackfillError(`Pipeline "${p.name}" has no aggregate to backfill`);
+  if (view === undefined) return p.aggregates[0]!;
+  const a = p.aggregates.find((x) => x.view === view);
+  if (!a) throw new BackfillError(`Pipeline "${p.name}" has no aggregate view ${JSON.stringify(view)} (its views: ${p.aggregates.map((x) => x.view).join(', ')})`);
+  return a;
 }
 
 /**
@@ -70,8 +70,7 @@ function measureSql(m: Measure, exactDistinct: boolean): string {
  * starts of each event.
  */
 export function planBackfill(p: Pipeline, range: BackfillRange, opts: BackfillOptions = {}): BackfillPlan {
-  const a = p.aggregate;
-  if (!a) throw new BackfillError(`Pipeline "${p.name}" has no aggregate to backfill`);
+  const a = backfillAggregate(p, opts.view);
   if (!(Number.isFinite(range.from) && Number.isFinite(range.to))) throw new BackfillError(`Pipeline "${p.name}": backfill range must be two times (given ${range.from} .. ${range.to})`);
   const w = a.window;
   const step = w.kind === 'tumbling' ? w.sizeMs : w.everyMs;
@@ -97,7 +96,8 @@ export function planBackfill(p: Pipeline, range: BackfillRange, opts: BackfillOp
   ];
 
   const groups = a.groupBy.map(quoteIdentifier);
-  const measureFields = [...new Set(a.measures.flatMap((m) => ('field' in m.spec && m.spec.field !== undefined ? [m.spec.field] : [])))];
+  const kinds = a.measures.map((m) => measureKind(m.spec));
+  const measureFields = [...new Set(a.measures.flatMap((m, i) => kinds[i]!.inputs(m.spec)))];
   const carried = [...new Set([...a.groupBy, ...measureFields])].map((f) => `r.${quoteIdentifier(f)}`);
   const sizeS = w.sizeMs / 1000;
   const stepS = step / 1000;
@@ -113,9 +113,17 @@ export function planBackfill(p: Pipeline, range: BackfillRange, opts: BackfillOp
       `  WHERE window_start >= ${timestampLiteral(firstWindow, 'from')} AND window_start <= ${timestampLiteral(lastWindow, 'to')}`;
   }
   const keys = ['window_start', ...groups];
+  const sqlOpts = { exactDistinct: opts.exactDistinct ?? false, quote: quoteIdentifier, schema: p.schema };
+  const parts = a.measures.map((m, i) => {
+    const b = kinds[i]!.backfillSql(m.name, m.spec, sqlOpts);
+    return Array.isArray(b) ? { pre: [], items: b } : (b as BackfillSql);
+  });
+  const pre = parts.flatMap((b) => b.pre ?? []).map((x) => x.replaceAll('{partition}', keys.join(', ')));
+  // Window-function columns (minBy's best `by` per window and group) over the events, before the GROUP BY.
+  const events = pre.length > 0 ? `(\n  SELECT *, ${pre.join(', ')} FROM (\n  ${inner}\n  ) w\n) e` : `(\n  ${inner}\n) e`;
   const sql =
-    `SELECT window_start, window_start + INTERVAL '${sizeS}' SECOND AS window_end${groups.map((g) => `, ${g}`).join('')}, ${a.measures.map((m) => measureSql(m, opts.exactDistinct ?? false)).join(', ')}\n` +
-    `FROM (\n  ${inner}\n) e\nGROUP BY ${keys.join(', ')}\nORDER BY ${keys.join(', ')}`;
+    `SELECT window_start, window_start + INTERVAL '${sizeS}' SECOND AS window_end${groups.map((g) => `, ${g}`).join('')}, ${parts.flatMap((b) => b.items).join(', ')}\n` +
+    `FROM ${events}\nGROUP BY ${keys.join(', ')}\nORDER BY ${keys.join(', ')}`;
 
   // The view's rows lie in the partition of their window_start (core/lake-table.ts aggregateView):
   // the same kind of constant dt/hour bounds prune it to the windows' partitions.
@@ -128,7 +136,7 @@ export function planBackfill(p: Pipeline, range: BackfillRange, opts: BackfillOp
     `window_start <= ${timestampLiteral(lastWindow, 'to')}`,
   ];
   const viewSql =
-    `SELECT window_start, window_end${groups.map((g) => `, ${g}`).join('')}, ${a.measures.map((m) => m.name).join(', ')}\n` +
+    `SELECT window_start, window_end${groups.map((g) => `, ${g}`).join('')}, ${viewMeasureColumns(p, a).join(', ')}\n` +
     `FROM ${p.database}.${a.view}\n` +
     `WHERE ${viewWhere.join(' AND ')}\n` +
     `ORDER BY ${keys.join(', ')}`;
@@ -139,8 +147,7 @@ export function planBackfill(p: Pipeline, range: BackfillRange, opts: BackfillOp
 // Comparing a backfill with the streaming view
 // ---------------------------------------------------------------------------
 
-/** Relative standard error of the view's KMV estimate above k distinct values: 1/√(k−2) (≈ 3.1 % at k = 1024). */
-export const KMV_RELATIVE_ERROR = 1 / Math.sqrt(KMV_K - 2);
+export { KMV_RELATIVE_ERROR } from './measures/approx-distinct';
 /** Athena's approx_distinct default standard error (Athena/Trino docs). */
 export const ATHENA_HLL_RELATIVE_ERROR = 0.023;
 
@@ -160,6 +167,8 @@ export interface AggregateDifference {
 }
 
 export interface CompareOptions {
+  /** Which aggregate, by its view's name. @default the first */
+  readonly view?: string;
   /** Relative standard error of the batch side's distinct count. @default ATHENA_HLL_RELATIVE_ERROR (0 with exactDistinct) */
   readonly batchDistinctError?: number;
   /** Allowed deviation in combined standard errors. @default 4 */
@@ -175,8 +184,6 @@ export interface CompareResult {
   readonly differences: readonly AggregateDifference[];
 }
 
-/** Athena prints `timestamp with time zone` with a zone suffix; both sides key on the UTC wall time. */
-const normTime = (v: string | null) => (v ?? '').replace(/ UTC$/, '');
 
 /**
  * Compares backfill rows with view rows (both with the view's columns):
@@ -185,11 +192,11 @@ const normTime = (v: string | null) => (v ?? '').replace(/ UTC$/, '');
  * estimate is exact below k distinct values).
  */
 export function compareWithView(p: Pipeline, backfill: ResultTable, streaming: ResultTable, opts: CompareOptions = {}): CompareResult {
-  const a = p.aggregate;
-  if (!a) throw new BackfillError(`Pipeline "${p.name}" has no aggregate to compare`);
+  const a = backfillAggregate(p, opts.view);
+  const measureColumns = a.measures.flatMap((m) => measureKind(m.spec).viewColumns(m.name, m.spec, fieldTypeOf(p)).map((c) => ({ m, column: c.name })));
   const index = (t: ResultTable, side: string) => {
     const pos = new Map(t.columns.map((c, i) => [c.name, i]));
-    for (const c of ['window_start', ...a.groupBy, ...a.measures.map((m) => m.name)]) {
+    for (const c of ['window_start', ...a.groupBy, ...measureColumns.map((x) => x.column)]) {
       if (!pos.has(c)) throw new BackfillError(`Pipeline "${p.name}": the ${side} result has no column ${c} (columns: ${t.columns.map((x) => x.name).join(', ')})`);
     }
     const rows = new Map<string, readonly (string | null)[]>();
@@ -210,13 +217,13 @@ export function compareWithView(p: Pipeline, backfill: ResultTable, streaming: R
       continue;
     }
     let ok = true;
-    for (const m of a.measures) {
-      const bv = br[b.pos.get(m.name)!] ?? null;
-      const sv = sr[s.pos.get(m.name)!] ?? null;
-      const reason = compareValue(m, bv, sv, { tol, sigmas, batchErr });
+    for (const { m, column } of measureColumns) {
+      const bv = br[b.pos.get(column)!] ?? null;
+      const sv = sr[s.pos.get(column)!] ?? null;
+      const reason = compareMeasureValue(m, column, bv, sv, { tol, sigmas, batchErr });
       if (reason) {
         ok = false;
-        differences.push({ key, column: m.name, backfill: bv, streaming: sv, reason });
+        differences.push({ key, column, backfill: bv, streaming: sv, reason });
       }
     }
     if (ok) matched++;
@@ -227,25 +234,17 @@ export function compareWithView(p: Pipeline, backfill: ResultTable, streaming: R
   return { rowsBackfill: b.rows.size, rowsStreaming: s.rows.size, matched, differences };
 }
 
-function compareValue(m: Measure, bv: string | null, sv: string | null, o: { tol: number; sigmas: number; batchErr: number }): string | null {
+/** Whether two values of a measure's view column agree within its kind's tolerance (core/measures/); the reason when not. */
+export function compareMeasureValue(m: Measure, column: string, bv: string | null, sv: string | null, o: Tolerance): string | null {
   if (bv === null || sv === null) return bv === sv ? null : 'NULL on one side only';
-  const x = Number(bv);
-  const y = Number(sv);
-  switch (m.spec.fn) {
-    case 'count':
-      return x === y ? null : `counts differ by ${x - y}`;
-    case 'min':
-    case 'max':
-      // Timestamps compare as text; numbers as numbers (1.0 and 1 are equal).
-      return (Number.isNaN(x) ? normTime(bv) === normTime(sv) : x === y) ? null : `${m.spec.fn} differs`;
-    case 'sum':
-    case 'avg':
-      return Math.abs(x - y) <= o.tol * Math.max(1, Math.abs(x), Math.abs(y)) ? null : `differs by ${x - y} (relative ${((x - y) / Math.max(Math.abs(y), 1e-300)).toExponential(2)})`;
-    case 'approxDistinct': {
-      const kmvErr = y < KMV_K ? 0 : KMV_RELATIVE_ERROR;
-      const sigma = Math.sqrt(kmvErr ** 2 + o.batchErr ** 2);
-      const allowed = o.sigmas * sigma * Math.max(x, y);
-      return Math.abs(x - y) <= allowed ? null : `distinct estimates differ by ${x - y}, more than ${o.sigmas} × ${(sigma * 100).toFixed(1)} % combined standard error`;
-    }
-  }
+  return measureKind(m.spec).compare(column, bv, sv, m.spec, o);
+}
+
+function fieldTypeOf(p: Pipeline): (n: string) => FieldType {
+  return (n) => p.schema.find((f) => f.name === n)!.type;
+}
+
+/** The view's measure columns of an aggregate (a percentile measure has one per quantile). */
+export function viewMeasureColumns(p: Pipeline, a: Aggregate): string[] {
+  return a.measures.flatMap((m) => measureKind(m.spec).viewColumns(m.name, m.spec, fieldTypeOf(p)).map((c) => c.name));
 }

@@ -9,6 +9,7 @@ export * from './lake-table';
 export * from './measure';
 export * from './partition';
 export * from './pipeline';
+export * from './aggregate';
 export * from './schema';
 export * from './window';
 export * from './codec';

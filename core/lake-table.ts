@@ -3,8 +3,11 @@
  * location) drives the Glue table in CDK, the local Athena catalog and the
  * writers (docs/architecture.md "Lake tables").
  */
-import { KMV_K, HASH_SPACE } from './kmv-sketch';
-import type { Measure, Pipeline } from './pipeline';
+import type { Aggregate, Measure } from './aggregate';
+import { quoteIdentifier } from './filter-compile';
+import { measureKind } from './measures/index';
+import type { Pipeline } from './pipeline';
+import { windowKind } from './window-kinds';
 import type { ColumnType, FieldType } from './schema';
 
 export type TableRole = 'raw' | 'partials' | 'late' | 'quarantine';
@@ -35,6 +38,8 @@ export interface LakeTable {
    * Null for tables that are never compacted (quarantine).
    */
   readonly filesName: string | null;
+  /** Partials tables: the view of the aggregate whose partials these are. */
+  readonly aggregate?: string;
 }
 
 /**
@@ -86,30 +91,43 @@ export const LATE_EXTRA_COLUMNS: readonly LakeColumn[] = [
   { name: 'lateness_ms', type: 'bigint', comment: 'arrival − event time, milliseconds' },
 ];
 
-/** The partial-aggregate columns of one measure. */
+/** The partial-aggregate columns of one measure (its kind's, core/measures/). */
 export function partialColumns(m: Measure, fieldType: (name: string) => FieldType): LakeColumn[] {
-  const s = m.spec;
-  switch (s.fn) {
-    case 'count':
-      return [{ name: m.name, type: 'bigint' }];
-    case 'sum':
-      return [{ name: m.name, type: fieldType(s.field) === 'double' ? 'double' : 'bigint' }];
-    case 'min':
-    case 'max':
-      return [{ name: m.name, type: fieldType(s.field) === 'int' ? 'bigint' : fieldType(s.field) }];
-    case 'avg':
-      return [{ name: `${m.name}_sum`, type: 'double' }, { name: `${m.name}_count`, type: 'bigint' }];
-    case 'approxDistinct':
-      return [{ name: `${m.name}_sketch`, type: 'array<bigint>', comment: `KMV sketch, k=${KMV_K}` }];
-  }
+  return measureKind(m.spec).partialColumns(m.name, m.spec, fieldType);
 }
 
-export function lakeTables(p: Pipeline): LakeTable[] {
-  const fieldType = (n: string): FieldType => {
+/** A field's type by name, for the measures' column types. */
+function fieldTypes(p: Pipeline): (n: string) => FieldType {
+  return (n) => {
     const f = p.schema.find((x) => x.name === n);
     if (!f) throw new Error(`pipeline ${p.name}: no field ${n}`);
     return f.type;
   };
+}
+
+/** The partials table of one aggregate of the pipeline. */
+export function partialsTable(p: Pipeline, a: Aggregate): LakeTable {
+  const fieldType = fieldTypes(p);
+  return {
+    database: p.database,
+    pipeline: p.name,
+    partitionKeys: PARTITION_KEYS,
+    name: a.partials,
+    role: 'partials',
+    aggregate: a.view,
+    columns: [
+      { name: 'window_start', type: 'timestamp' },
+      { name: 'window_end', type: 'timestamp' },
+      ...a.groupBy.map((g) => ({ name: g, type: fieldType(g) })),
+      ...a.measures.flatMap((m) => partialColumns(m, fieldType)),
+    ],
+    format: 'parquet',
+    location: `tables/${a.partials}/`,
+    filesName: filesTableName(a.partials),
+  };
+}
+
+export function lakeTables(p: Pipeline): LakeTable[] {
   const schemaColumns: LakeColumn[] = p.schema.map((f) => ({ name: f.name, type: f.type }));
   const base = { database: p.database, pipeline: p.name, partitionKeys: PARTITION_KEYS };
   const tables: LakeTable[] = [
@@ -125,29 +143,14 @@ export function lakeTables(p: Pipeline): LakeTable[] {
     },
     { ...base, name: p.tables.quarantine, role: 'quarantine', columns: QUARANTINE_COLUMNS, format: 'ndjson.gz', location: `quarantine/${p.name}/`, filesName: null },
   ];
-  if (p.aggregate) {
-    const a = p.aggregate;
-    tables.push({
-      ...base,
-      name: p.tables.partials,
-      role: 'partials',
-      columns: [
-        { name: 'window_start', type: 'timestamp' },
-        { name: 'window_end', type: 'timestamp' },
-        ...a.groupBy.map((g) => ({ name: g, type: fieldType(g) })),
-        ...a.measures.flatMap((m) => partialColumns(m, fieldType)),
-      ],
-      format: 'parquet',
-      location: `tables/${p.tables.partials}/`,
-      filesName: filesTableName(p.tables.partials),
-    });
-  }
+  for (const a of p.aggregates) tables.push(partialsTable(p, a));
   return tables;
 }
 
-export function lakeTable(p: Pipeline, role: TableRole): LakeTable {
-  const t = lakeTables(p).find((x) => x.role === role);
-  if (!t) throw new Error(`pipeline ${p.name} has no ${role} table (it has no aggregate)`);
+/** The table of a role; for 'partials', the first aggregate's (or the one named: a table name, or a view name). */
+export function lakeTable(p: Pipeline, role: TableRole, name?: string): LakeTable {
+  const t = lakeTables(p).find((x) => x.role === role && (name === undefined || x.name === name || x.aggregate === name));
+  if (!t) throw new Error(`pipeline ${p.name} has no ${role} table${name === undefined ? '' : ` ${name}`}${role === 'partials' ? ' (its aggregates: ' + (p.aggregates.map((a) => a.view).join(', ') || 'none') + ')' : ''}`);
   return t;
 }
 
@@ -200,61 +203,66 @@ export function currentView(t: LakeTable): LakeView {
 }
 
 /**
- * The final aggregate view: merges partial aggregates (SUM of counts and sums,
- * MIN of mins, MAX of maxes, avg = SUM(sum)/SUM(count), union of KMV sketches).
- * Written in Athena's SQL; the local endpoint translates it for DuckDB.
+ * The final aggregate view of one aggregate: merges its partial aggregates,
+ * each measure as its kind says (SUM of counts and sums, MIN of mins, union of
+ * KMV sketches, sums of histogram buckets …; core/measures/), in Athena's SQL;
+ * the local endpoint translates it for DuckDB.
  *
  * It carries the dt and hour of its partials, so that a query can bound them
  * and read only those partitions: on window_start alone, Athena's projection
  * enumerates every partition since `partitionsFrom` (25,584 at 2026-12). Every
  * partial of a window lies in the partition of its window_start
  * (core/process-batch.ts), so grouping by dt and hour too splits no window.
+ *
+ * `closed` is true once the window can no longer change: its end plus the
+ * allowed lateness has passed, at the query's time (`current_timestamp` is the
+ * time the query started, on Trino and DuckDB). An event later than that goes
+ * to the late table, never into the partials. window_end is a UTC wall time,
+ * read as UTC: Athena's session time zone (and the local Trino's, and DuckDB's
+ * `epoch` of a timestamp).
  */
-export function aggregateView(p: Pipeline): LakeView | null {
-  const a = p.aggregate;
-  if (!a) return null;
-  const fieldType = (n: string): FieldType => p.schema.find((x) => x.name === n)!.type;
-  const keys = ['window_start', 'window_end', ...a.groupBy];
-  const inner: string[] = [...keys, 'dt', 'hour'];
-  const outer: string[] = [...keys];
+export function aggregateView(p: Pipeline, a: Aggregate): LakeView {
+  const fieldType = fieldTypes(p);
+  const groups = a.groupBy.map(quoteIdentifier);
+  const keys = ['window_start', 'window_end', ...groups];
+  const partitionKeys = [...keys, 'dt', 'hour'];
   const columns: LakeColumn[] = [
     { name: 'window_start', type: 'timestamp' },
     { name: 'window_end', type: 'timestamp' },
     ...a.groupBy.map((g) => ({ name: g, type: fieldType(g) as ColumnType })),
   ];
+  const partials = `${p.database}.${a.partials}`;
+  const source = windowKind(a.window).viewSource(a, partials);
+  const fill = (sql: string) => sql.replaceAll('{partition}', partitionKeys.join(', ')).replaceAll('{keys}', partitionKeys.join(', ')).replaceAll('{partials}', source);
+  const pre: string[] = [];
+  const inner: string[] = [];
+  const outer: string[] = [];
+  const joins: string[] = [];
   for (const m of a.measures) {
-    const s = m.spec;
-    switch (s.fn) {
-      case 'count':
-      case 'sum':
-        inner.push(`SUM(${m.name}) AS ${m.name}`);
-        outer.push(m.name);
-        columns.push(partialColumns(m, fieldType)[0]!);
-        break;
-      case 'min':
-      case 'max':
-        inner.push(`${s.fn.toUpperCase()}(${m.name}) AS ${m.name}`);
-        outer.push(m.name);
-        columns.push(partialColumns(m, fieldType)[0]!);
-        break;
-      case 'avg':
-        inner.push(`SUM(${m.name}_sum) AS ${m.name}_sum`, `SUM(${m.name}_count) AS ${m.name}_count`);
-        outer.push(`${m.name}_sum / NULLIF(CAST(${m.name}_count AS double), 0) AS ${m.name}`);
-        columns.push({ name: m.name, type: 'double' });
-        break;
-      case 'approxDistinct':
-        inner.push(`slice(array_sort(array_distinct(flatten(array_agg(${m.name}_sketch)))), 1, ${KMV_K}) AS ${m.name}_kmv`);
-        outer.push(
-          `CAST(CASE WHEN cardinality(${m.name}_kmv) < ${KMV_K} THEN cardinality(${m.name}_kmv) ` +
-            `ELSE round(${KMV_K - 1} * ${HASH_SPACE}.0 / element_at(${m.name}_kmv, ${KMV_K})) END AS bigint) AS ${m.name}`,
-        );
-        columns.push({ name: m.name, type: 'bigint' });
-        break;
+    const kind = measureKind(m.spec);
+    const v = kind.viewSql(m.name, m.spec);
+    pre.push(...(v.pre ?? []).map(fill));
+    inner.push(...v.inner);
+    outer.push(...v.outer);
+    for (const j of v.joined ?? []) {
+      const alias = `j${joins.length}`;
+      // Group values may be NULL: IS NOT DISTINCT FROM matches them; window and partition columns never are.
+      const on = partitionKeys.map((k) => (groups.includes(k) ? `m.${k} IS NOT DISTINCT FROM ${alias}.${k}` : `m.${k} = ${alias}.${k}`));
+      joins.push(`LEFT JOIN (\n  ${fill(j)}\n) ${alias} ON ${on.join(' AND ')}`);
     }
+    columns.push(...kind.viewColumns(m.name, m.spec, fieldType));
   }
-  outer.push('dt', 'hour');
-  columns.push(...PARTITION_COLUMNS);
+  const closed = `(to_unixtime(current_timestamp) >= to_unixtime(m.window_end) + ${p.allowedLatenessMs / 1000}e0) AS closed`;
+  columns.push({ name: 'closed', type: 'boolean' }, ...PARTITION_COLUMNS);
+  const from = pre.length > 0 ? `(SELECT *, ${pre.join(', ')} FROM ${source}) pre` : source;
   const sql =
-    `SELECT ${outer.join(', ')}\nFROM (\n  SELECT ${inner.join(', ')}\n  FROM ${p.database}.${p.tables.partials}\n  GROUP BY ${[...keys, 'dt', 'hour'].join(', ')}\n) merged`;
+    `SELECT ${[...keys.map((k) => `m.${k}`), ...outer, closed, 'm.dt', 'm.hour'].join(', ')}\n` +
+    `FROM (\n  SELECT ${[...partitionKeys, ...inner].join(', ')}\n  FROM ${from}\n  GROUP BY ${partitionKeys.join(', ')}\n) m` +
+    (joins.length > 0 ? `\n${joins.join('\n')}` : '');
   return { database: p.database, name: a.view, pipeline: p.name, sql, columns, keepsPartitions: true };
+}
+
+/** Every aggregate view of the pipeline, in definition order. */
+export function aggregateViews(p: Pipeline): LakeView[] {
+  return p.aggregates.map((a) => aggregateView(p, a));
 }

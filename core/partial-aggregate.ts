@@ -1,31 +1,28 @@
 /**
  * Mergeable partial aggregates (docs/architecture.md "Partial aggregates"). Each batch
- * emits one partial row per (window, group); final values are a merge done by
+ * emits one partial row per (window, group) and aggregate; final values are a merge done by
  * the aggregate view (SUM of counts, MIN of mins, …), so late events and many
  * shards need no shared state. `mergePartialRows` is the same merge in JS: it is
- * associative and commutative, and tests hold it to that.
+ * associative and commutative, and tests hold it to that. What each measure
+ * keeps, and how it merges, is its kind's (core/measures/).
  */
+import type { Aggregate } from './aggregate';
 import { floorToMultiple } from './iso-time';
-import { KmvSketch, KMV_K, kmvEstimate } from './kmv-sketch';
-import type { Aggregate, Pipeline } from './pipeline';
-import type { FieldValue, Row } from './schema';
+import { measureKind, type MeasureKind, type MeasureSpec } from './measures/index';
+import { num } from './measures/types';
+import type { Pipeline } from './pipeline';
+import type { FieldValue, Row, SchemaField } from './schema';
 import { assignWindows } from './window';
-
-/** A measure's operation, as a small integer the per-event switch compares cheaply. */
-const COUNT = 0;
-const SUM = 1;
-const MIN = 2;
-const MAX = 3;
-const AVG = 4;
-const DISTINCT = 5;
-const OPS = { count: COUNT, sum: SUM, min: MIN, max: MAX, avg: AVG, approxDistinct: DISTINCT } as const;
+import { windowKind } from './window-kinds';
 
 /**
- * One (window, group)'s state. The numeric measures live in a Float64Array
- * (avg takes two slots: sum, count), with a seen flag per measure for the
- * ones that are null until a value arrives (sum, min, max): updating a number
- * in a typed array allocates nothing, where a number property that starts as
- * null boxes a fresh heap number on every update, i.e. per event and measure.
+ * One (window, group)'s state. The numeric parts of measures live in a
+ * Float64Array (avg takes two slots: sum, count), with a seen flag per measure
+ * for the ones that are null until a value arrives (sum, min, max): updating a
+ * number in a typed array allocates nothing, where a number property that
+ * starts as null boxes a fresh heap number on every update, i.e. per event and
+ * measure. `vals` holds a non-numeric value per measure (minBy's field), `objs`
+ * a per-group object (a sketch, a histogram).
  */
 interface GroupState {
   readonly windowStart: number;
@@ -33,15 +30,11 @@ interface GroupState {
   readonly groupValues: readonly FieldValue[];
   readonly nums: Float64Array;
   readonly seen: Uint8Array;
-  /** Per measure: its sketch for approxDistinct, else null. */
-  readonly sketches: (KmvSketch | null)[];
+  readonly vals: FieldValue[];
+  readonly objs: unknown[];
 }
 
-function num(v: FieldValue): number {
-  return typeof v === 'bigint' ? Number(v) : (v as number);
-}
-
-/** Accumulates rows of one batch into partial aggregates per (window, group). */
+/** Accumulates rows of one batch into partial aggregates per (window, group) of one aggregate. */
 export class PartialAggregator {
   /** window start → group key → state: two lookups, no key string built per event. */
   private readonly windows = new Map<number, Map<string, GroupState>>();
@@ -51,8 +44,12 @@ export class PartialAggregator {
   /** The aggregate's measure layout and generated update, made once per aggregate (planFor). */
   private readonly plan: AggregatePlan;
 
-  constructor(private readonly agg: Aggregate) {
-    this.plan = planFor(agg);
+  /** `schema`: the pipeline's, for measures that compile an expression over it (countIf). */
+  constructor(
+    private readonly agg: Aggregate,
+    schema: readonly SchemaField[] = [],
+  ) {
+    this.plan = planFor(agg, schema);
   }
 
   /** Adds a row whose event time (epoch ms) is `eventTime`. */
@@ -69,13 +66,15 @@ export class PartialAggregator {
     this.lastGroups = groups;
     let g = groups.get(groupKey);
     if (!g) {
+      const n = this.agg.measures.length;
       g = {
         windowStart: start,
         windowEnd: end,
         groupValues: this.agg.groupBy.map((f) => row[f] ?? null),
         nums: new Float64Array(this.plan.slotCount),
-        seen: new Uint8Array(this.plan.ops.length),
-        sketches: this.agg.measures.map((m) => (m.spec.fn === 'approxDistinct' ? new KmvSketch(KMV_K) : null)),
+        seen: new Uint8Array(n),
+        vals: new Array<FieldValue>(n).fill(null),
+        objs: this.plan.newState.map((make, i) => (make ? make(this.agg.measures[i]!.spec) : null)),
       };
       groups.set(groupKey, g);
       this.count++;
@@ -91,75 +90,74 @@ export class PartialAggregator {
   rows(): Row[] {
     const out: Row[] = [];
     const { groupBy, measures } = this.agg;
+    const { kinds, slots } = this.plan;
     for (const groups of this.windows.values()) {
       for (const g of groups.values()) {
         const row: Row = { window_start: g.windowStart, window_end: g.windowEnd };
         for (let k = 0; k < groupBy.length; k++) row[groupBy[k]!] = g.groupValues[k] ?? null;
-        for (let i = 0; i < measures.length; i++) {
-          const name = measures[i]!.name;
-          const at = this.plan.slots[i]!;
-          switch (this.plan.ops[i]) {
-            case COUNT: row[name] = g.nums[at]!; break;
-            case SUM: case MIN: case MAX: row[name] = g.seen[i] === 0 ? null : g.nums[at]!; break;
-            case AVG: row[`${name}_sum`] = g.nums[at]!; row[`${name}_count`] = g.nums[at + 1]!; break;
-            // Sketch columns hold the k smallest hashes as numbers (BIGINT in the lake).
-            case DISTINCT: (row as Record<string, unknown>)[`${name}_sketch`] = g.sketches[i]!.values(); break;
-          }
-        }
+        for (let i = 0; i < measures.length; i++) kinds[i]!.writePartial(row, measures[i]!.name, measures[i]!.spec, g, i, slots[i]!);
         out.push(row);
       }
     }
-    return out;
+    const finish = windowKind(this.agg.window).finishRows;
+    return finish ? finish(this.agg, out) : out;
   }
 
-  /** Returns the sketches' buffers for the next batch's aggregator (KmvSketch.release); rows() is empty of sketches after. */
+  /** Returns per-group buffers for the next batch's aggregator (KmvSketch.release); rows() is empty of sketches after. */
   release(): void {
-    for (const groups of this.windows.values()) for (const g of groups.values()) for (const s of g.sketches) s?.release();
+    const { kinds } = this.plan;
+    for (const groups of this.windows.values()) {
+      for (const g of groups.values()) {
+        for (let i = 0; i < g.objs.length; i++) if (g.objs[i] !== null) kinds[i]!.release?.(g.objs[i]);
+      }
+    }
   }
 }
 
 type Adder = (self: PartialAggregator, row: Row, eventTime: number) => void;
 
 /**
- * Per aggregate, once: each measure's operation and first slot in a group's
- * `nums` (avg takes two, approxDistinct none), and the generated per-event
- * update, which bakes the same slots in as constants.
+ * Per aggregate, once: each measure's kind and first slot in a group's `nums`,
+ * and the generated per-event update, which bakes the same slots in as constants.
  */
 interface AggregatePlan {
-  readonly ops: Uint8Array;
-  readonly slots: Uint8Array;
+  readonly kinds: readonly MeasureKind<MeasureSpec>[];
+  readonly slots: Uint16Array;
   readonly slotCount: number;
+  readonly newState: readonly (((spec: MeasureSpec) => unknown) | undefined)[];
   readonly add: Adder;
 }
 
 const plans = new WeakMap<Aggregate, AggregatePlan>();
 
-function planFor(agg: Aggregate): AggregatePlan {
+function planFor(agg: Aggregate, schema: readonly SchemaField[]): AggregatePlan {
   let plan = plans.get(agg);
   if (!plan) {
-    const ops = Uint8Array.from(agg.measures, (m) => OPS[m.spec.fn]);
+    const kinds = agg.measures.map((m) => measureKind(m.spec));
     let slotCount = 0;
-    const slots = Uint8Array.from(agg.measures, (m) => {
+    const slots = Uint16Array.from(agg.measures, (m, i) => {
       const at = slotCount;
-      slotCount += m.spec.fn === 'avg' ? 2 : m.spec.fn === 'approxDistinct' ? 0 : 1;
+      slotCount += kinds[i]!.slots(m.spec);
       return at;
     });
-    const add = new Function('ctx', adderSource(agg, slots))({ floorToMultiple, assignWindows, num, bigintSafe, groupBy: agg.groupBy, window: agg.window }) as Adder;
-    plans.set(agg, (plan = { ops, slots, slotCount, add }));
+    const ctx: Record<string, unknown> = { floorToMultiple, assignWindows, num, bigintSafe, groupBy: agg.groupBy, window: agg.window };
+    agg.measures.forEach((m, i) => (ctx[`m${i}`] = kinds[i]!.constants?.(m.spec, schema)));
+    const add = new Function('ctx', adderSource(agg, kinds, slots))(ctx) as Adder;
+    plans.set(agg, (plan = { kinds, slots, slotCount, newState: kinds.map((k) => k.newState), add }));
   }
   return plan;
 }
 
 /**
  * The body of the per-event update, generated per aggregate: the group key,
- * the window(s), then one statement per measure with its field read by name
- * and its slot as a constant. Why generated: rows from the record decoder all
- * share one hidden class, so `row["value"]` here is a monomorphic load, where
- * a loop over the measures reading `row[field]` was a megamorphic keyed load
- * and a switch per measure, and was a fifth of the engine's time. Field names
- * enter the source only as JSON string literals.
+ * the window(s), then one statement per measure (its kind's snippet) with its
+ * field read by name and its slot as a constant. Why generated: rows from the
+ * record decoder all share one hidden class, so `row["value"]` here is a
+ * monomorphic load, where a loop over the measures reading `row[field]` was a
+ * megamorphic keyed load and a switch per measure, and was a fifth of the
+ * engine's time. Field names enter the source only as JSON string literals.
  */
-function adderSource(agg: Aggregate, slots: Uint8Array): string {
+function adderSource(agg: Aggregate, kinds: readonly MeasureKind<MeasureSpec>[], slots: Uint16Array): string {
   const read = (field: string) => `row[${JSON.stringify(field)}]`;
   const groupKey =
     agg.groupBy.length === 1
@@ -167,37 +165,20 @@ function adderSource(agg: Aggregate, slots: Uint8Array): string {
         `const k0 = ${read(agg.groupBy[0]!)};
   const groupKey = typeof k0 === 'string' ? k0 : String(k0 ?? '\u0000null');`
       : `const groupKey = JSON.stringify(groupBy.map((g) => row[g] ?? null), bigintSafe);`;
-  const updates = agg.measures.map((m, i) => {
-    const at = slots[i]!;
-    const spec = m.spec;
-    const v = 'field' in spec && spec.field !== undefined ? read(spec.field) : null;
-    const guarded = (body: string) => (v === null ? body : `{ const v = ${v}; if (v !== null && v !== undefined) { ${body} } }`);
-    switch (spec.fn) {
-      case 'count': return guarded(`nums[${at}] += 1;`);
-      case 'sum': return guarded(`nums[${at}] += num(v); seen[${i}] = 1;`);
-      case 'min': return guarded(`const x = num(v); if (seen[${i}] === 0 || x < nums[${at}]) nums[${at}] = x; seen[${i}] = 1;`);
-      case 'max': return guarded(`const x = num(v); if (seen[${i}] === 0 || x > nums[${at}]) nums[${at}] = x; seen[${i}] = 1;`);
-      case 'avg': return guarded(`nums[${at}] += num(v); nums[${at + 1}] += 1;`);
-      case 'approxDistinct': return guarded(`g.sketches[${i}].add(typeof v === 'string' ? v : String(v));`);
-    }
-  });
+  const updates = agg.measures.map((m, i) => kinds[i]!.update(m.spec, { i, at: slots[i]!, read, constant: `ctx.m${i}` }));
   const update = (start: string, end: string) => `{
     const g = self.group(${start}, ${end}, groupKey, row);
     const nums = g.nums;
     const seen = g.seen;
+    const vals = g.vals;
+    const objs = g.objs;
     ${updates.join('\n    ')}
   }`;
-  const w = agg.window;
   return `'use strict';
 const { floorToMultiple, assignWindows, num, bigintSafe, groupBy } = ctx;
 return function add(self, row, eventTime) {
   ${groupKey}
-  ${
-    w.kind === 'tumbling'
-      ? `const start = floorToMultiple(eventTime, ${w.sizeMs});
-  ${update('start', `start + ${w.sizeMs}`)}`
-      : `for (const b of assignWindows(ctx.window, eventTime)) ${update('b.start', 'b.end')}`
-  }
+  ${windowKind(agg.window).adder(agg.window, update)}
 };`;
 }
 
@@ -207,74 +188,49 @@ function bigintSafe(_k: string, v: unknown): unknown {
 
 /** Merges partial rows with equal (window, group) — the JS twin of the view's SQL merge. */
 export function mergePartialRows(agg: Aggregate, rows: readonly Row[]): Row[] {
+  const kinds = agg.measures.map((m) => measureKind(m.spec));
   const merged = new Map<string, Row>();
   for (const r of rows) {
     const key = JSON.stringify([r.window_start, r.window_end, ...agg.groupBy.map((g) => r[g] ?? null)], bigintSafe);
     const acc = merged.get(key);
     if (!acc) {
       const copy: Record<string, unknown> = { ...r };
-      for (const m of agg.measures) if (m.spec.fn === 'approxDistinct') copy[`${m.name}_sketch`] = [...(r[`${m.name}_sketch`] as unknown as number[])];
+      agg.measures.forEach((m, i) => kinds[i]!.clone?.(copy, m.name, m.spec));
       merged.set(key, copy as Row);
       continue;
     }
-    for (const m of agg.measures) {
-      const n = m.name;
-      switch (m.spec.fn) {
-        case 'count': acc[n] = num(acc[n]!) + num(r[n]!); break;
-        case 'sum': acc[n] = nullableOp(acc[n]!, r[n]!, (a, b) => a + b); break;
-        case 'min': acc[n] = nullableOp(acc[n]!, r[n]!, Math.min); break;
-        case 'max': acc[n] = nullableOp(acc[n]!, r[n]!, Math.max); break;
-        case 'avg':
-          acc[`${n}_sum`] = num(acc[`${n}_sum`]!) + num(r[`${n}_sum`]!);
-          acc[`${n}_count`] = num(acc[`${n}_count`]!) + num(r[`${n}_count`]!);
-          break;
-        case 'approxDistinct': {
-          const k = `${n}_sketch`;
-          const sketch = new KmvSketch(KMV_K);
-          sketch.merge(acc[k] as unknown as number[]);
-          sketch.merge(r[k] as unknown as number[]);
-          (acc as Record<string, unknown>)[k] = sketch.values();
-          break;
-        }
-      }
-    }
+    agg.measures.forEach((m, i) => kinds[i]!.merge(acc, r, m.name, m.spec));
   }
   return [...merged.values()];
 }
 
-function nullableOp(a: FieldValue, b: FieldValue, op: (x: number, y: number) => number): FieldValue {
-  if (a === null || a === undefined) return b;
-  if (b === null || b === undefined) return a;
-  return op(num(a), num(b));
+export interface FinalizeOptions {
+  /** With both: the view's `closed` column, as the view computes it at `now` (see lake-table.ts aggregateView). */
+  readonly now?: number;
+  readonly allowedLatenessMs?: number;
 }
 
 /** Final values per (window, group), as the aggregate view returns them. */
-export function finalizePartialRows(agg: Aggregate, rows: readonly Row[]): Row[] {
+export function finalizePartialRows(agg: Aggregate, rows: readonly Row[], opts: FinalizeOptions = {}): Row[] {
+  const kinds = agg.measures.map((m) => measureKind(m.spec));
   return mergePartialRows(agg, rows).map((r) => {
     const out: Row = { window_start: r.window_start!, window_end: r.window_end! };
     for (const g of agg.groupBy) out[g] = r[g] ?? null;
-    for (const m of agg.measures) {
-      switch (m.spec.fn) {
-        case 'avg': {
-          const c = num(r[`${m.name}_count`]!);
-          out[m.name] = c === 0 ? null : num(r[`${m.name}_sum`]!) / c;
-          break;
-        }
-        case 'approxDistinct':
-          out[m.name] = kmvEstimate(r[`${m.name}_sketch`] as unknown as number[], KMV_K);
-          break;
-        default:
-          out[m.name] = r[m.name] ?? null;
-      }
-    }
+    agg.measures.forEach((m, i) => kinds[i]!.finalize(out, r, m.name, m.spec));
+    if (opts.now !== undefined && opts.allowedLatenessMs !== undefined) out.closed = opts.now >= num(r.window_end!) + opts.allowedLatenessMs;
     return out;
   });
 }
 
-/** Convenience for tests and backfill checks: aggregate rows of a pipeline in one pass. */
-export function aggregateRows(p: Pipeline, rows: readonly Row[]): Row[] {
-  if (!p.aggregate) return [];
-  const a = new PartialAggregator(p.aggregate);
+/** One aggregator per aggregate of the pipeline, in order. */
+export function pipelineAggregators(p: Pipeline): PartialAggregator[] {
+  return p.aggregates.map((a) => new PartialAggregator(a, p.schema));
+}
+
+/** Convenience for tests and backfill checks: one aggregate's partial rows of `rows` in one pass. @default the first aggregate */
+export function aggregateRows(p: Pipeline, rows: readonly Row[], agg: Aggregate | undefined = p.aggregates[0]): Row[] {
+  if (!agg) return [];
+  const a = new PartialAggregator(agg, p.schema);
   for (const r of rows) a.add(r, r[p.eventTime] as number);
   const out = a.rows();
   a.release();

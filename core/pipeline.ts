@@ -8,10 +8,9 @@ import { parseDuration, type Duration } from './duration';
 import { PipelineDefinitionError } from './errors';
 import type { FilterExpr } from './filter';
 import { filterToCriteria, filterToSql, compilePredicate } from './filter-compile';
-import type { MeasureSpec } from './measure';
+import { aggregateToInput, checkAggregates, type Aggregate, type AggregateInput } from './aggregate';
 import { parseSchedule, placeholdersIn, PLACEHOLDERS } from './schedule';
 import { FIELD_TYPES, type FieldSpec, type FieldType, type SchemaField } from './schema';
-import type { Window, WindowSpec } from './window';
 
 export interface KinesisSourceSpec {
   readonly kind: 'kinesis';
@@ -39,15 +38,7 @@ export function kafkaSource(opts: { topic: string; partitions?: number }): Kafka
   return { kind: 'kafka', topic: opts.topic, partitions: opts.partitions ?? 1 };
 }
 
-export interface AggregateInput {
-  /** Group-by fields (schema fields); may be empty for a global aggregate per window. */
-  readonly groupBy: readonly string[];
-  readonly window: WindowSpec;
-  /** Output column name → measure. */
-  readonly measures: Readonly<Record<string, MeasureSpec>>;
-  /** Name of the final aggregate view (merge of the partials). */
-  readonly view: string;
-}
+export type { AggregateInput, Aggregate, Measure } from './aggregate';
 
 /** Event source mapping options. Same meaning as Lambda's; defaults in DEFAULT_PROCESSING. */
 export interface ProcessingInput {
@@ -118,25 +109,16 @@ export interface PipelineInput {
   readonly filter?: FilterExpr;
   /** An event is late when arrival − event time > allowedLateness; it goes to the late table. @default '10 minutes' */
   readonly allowedLateness?: Duration;
+  /** One aggregate: shorthand for `aggregates: [aggregate]`. */
   readonly aggregate?: AggregateInput;
+  /** Several aggregates, each with its own partials table and view; one batch writes them all. */
+  readonly aggregates?: readonly AggregateInput[];
   /** Lake table names; defaults derive from the pipeline name. */
   readonly tables?: { readonly raw?: string; readonly partials?: string; readonly late?: string; readonly quarantine?: string };
   /** Glue database. @default 'shardflow' */
   readonly database?: string;
   readonly processing?: ProcessingInput;
   readonly scheduledQueries?: readonly ScheduledQueryInput[];
-}
-
-export interface Measure {
-  readonly name: string;
-  readonly spec: MeasureSpec;
-}
-
-export interface Aggregate {
-  readonly groupBy: readonly string[];
-  readonly window: Window;
-  readonly measures: readonly Measure[];
-  readonly view: string;
 }
 
 export interface ScheduledQuery {
@@ -165,7 +147,8 @@ export interface Pipeline {
   readonly eventTime: string;
   readonly filter: FilterExpr | null;
   readonly allowedLatenessMs: number;
-  readonly aggregate: Aggregate | null;
+  /** Every aggregate, in definition order (`aggregate: {…}` gives one). */
+  readonly aggregates: readonly Aggregate[];
   readonly tables: TableNames;
   readonly processing: ProcessingOptions;
   readonly scheduledQueries: readonly ScheduledQuery[];
@@ -236,8 +219,8 @@ export function definePipeline(input: PipelineInput): Pipeline {
   }
   if (new Set(Object.values(tables)).size !== 4) fail('tables', `raw, partials, late and quarantine need four different names (given ${JSON.stringify(tables)})`);
 
-  const aggregate = input.aggregate ? checkAggregate(input.aggregate, byName, fail) : null;
-  if (aggregate && Object.values(tables).includes(aggregate.view)) fail('aggregate.view', `"${aggregate.view}" is already a table name of this pipeline`);
+  // The first aggregate's partials table is tables.partials; tables.partials is taken by no other table.
+  const aggregates = checkAggregates(input, byName, schema, tables.partials, [tables.raw, tables.late, tables.quarantine], fail);
 
   const processing = checkProcessing(input.processing ?? {}, source, fail);
   if (processing.lambdaFilterCriteria && filter !== null) {
@@ -256,7 +239,7 @@ export function definePipeline(input: PipelineInput): Pipeline {
     eventTime: input.eventTime,
     filter,
     allowedLatenessMs,
-    aggregate,
+    aggregates,
     tables,
     processing,
     scheduledQueries,
@@ -281,18 +264,7 @@ export function toInput(p: Pipeline): PipelineInput {
     eventTime: p.eventTime,
     ...(p.filter ? { filter: p.filter } : {}),
     allowedLateness: ms(p.allowedLatenessMs),
-    ...(p.aggregate
-      ? {
-          aggregate: {
-            groupBy: p.aggregate.groupBy,
-            window: p.aggregate.window.kind === 'tumbling'
-              ? { kind: 'tumbling', size: p.aggregate.window.sizeMs }
-              : { kind: 'hopping', size: p.aggregate.window.sizeMs, every: p.aggregate.window.everyMs },
-            measures: Object.fromEntries(p.aggregate.measures.map((m) => [m.name, m.spec])),
-            view: p.aggregate.view,
-          },
-        }
-      : {}),
+    ...(p.aggregates.length > 0 ? { aggregates: p.aggregates.map(aggregateToInput) } : {}),
     tables: p.tables,
     database: p.database,
     processing: {
@@ -388,55 +360,6 @@ function checkFilter(e: FilterExpr, path: string, fields: Map<string, SchemaFiel
       }
     }
   }
-}
-
-function checkAggregate(a: AggregateInput, fields: Map<string, SchemaField>, fail: Fail): Aggregate {
-  if (!Array.isArray(a.groupBy)) fail('aggregate.groupBy', 'must be an array of field names');
-  for (const g of a.groupBy) {
-    const f = fields.get(g);
-    if (!f) fail('aggregate.groupBy', `field ${JSON.stringify(g)} is not in the schema (fields: ${[...fields.keys()].join(', ')})`);
-    else if (f.type === 'double') fail('aggregate.groupBy', `field "${g}" is a double; grouping by floating point values is not supported`);
-  }
-  if (new Set(a.groupBy).size !== a.groupBy.length) fail('aggregate.groupBy', `lists a field twice (given ${JSON.stringify(a.groupBy)})`);
-
-  let window: Window;
-  const size = parseDuration(a.window?.size as Duration);
-  if (!('ms' in size) || size.ms <= 0) return fail('aggregate.window.size', 'ms' in size ? 'must be greater than zero' : size.error);
-  if (size.ms % 1000 !== 0) fail('aggregate.window.size', `must be a whole number of seconds (given ${size.ms} ms)`);
-  if (a.window.kind === 'tumbling') {
-    window = { kind: 'tumbling', sizeMs: size.ms };
-  } else if (a.window.kind === 'hopping') {
-    const every = parseDuration(a.window.every);
-    if (!('ms' in every) || every.ms <= 0) return fail('aggregate.window.every', 'ms' in every ? 'must be greater than zero' : every.error);
-    if (size.ms % every.ms !== 0) fail('aggregate.window.every', `must divide the window size (size ${size.ms} ms, every ${every.ms} ms)`);
-    if (size.ms / every.ms > 60) fail('aggregate.window.every', `a hopping window may overlap at most 60 others (size / every = ${size.ms / every.ms})`);
-    window = { kind: 'hopping', sizeMs: size.ms, everyMs: every.ms };
-  } else {
-    return fail('aggregate.window', `must be tumbling(size) or hopping({ size, every }) (given ${JSON.stringify(a.window)})`);
-  }
-  // Partitions are hourly, so a window must not straddle days in a way that its start hour misleads: keep it ≤ 1 day.
-  if (size.ms > 86_400_000) fail('aggregate.window.size', `must be at most 1 day (given ${size.ms} ms)`);
-
-  const measures: Measure[] = [];
-  const reserved = new Set(['window_start', 'window_end', 'dt', 'hour', ...a.groupBy]);
-  for (const [mname, spec] of Object.entries(a.measures ?? {})) {
-    const path = `aggregate.measures.${mname}`;
-    if (!IDENT.test(mname)) fail(path, `measure names must match ${IDENT}`);
-    if (reserved.has(mname)) fail(path, `"${mname}" collides with a window, partition or group-by column`);
-    if ('field' in spec && spec.field !== undefined) {
-      const f = fields.get(spec.field);
-      if (!f) fail(path, `${spec.fn}() names field ${JSON.stringify(spec.field)}, which is not in the schema (fields: ${[...fields.keys()].join(', ')})`);
-      else if (['sum', 'avg'].includes(spec.fn) && !['int', 'bigint', 'double'].includes(f.type)) fail(path, `${spec.fn}() needs a numeric field; "${f.name}" is ${f.type}`);
-      else if (['min', 'max'].includes(spec.fn) && !['int', 'bigint', 'double', 'timestamp'].includes(f.type)) fail(path, `${spec.fn}() needs a numeric or timestamp field; "${f.name}" is ${f.type}`);
-    } else if (spec.fn !== 'count') {
-      fail(path, `${spec.fn}() needs a field`);
-    }
-    if (!['count', 'sum', 'min', 'max', 'avg', 'approxDistinct'].includes(spec.fn)) fail(path, `unknown measure ${JSON.stringify(spec.fn)}`);
-    measures.push({ name: mname, spec });
-  }
-  if (measures.length === 0) fail('aggregate.measures', 'needs at least one measure');
-  if (!IDENT.test(a.view ?? '')) fail('aggregate.view', `must match ${IDENT} (given ${JSON.stringify(a.view)})`);
-  return { groupBy: [...a.groupBy], window, measures, view: a.view };
 }
 
 function checkProcessing(p: ProcessingInput, source: SourceSpec, fail: Fail): ProcessingOptions {

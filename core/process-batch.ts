@@ -9,7 +9,7 @@
 import { compileDecoder, compileRecordDecoder, type DecodeResult } from './codec';
 import { compilePredicate } from './filter-compile';
 import { floorToMultiple } from './iso-time';
-import { PartialAggregator } from './partial-aggregate';
+import { pipelineAggregators } from './partial-aggregate';
 import { partitionOf, partitionPath } from './partition';
 import type { Pipeline } from './pipeline';
 import type { Row } from './schema';
@@ -41,7 +41,8 @@ export interface BatchOutput {
   readonly raw: Map<string, Row[]>;
   readonly late: Map<string, Row[]>;
   readonly quarantine: Map<string, Row[]>;
-  readonly partials: Map<string, Row[]>;
+  /** Per aggregate, by its partials table's name (Aggregate.partials): rows by partition path. */
+  readonly partials: Map<string, Map<string, Row[]>>;
   readonly counts: BatchCounts;
 }
 
@@ -100,7 +101,8 @@ export function processBatch(c: CompiledPipeline, records: readonly SourceRecord
     partials: new Map(),
     counts: { received: records.length, raw: 0, filtered: 0, quarantined: 0, late: 0, partials: 0 },
   };
-  const aggregator = p.aggregate ? new PartialAggregator(p.aggregate) : null;
+  const aggregators = pipelineAggregators(p);
+  const single = aggregators.length === 1 ? aggregators[0]! : null;
   const eventPath = partitionPathCache();
   // Late events belong to older hours than the batch's raw rows: with one cache for both, every
   // late event would evict the raw rows' hour and the next raw row would recompute it.
@@ -149,13 +151,17 @@ export function processBatch(c: CompiledPipeline, records: readonly SourceRecord
       if (rawRows.length === 0) out.raw.set(path, rawRows);
     }
     rawRows.push(row);
-    aggregator?.add(row, eventTime);
+    if (single) single.add(row, eventTime);
+    else for (let i = 0; i < aggregators.length; i++) aggregators[i]!.add(row, eventTime);
   }
 
-  if (aggregator) {
-    for (const row of aggregator.rows()) push(out.partials, eventPath(row.window_start as number), row);
-    out.counts.partials = aggregator.size;
+  p.aggregates.forEach((a, i) => {
+    const aggregator = aggregators[i]!;
+    const byPath = new Map<string, Row[]>();
+    for (const row of aggregator.rows()) push(byPath, eventPath(row.window_start as number), row);
+    out.partials.set(a.partials, byPath);
+    out.counts.partials += aggregator.size;
     aggregator.release();
-  }
+  });
   return out;
 }

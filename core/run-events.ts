@@ -14,6 +14,8 @@ export interface RunEventsOptions {
    * An event is late when arrival − event time > allowedLateness. @default Date.now()
    */
   readonly arrivalTime?: number | ((event: unknown, index: number) => number);
+  /** When the views are read, epoch ms: a window is `closed` once its end + allowedLateness ≤ now. @default Date.now() */
+  readonly now?: number;
 }
 
 export interface PipelineRun {
@@ -25,8 +27,10 @@ export interface PipelineRun {
   readonly late: readonly Row[];
   /** Quarantined records, each with its reason and field. */
   readonly quarantine: readonly Row[];
-  /** What the aggregate view returns for these events: final values per window and group. */
+  /** What the (first) aggregate view returns for these events: final values per window and group, `closed` at the run's time. */
   readonly aggregates: readonly Row[];
+  /** The same for every aggregate, by view name. */
+  readonly views: Readonly<Record<string, readonly Row[]>>;
 }
 
 /** Runs events (objects, or strings sent as they are) through one batch of the pipeline. */
@@ -40,12 +44,14 @@ export function runEvents(pipeline: Pipeline, events: readonly unknown[], opts: 
     source: 'test',
   }));
   const out = processBatch(compilePipeline(pipeline), records);
-  const all = (m: Map<string, Row[]>) => [...m.values()].flat();
+  const all = (m: Map<string, Row[]> | undefined) => [...(m?.values() ?? [])].flat();
+  const views = Object.fromEntries(pipeline.aggregates.map((a) => [a.view, finalizePartialRows(a, all(out.partials.get(a.partials)), { now: opts.now ?? now, allowedLatenessMs: pipeline.allowedLatenessMs })]));
   return {
     counts: out.counts,
     raw: all(out.raw),
     late: all(out.late),
     quarantine: all(out.quarantine),
-    aggregates: pipeline.aggregate ? finalizePartialRows(pipeline.aggregate, all(out.partials)) : [],
+    aggregates: pipeline.aggregates.length > 0 ? views[pipeline.aggregates[0]!.view]! : [],
+    views,
   };
 }

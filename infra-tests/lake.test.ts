@@ -156,7 +156,7 @@ describe('LakeCatalog (per pipeline)', () => {
     // GIVEN the clickstream example / WHEN deployed
     const { stack } = deploy(clickstream);
     const t = Template.fromStack(stack);
-    const view = aggregateView(clickstream)!;
+    const view = aggregateView(clickstream, clickstream.aggregates[0]!);
     // THEN the Glue table is the view
     t.hasResourceProperties('AWS::Glue::Table', {
       TableInput: Match.objectLike({

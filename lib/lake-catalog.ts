@@ -126,8 +126,10 @@ export class LakeCatalog extends Construct {
   public readonly tables: Readonly<Record<string, glue.CfnTable>>;
   /** Current views of the compacted tables, by table name. */
   public readonly currentViews: Readonly<Record<string, glue.CfnTable>>;
-  /** The aggregate view, when the pipeline aggregates. */
+  /** The first aggregate view, when the pipeline aggregates. */
   public readonly view?: glue.CfnTable;
+  /** Every aggregate view, by view name. */
+  public readonly views: Readonly<Record<string, glue.CfnTable>>;
 
   constructor(scope: Construct, id: string, props: LakeCatalogProps) {
     super(scope, id);
@@ -179,16 +181,21 @@ export class LakeCatalog extends Construct {
     this.tables = tables;
     this.currentViews = currentViews;
 
-    const v = aggregateView(p.pipeline);
-    if (v) {
-      this.view = new glue.CfnTable(this, `View-${v.name}`, {
+    const views: Record<string, glue.CfnTable> = {};
+    for (const a of p.pipeline.aggregates) {
+      const v = aggregateView(p.pipeline, a);
+      const view = new glue.CfnTable(this, `View-${v.name}`, {
         catalogId,
         databaseName,
-        tableInput: viewInput(v, `Final aggregates of pipeline ${v.pipeline} (merge of the partials)`),
+        tableInput: viewInput(v, `Final aggregates of pipeline ${v.pipeline} (merge of the partials in ${a.partials})`),
       });
       // The view reads the partials view: create it after, drop it first.
-      const partials = currentViews[p.pipeline.tables.partials];
-      if (partials) this.view.node.addDependency(partials);
+      const partials = currentViews[a.partials];
+      if (partials) view.node.addDependency(partials);
+      views[v.name] = view;
     }
+    this.views = views;
+    const first = p.pipeline.aggregates[0];
+    if (first) this.view = views[first.view];
   }
 }

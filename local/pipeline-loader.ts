@@ -12,7 +12,7 @@ import fs from 'node:fs/promises';
 import { register } from 'node:module';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { aggregateView, lakeTables, PipelineDefinitionError, type Pipeline } from '../core';
+import { aggregateViews, lakeTables, PipelineDefinitionError, type Pipeline } from '../core';
 
 export class PipelineLoadError extends Error {
   constructor(message: string) {
@@ -102,8 +102,7 @@ export function checkPipelineSet(pipelines: readonly Pipeline[]): void {
     claim(`pipeline name "${p.name}"`, p.name);
     claim(p.source.kind === 'kinesis' ? `Kinesis stream "${p.source.stream}"` : `Kafka topic "${p.source.topic}"`, p.name);
     for (const t of lakeTables(p)) claim(`table ${t.database}.${t.name}`, p.name);
-    const v = aggregateView(p);
-    if (v) claim(`table ${v.database}.${v.name}`, p.name);
+    for (const v of aggregateViews(p)) claim(`table ${v.database}.${v.name}`, p.name);
   }
 }
 

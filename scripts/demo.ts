@@ -64,9 +64,8 @@ try {
     const c = s.counts;
     say(`${s.pipeline}: received ${c.received} = raw ${c.raw} + filtered ${c.filtered} + quarantined ${c.quarantined} + late ${c.late}; ${c.objects} objects written`);
   }
-  for (const p of pipelines) {
-    if (!p.aggregate) continue;
-    const sql = `SELECT * FROM ${p.database}.${p.aggregate.view} ORDER BY window_start DESC, 3 DESC LIMIT 12`;
+  for (const p of pipelines) for (const a of p.aggregates) {
+    const sql = `SELECT * FROM ${p.database}.${a.view} ORDER BY window_start DESC, 3 DESC LIMIT 12`;
     const r = await runAthenaQuery(athena, { sql });
     console.log(`\n${sql}\n`);
     console.log(formatRows(r.columns, r.rows, 'table'));

@@ -206,7 +206,7 @@ describe('shardflow backfill', () => {
 
 describe('planBackfill', () => {
   it('hopping windows UNNEST the window starts of each event and keep those in range', () => {
-    const hop = { ...clickstream, aggregate: { ...clickstream.aggregate!, window: { kind: 'hopping' as const, sizeMs: 300_000, everyMs: 60_000 } } };
+    const hop = { ...clickstream, aggregates: [{ ...clickstream.aggregates[0]!, window: { kind: 'hopping' as const, sizeMs: 300_000, everyMs: 60_000 } }] };
     const plan = planBackfill(hop, { from: Date.UTC(2026, 2, 1, 10, 0), to: Date.UTC(2026, 2, 1, 11, 0) });
     expect(plan.sql).toContain('CROSS JOIN UNNEST(sequence(0, 4)) AS h (k)');
     expect(plan.eventTimeTo - plan.eventTimeFrom).toBe(60 * 60_000 + 4 * 60_000);
@@ -219,7 +219,7 @@ describe('planBackfill', () => {
 
 describe('hopping backfill on the local endpoint', () => {
   it('counts each event in size / every windows', async () => {
-    const hop = { ...clickstream, aggregate: { ...clickstream.aggregate!, window: { kind: 'hopping' as const, sizeMs: 180_000, everyMs: 60_000 } } };
+    const hop = { ...clickstream, aggregates: [{ ...clickstream.aggregates[0]!, window: { kind: 'hopping' as const, sizeMs: 180_000, everyMs: 60_000 } }] };
     const from = Date.UTC(2026, 2, 1, 10, 0);
     const plan = planBackfill(hop, { from, to: from + 5 * 60_000 });
     const r = await runAthenaQuery(athena, { sql: plan.sql });

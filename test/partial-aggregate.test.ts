@@ -37,11 +37,11 @@ describe('partial aggregates', () => {
   ] as const)('%s: aggregating split batches then merging equals one pass over all rows', (_n, p, arb) => {
     fc.assert(
       fc.property(fc.array(arb as fc.Arbitrary<Row>, { maxLength: 200 }), fc.integer({ min: 1, max: 5 }), (rows, parts) => {
-        const whole = finalizePartialRows(p.aggregate!, aggregateRows(p, rows));
+        const whole = finalizePartialRows(p.aggregates[0]!, aggregateRows(p, rows));
         const chunks: Row[] = [];
         const size = Math.ceil(rows.length / parts) || 1;
         for (let i = 0; i < rows.length; i += size) chunks.push(...aggregateRows(p, rows.slice(i, i + size)));
-        const merged = finalizePartialRows(p.aggregate!, chunks);
+        const merged = finalizePartialRows(p.aggregates[0]!, chunks);
         expect(normalise(merged)).toEqual(normalise(whole));
       }),
       { numRuns: 60 },
@@ -53,10 +53,10 @@ describe('partial aggregates', () => {
     fc.assert(
       fc.property(fc.array(clickRow as fc.Arbitrary<Row>, { maxLength: 60 }), fc.array(clickRow as fc.Arbitrary<Row>, { maxLength: 60 }), fc.array(clickRow as fc.Arbitrary<Row>, { maxLength: 60 }), (a, b, c) => {
         const [pa, pb, pc] = [a, b, c].map((x) => aggregateRows(p, x));
-        const m = (...xs: Row[][]) => normalise(mergePartialRows(p.aggregate!, xs.flat()));
+        const m = (...xs: Row[][]) => normalise(mergePartialRows(p.aggregates[0]!, xs.flat()));
         expect(m(pa!, pb!)).toEqual(m(pb!, pa!));
-        const left = mergePartialRows(p.aggregate!, [...mergePartialRows(p.aggregate!, [...pa!, ...pb!]), ...pc!]);
-        const right = mergePartialRows(p.aggregate!, [...pa!, ...mergePartialRows(p.aggregate!, [...pb!, ...pc!])]);
+        const left = mergePartialRows(p.aggregates[0]!, [...mergePartialRows(p.aggregates[0]!, [...pa!, ...pb!]), ...pc!]);
+        const right = mergePartialRows(p.aggregates[0]!, [...pa!, ...mergePartialRows(p.aggregates[0]!, [...pb!, ...pc!])]);
         expect(normalise(left)).toEqual(normalise(right));
       }),
       { numRuns: 60 },
@@ -69,7 +69,7 @@ describe('partial aggregates', () => {
       { event_id: 'b', user_id: 'u2', category: 'books', value: 30, ts: T0 + 59_999 },
       { event_id: 'c', user_id: 'u1', category: 'books', value: 50, ts: T0 + 60_000 },
     ];
-    const out = finalizePartialRows(clickstream.aggregate!, aggregateRows(clickstream, rows)).sort((x, y) => (x.window_start as number) - (y.window_start as number));
+    const out = finalizePartialRows(clickstream.aggregates[0]!, aggregateRows(clickstream, rows)).sort((x, y) => (x.window_start as number) - (y.window_start as number));
     expect(out).toEqual([
       { window_start: T0, window_end: T0 + 60_000, category: 'books', events: 2, total_value: 50, max_value: 30, users: 2 },
       { window_start: T0 + 60_000, window_end: T0 + 120_000, category: 'books', events: 1, total_value: 50, max_value: 50, users: 1 },
@@ -83,7 +83,7 @@ describe('partial aggregates', () => {
       { device_id: 'd', site: 's', temperature: 20, humidity: null, ts: T0 },
       { device_id: 'd', site: 't', temperature: null, humidity: null, ts: T0 },
     ];
-    const out = finalizePartialRows(iot.aggregate!, aggregateRows(iot, rows));
+    const out = finalizePartialRows(iot.aggregates[0]!, aggregateRows(iot, rows));
     expect(out.find((r) => r.site === 's')).toMatchObject({ readings: 3, avg_temperature: 15, max_temperature: 20 });
     expect(out.find((r) => r.site === 't')).toMatchObject({ readings: 1, avg_temperature: null, max_temperature: null });
   });

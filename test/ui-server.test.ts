@@ -114,9 +114,9 @@ describe('UI server', () => {
   });
 
   it('describes a pipeline from its definition', async () => {
-    const d = (await (await fetch(`${ui.url}api/pipelines/clickstream`, { headers })).json()) as { filter: string; aggregate: { view: string; measures: { name: string }[] }; allowedLatenessMs: number };
-    expect(d.aggregate.view).toBe('clickstream_by_category_1m');
-    expect(d.aggregate.measures.map((m) => m.name)).toEqual(['events', 'total_value', 'max_value', 'users']);
+    const d = (await (await fetch(`${ui.url}api/pipelines/clickstream`, { headers })).json()) as { filter: string; aggregates: { view: string; partials: string; measures: { name: string }[] }[]; allowedLatenessMs: number };
+    expect(d.aggregates.map((a) => [a.view, a.partials])).toEqual([['clickstream_by_category_1m', 'clickstream_partials']]);
+    expect(d.aggregates[0]!.measures.map((m) => m.name)).toEqual(['events', 'total_value', 'max_value', 'users']);
     expect(d.allowedLatenessMs).toBe(600_000);
     expect(d.filter).toMatch(/"value" > /);
   });

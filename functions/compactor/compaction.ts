@@ -77,6 +77,8 @@ export interface CompactPartitionOptions {
   readonly pipeline: Pipeline;
   /** Parquet tables only. @default 'raw' */
   readonly role?: Exclude<TableRole, 'quarantine'>;
+  /** With role 'partials' and several aggregates: which partials table (its name, or its aggregate's view). @default the first */
+  readonly table?: string;
   readonly partition: PartitionValues;
   /** @default Date.now */
   readonly now?: () => number;
@@ -246,7 +248,7 @@ async function mergeParquet(s3: S3Client, bucket: string, table: LakeTable, keys
  */
 export async function compactPartition(opts: CompactPartitionOptions): Promise<CompactionResult> {
   const { s3, bucket, pipeline, partition } = opts;
-  const table = lakeTable(pipeline, opts.role ?? 'raw');
+  const table = lakeTable(pipeline, opts.role ?? 'raw', opts.table);
   if (table.format !== 'parquet') throw new CompactionError(`table ${table.name} is ${table.format}; only Parquet tables are compacted`);
   const prefix = `${table.location}${partitionPath(partition)}/`;
   const mKey = manifestKeyOf(table.name, partition);
@@ -357,7 +359,7 @@ export async function recoverCompactions(s3: S3Client, bucket: string, pipeline:
     if (!m || m.state === 'done') continue;
     const table = compactedTables(pipeline).find((t) => t.name === m.table);
     if (!table) continue;
-    const r = await compactPartition({ s3, bucket, pipeline, role: table.role, partition: m.partition, ...run });
+    const r = await compactPartition({ s3, bucket, pipeline, role: table.role, table: table.name, partition: m.partition, ...run });
     if (r.manifest && !r.skipped) done.push(r.manifest);
   }
   return done;
@@ -411,7 +413,7 @@ export async function compactPipeline(s3: S3Client, bucket: string, pipeline: Pi
         stoppedEarly = true;
         break;
       }
-      const r = await compactPartition({ s3, bucket, pipeline, role, partition, ...partitionRun });
+      const r = await compactPartition({ s3, bucket, pipeline, role, table: table.name, partition, ...partitionRun });
       if (r.manifest && r.planned) compacted.push(r.manifest);
       else skipped++;
     }

@@ -31,7 +31,6 @@ import {
   type LakeTable,
   type Pipeline,
   type Row,
-  type TableRole,
 } from '../../core';
 
 export interface BatchManifest {
@@ -57,17 +56,19 @@ interface PlannedObject {
   readonly rows: Row[];
 }
 
-const ROLES: readonly TableRole[] = ['raw', 'partials', 'late', 'quarantine'];
 /** Concurrent PutObject calls per batch: enough to hide S3 latency, few enough for Lambda's sockets. */
 const PUT_CONCURRENCY = 8;
 
-export function planObjects(tables: ReadonlyMap<TableRole, LakeTable>, batch: BatchIdentity, out: BatchOutput): PlannedObject[] {
+/** The batch's rows of one table: by role, and for a partials table those of its aggregate. */
+function rowsOf(table: LakeTable, out: BatchOutput): ReadonlyMap<string, Row[]> {
+  return table.role === 'partials' ? (out.partials.get(table.name) ?? new Map<string, Row[]>()) : out[table.role];
+}
+
+export function planObjects(tables: readonly LakeTable[], batch: BatchIdentity, out: BatchOutput): PlannedObject[] {
   const name = batchObjectName(batch);
   const planned: PlannedObject[] = [];
-  for (const role of ROLES) {
-    const table = tables.get(role);
-    if (!table) continue;
-    for (const [partition, rows] of out[role]) {
+  for (const table of tables) {
+    for (const [partition, rows] of rowsOf(table, out)) {
       if (rows.length === 0) continue;
       planned.push({ key: `${table.location}${partition}/${name}${formatExtension(table.format)}`, table, rows });
     }
@@ -83,7 +84,7 @@ export class LakeWriteError extends Error {
 }
 
 export class LakeWriter {
-  private readonly tables: ReadonlyMap<TableRole, LakeTable>;
+  private readonly tables: readonly LakeTable[];
 
   constructor(
     private readonly s3: S3Client,
@@ -91,7 +92,7 @@ export class LakeWriter {
     private readonly pipeline: Pipeline,
     tables: readonly LakeTable[],
   ) {
-    this.tables = new Map(tables.map((t) => [t.role, t]));
+    this.tables = [...tables];
   }
 
   async writeBatch(batch: BatchIdentity, out: BatchOutput): Promise<BatchManifest> {

@@ -12,7 +12,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { GetObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
-import { aggregateView, formatExtension, FROM_COLUMN, lakeTables, type LakeColumn, type LakeTable, type LakeView, type Pipeline } from '../../core';
+import { aggregateViews, formatExtension, FROM_COLUMN, lakeTables, type LakeColumn, type LakeTable, type LakeView, type Pipeline } from '../../core';
 import type { PartitionKey, PartitionPredicate } from './query-plan';
 
 export interface CatalogDatabase {
@@ -46,8 +46,7 @@ export function buildCatalog(pipelines: readonly Pipeline[]): ReadonlyMap<string
         d.tables.set(t.filesName, filesTable(t));
       }
     }
-    const v = aggregateView(p);
-    if (v) {
+    for (const v of aggregateViews(p)) {
       const d = db(v.database);
       claim(d, v.name, p.name);
       d.views.set(v.name, v);

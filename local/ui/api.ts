@@ -9,7 +9,7 @@
  */
 import { GetQueryExecutionCommand, GetQueryResultsCommand, type AthenaClient } from '@aws-sdk/client-athena';
 import { GetObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
-import { aggregateView, filterToSql, lakeTables, nextFireTimes, quoteIdentifier, type Pipeline } from '../../core';
+import { aggregateView, filterToSql, lakeTables, measureKind, nextFireTimes, quoteIdentifier, type Pipeline } from '../../core';
 import { runAthenaQuery, startQuery, QueryFailedError } from '../../functions/query-runner/athena-query';
 import { listQueryRuns } from '../../functions/query-runner/run-scheduled-query';
 import type { PipelineStatus, RuntimeInfo } from '../runtime';
@@ -112,7 +112,7 @@ function overview(src: UiSources): Json {
 
 function definition(p: Pipeline, now: number): Json {
   const tables = lakeTables(p);
-  const view = aggregateView(p);
+  const fieldType = (n: string) => p.schema.find((f) => f.name === n)!.type;
   return {
     name: p.name,
     description: p.description,
@@ -122,14 +122,14 @@ function definition(p: Pipeline, now: number): Json {
     eventTime: p.eventTime,
     filter: p.filter ? filterToSql(p.filter, p.schema) : null,
     allowedLatenessMs: p.allowedLatenessMs,
-    aggregate: p.aggregate && view
-      ? {
-          view: view.name,
-          groupBy: [...p.aggregate.groupBy],
-          window: p.aggregate.window.kind === 'tumbling' ? { kind: 'tumbling', sizeMs: p.aggregate.window.sizeMs } : { kind: 'hopping', sizeMs: p.aggregate.window.sizeMs, everyMs: p.aggregate.window.everyMs },
-          measures: p.aggregate.measures.map((m) => ({ name: m.name, fn: m.spec.fn })),
-        }
-      : null,
+    aggregates: p.aggregates.map((a) => ({
+      view: a.view,
+      partials: a.partials,
+      groupBy: [...a.groupBy],
+      window: a.window.kind === 'tumbling' ? { kind: 'tumbling', sizeMs: a.window.sizeMs } : { kind: 'hopping', sizeMs: a.window.sizeMs, everyMs: a.window.everyMs },
+      // The view's measure columns (a percentile measure has one per quantile), each with its measure's kind.
+      measures: a.measures.flatMap((m) => measureKind(m.spec).viewColumns(m.name, m.spec, fieldType).map((c) => ({ name: c.name, fn: m.spec.fn }))),
+    })),
     tables: tables.map((t) => ({ name: t.name, role: t.role, format: t.format, location: t.location })),
     scheduledQueries: p.scheduledQueries.map((q) => ({ name: q.name, schedule: q.schedule, description: q.description, sql: q.sql, nextRun: new Date(nextFireTimes(q.schedule, now, 1)[0] ?? NaN).toISOString() })),
   };
@@ -142,17 +142,22 @@ function definition(p: Pipeline, now: number): Json {
  * late when arrival − event time exceeds it, core/process-batch.ts).
  */
 async function windows(src: UiSources, p: Pipeline, q: URLSearchParams): Promise<Json> {
-  const view = aggregateView(p);
-  if (!p.aggregate || !view) throw new ApiError(404, `pipeline ${p.name} has no aggregate`);
-  const measure = q.get('measure') ?? p.aggregate.measures[0]!.name;
-  const m = p.aggregate.measures.find((x) => x.name === measure);
-  if (!m) throw new ApiError(400, `measure must be one of ${p.aggregate.measures.map((x) => x.name).join(', ')} (given ${JSON.stringify(measure)})`);
+  const a = p.aggregates.find((x) => x.view === (q.get('view') ?? p.aggregates[0]?.view));
+  if (!a) {
+    if (p.aggregates.length === 0) throw new ApiError(404, `pipeline ${p.name} has no aggregate`);
+    throw new ApiError(400, `view must be one of ${p.aggregates.map((x) => x.view).join(', ')} (given ${JSON.stringify(q.get('view'))})`);
+  }
+  const view = aggregateView(p, a);
+  const fieldType = (n: string) => p.schema.find((f) => f.name === n)!.type;
+  const measureColumns = a.measures.flatMap((x) => measureKind(x.spec).viewColumns(x.name, x.spec, fieldType).map((c) => c.name));
+  const measure = q.get('measure') ?? measureColumns[0]!;
+  if (!measureColumns.includes(measure)) throw new ApiError(400, `measure must be one of ${measureColumns.join(', ')} (given ${JSON.stringify(measure)})`);
   const minutes = intParam(q, 'minutes', 30, 1, 7 * 24 * 60);
   const now = (src.now ?? Date.now)();
   const since = new Date(now - minutes * 60_000).toISOString().replace('T', ' ').replace('Z', '');
-  const groups = p.aggregate.groupBy.map(quoteIdentifier);
+  const groups = a.groupBy.map(quoteIdentifier);
   // approxDistinct is a sketch column in the partials and a number in the view: the view is what is charted.
-  const sql = `SELECT window_start, window_end${groups.map((g) => `, ${g}`).join('')}, ${quoteIdentifier(m.name)}
+  const sql = `SELECT window_start, window_end${groups.map((g) => `, ${g}`).join('')}, ${quoteIdentifier(measure)}
 FROM ${quoteIdentifier(p.database)}.${quoteIdentifier(view.name)}
 WHERE window_start >= TIMESTAMP '${since}'
 ORDER BY window_start${groups.map((g) => `, ${g}`).join('')}
@@ -160,8 +165,9 @@ LIMIT ${MAX_WINDOW_ROWS}`;
   const r = await runQuery(src, sql, p.database);
   return {
     sql,
-    measure: m.name,
-    groupBy: [...p.aggregate.groupBy],
+    view: a.view,
+    measure,
+    groupBy: [...a.groupBy],
     columns: r.columns.map((c) => ({ ...c })),
     rows: r.rows.map((row) => {
       const end = athenaTimestamp(row[1] ?? '');

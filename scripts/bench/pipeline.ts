@@ -97,7 +97,7 @@ export async function benchPipeline(): Promise<BenchSuiteOutput> {
     for (let i = 0; i < recs.length; i += BATCH) {
       const out = processBatch(compiled, recs.slice(i, i + BATCH));
       for (const rows of out.raw.values()) encodedBytes += encodeParquet(rawTable.columns, rows).byteLength;
-      for (const rows of out.partials.values()) encodedBytes += encodeParquet(partialsTable.columns, rows).byteLength;
+      for (const rows of out.partials.get(partialsTable.name)!.values()) encodedBytes += encodeParquet(partialsTable.columns, rows).byteLength;
     }
   };
   const [parseOnly, engine, withParquet] = rates(7, [parseLoop, engineOnly, engineAndParquet]) as [number, number, number];

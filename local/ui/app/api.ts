@@ -88,7 +88,8 @@ export interface PipelineDefinition {
   eventTime: string;
   filter: string | null;
   allowedLatenessMs: number;
-  aggregate: { view: string; groupBy: string[]; window: { kind: string; sizeMs: number; everyMs?: number }; measures: { name: string; fn: string }[] } | null;
+  /** Every aggregate; `measures` are the view's measure columns, each with its measure's kind. */
+  aggregates: { view: string; partials: string; groupBy: string[]; window: { kind: string; sizeMs: number; everyMs?: number }; measures: { name: string; fn: string }[] }[];
   tables: { name: string; role: string; format: string; location: string }[];
   scheduledQueries: { name: string; schedule: string; description: string; sql: string; nextRun: string }[];
 }
@@ -100,6 +101,7 @@ export interface Column {
 
 export interface WindowRows {
   sql: string;
+  view: string;
   measure: string;
   groupBy: string[];
   columns: Column[];

@@ -17,8 +17,11 @@ const TABS: { id: Tab; label: string }[] = [
 const tsSeconds = (s: string | null): number => (s === null ? NaN : Date.parse(`${s.replace(' ', 'T')}Z`) / 1000);
 
 function WindowsTab({ def, batches }: { def: PipelineDefinition; batches: number }) {
-  const agg = def.aggregate!;
+  const [view, setView] = useState(def.aggregates[0]!.view);
+  const agg = def.aggregates.find((a) => a.view === view) ?? def.aggregates[0]!;
   const [measure, setMeasure] = useState(agg.measures[0]!.name);
+  // Another view has other measures: start on its first.
+  const shown = agg.measures.some((m) => m.name === measure) ? measure : agg.measures[0]!.name;
   const [minutes, setMinutes] = useState(30);
   const [data, setData] = useState<WindowRows | null>(null);
   const [error, setError] = useState<string | null>(null);
@@ -32,11 +35,11 @@ function WindowsTab({ def, batches }: { def: PipelineDefinition; batches: number
   }, []);
   useEffect(() => {
     let live = true;
-    api<WindowRows>(`pipelines/${encodeURIComponent(def.name)}/windows?measure=${encodeURIComponent(measure)}&minutes=${minutes}`)
+    api<WindowRows>(`pipelines/${encodeURIComponent(def.name)}/windows?view=${encodeURIComponent(agg.view)}&measure=${encodeURIComponent(shown)}&minutes=${minutes}`)
       .then((d) => { if (live) { setData(d); setError(null); } })
       .catch((e: Error) => live && setError(e.message));
     return () => { live = false; };
-  }, [def.name, measure, minutes, seen]);
+  }, [def.name, agg.view, shown, minutes, seen]);
 
   const chart = useMemo(() => {
     if (!data) return null;
@@ -61,7 +64,12 @@ function WindowsTab({ def, batches }: { def: PipelineDefinition; batches: number
   return (
     <div>
       <div class="toolbar">
-        <label>measure <select value={measure} onChange={(e) => setMeasure((e.target as HTMLSelectElement).value)} data-testid="measure">
+        {def.aggregates.length > 1 && (
+          <label>view <select value={agg.view} onChange={(e) => setView((e.target as HTMLSelectElement).value)} data-testid="view">
+            {def.aggregates.map((a) => <option key={a.view} value={a.view}>{a.view}</option>)}
+          </select></label>
+        )}
+        <label>measure <select value={shown} onChange={(e) => setMeasure((e.target as HTMLSelectElement).value)} data-testid="measure">
           {agg.measures.map((m) => <option key={m.name} value={m.name}>{m.name} ({m.fn})</option>)}
         </select></label>
         <label>since <select value={minutes} onChange={(e) => setMinutes(Number((e.target as HTMLSelectElement).value))}>
@@ -288,7 +296,7 @@ export function PipelinePage({ name, tab, live }: { name: string; tab: string; l
       <nav class="tabs">
         {TABS.map((t) => <a key={t.id} href={`#/pipeline/${encodeURIComponent(name)}/${t.id}`} class={t.id === current ? 'active' : ''} data-testid={`tab-${t.id}`}>{t.label}</a>)}
       </nav>
-      {current === 'windows' && (def.aggregate ? <WindowsTab def={def} batches={batches} /> : <p>This pipeline has no aggregate.</p>)}
+      {current === 'windows' && (def.aggregates.length > 0 ? <WindowsTab def={def} batches={batches} /> : <p>This pipeline has no aggregate.</p>)}
       {current === 'late' && <BrowseTab key="late" def={def} table="late" />}
       {current === 'quarantine' && <BrowseTab key="quarantine" def={def} table="quarantine" />}
       {current === 'failed' && <FailedTab def={def} />}
