@@ -78,8 +78,11 @@ export class SessionBuffer<R> {
     g.rows.push(row);
   }
 
-  /** Calls `emit` once per partial session with its events in time order (ties in arrival order). */
-  forEachSession(emit: (groupKey: string, start: number, end: number, rows: readonly R[]) => void): void {
+  /**
+   * Calls `emit` once per partial session: its cut, and its group's rows in
+   * time order (ties in arrival order), of which rows[cut.first..cut.last] are its own.
+   */
+  forEachSession(emit: (groupKey: string, cut: SessionCut, rows: readonly R[]) => void): void {
     for (const [key, g] of this.groups) {
       const n = g.times.length;
       // Mostly in order already (a shard's records arrive roughly by event time): sort only when needed.
@@ -92,7 +95,7 @@ export class SessionBuffer<R> {
         times = order.map((i) => g.times[i]!);
         rows = order.map((i) => g.rows[i]!);
       }
-      for (const c of cutSessions(times, this.gapMs)) emit(key, c.start, c.end, rows.slice(c.first, c.last + 1));
+      for (const c of cutSessions(times, this.gapMs)) emit(key, c, rows);
     }
   }
 }
@@ -231,8 +234,11 @@ export interface SessionBackfillSqlInput {
   readonly carried: readonly string[];
   /** Further conditions on `r` (partition bounds, the pipeline's filter). */
   readonly where: readonly string[];
-  /** Per measure, its output column and its aggregate over one session's events: `{ name: 'events', expr: 'COUNT(*)' }`. */
-  readonly measures: readonly { readonly name: string; readonly expr: string }[];
+  /** The measures' select items over one session's events (`COUNT(*) AS events`), the view columns they make, in order. */
+  readonly items: readonly string[];
+  readonly columns: readonly string[];
+  /** Window-function columns over the events the items read, before the GROUP BY; `{partition}` stands for the session's columns. */
+  readonly pre?: readonly string[];
   readonly gapMs: number;
   /** Sessions that start in [from, to), epoch ms UTC. */
   readonly range: { readonly from: number; readonly to: number };
@@ -267,12 +273,15 @@ export function sessionBackfillSql(s: SessionBackfillSqlInput): string {
     `        CASE WHEN r.${et} < lag(r.${et}) OVER (${over}) + INTERVAL '${gapS}' SECOND THEN 0 ELSE 1 END AS ${opens}\n` +
     `      FROM ${s.from} r\n      WHERE ${where.join('\n        AND ')}`;
   const numbered = `SELECT ${cols.join(', ')}, sum(${opens}) OVER (${over} ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS ${island}\n    FROM (\n      ${opened}\n    ) opened`;
+  const partition = [...s.groupBy, island].join(', ');
+  const pre = (s.pre ?? []).map((x) => x.replaceAll('{partition}', partition));
+  const events = pre.length > 0 ? `(\n    SELECT *, ${pre.join(', ')} FROM (\n    ${numbered}\n    ) numbered\n  ) events` : `(\n    ${numbered}\n  ) events`;
   const sessions =
-    `SELECT ${[...s.groupBy, `min(${et}) AS window_start`, `max(${et}) + INTERVAL '${gapS}' SECOND AS window_end`, ...s.measures.map((m) => `${m.expr} AS ${m.name}`)].join(', ')}\n` +
-    `  FROM (\n    ${numbered}\n  ) numbered\n` +
-    `  GROUP BY ${[...s.groupBy, island].join(', ')}`;
+    `SELECT ${[...s.groupBy, `min(${et}) AS window_start`, `max(${et}) + INTERVAL '${gapS}' SECOND AS window_end`, ...s.items].join(', ')}\n` +
+    `  FROM ${events}\n` +
+    `  GROUP BY ${partition}`;
   return (
-    `SELECT ${['window_start', 'window_end', ...s.groupBy, ...s.measures.map((m) => m.name)].join(', ')}\nFROM (\n  ${sessions}\n) sessions\n` +
+    `SELECT ${['window_start', 'window_end', ...s.groupBy, ...s.columns].join(', ')}\nFROM (\n  ${sessions}\n) sessions\n` +
     `WHERE window_start >= ${lit(from)} AND window_start < ${lit(to)} AND window_end <= ${lit(to + s.gapMs)}\n` +
     `ORDER BY ${['window_start', ...s.groupBy].join(', ')}`
   );

@@ -107,7 +107,7 @@ describe('session backfill SQL on DuckDB (local endpoint translation)', () => {
       const span = Math.max(...ts) - lo;
       const rand = mulberry32(seed);
       const range = { from: lo + Math.floor(rand() * span * 0.4), to: lo + Math.floor(span * (0.5 + rand() * 0.5)) };
-      const sql = sessionBackfillSql({ from: 'raw', eventTime: 'ts', groupBy: ['user_id'], carried: ['v'], where: [], measures: RAW_MEASURES, gapMs, range });
+      const sql = sessionBackfillSql({ from: 'raw', eventTime: 'ts', groupBy: ['user_id'], carried: ['v'], where: [], ...RAW_MEASURES, gapMs, range });
       const all = onePassSessions(s.events, gapMs);
       const want = all.filter((x) => x.start >= range.from && x.start < range.to && x.end <= range.to + gapMs);
       const got = await onDuckDb(overEvents(s.events, sql));

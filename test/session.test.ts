@@ -119,7 +119,7 @@ describe('SessionBuffer', () => {
         const buf = new SessionBuffer<SessionEvent>(gapMs);
         for (const e of batch) buf.add(JSON.stringify(e.key), e, e.t);
         const got: { key: string; start: number; end: number; ids: number[] }[] = [];
-        buf.forEachSession((key, start, end, rows) => got.push({ key, start, end, ids: rows.map((r) => r.id) }));
+        buf.forEachSession((key, c, rows) => got.push({ key, start: c.start, end: c.end, ids: rows.slice(c.first, c.last + 1).map((r) => r.id) }));
         const want = partialSessions(batch, gapMs);
         expect(got.map((g) => [g.key, g.start, g.end, g.ids.length]).sort()).toEqual(want.map((w) => [JSON.stringify(w.key), w.start, w.end, w.events]).sort());
         for (const g of got) {

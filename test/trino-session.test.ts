@@ -59,7 +59,7 @@ describe('session backfill SQL on Trino', () => {
       const span = Math.max(...ts) - lo;
       const rand = mulberry32(seed);
       const range = { from: lo + Math.floor(rand() * span * 0.4), to: lo + Math.floor(span * (0.5 + rand() * 0.5)) };
-      const sql = sessionBackfillSql({ from: 'raw', eventTime: 'ts', groupBy: ['user_id'], carried: ['v'], where: [], measures: RAW_MEASURES, gapMs, range });
+      const sql = sessionBackfillSql({ from: 'raw', eventTime: 'ts', groupBy: ['user_id'], carried: ['v'], where: [], ...RAW_MEASURES, gapMs, range });
       const want = onePassSessions(s.events, gapMs).filter((x) => x.start >= range.from && x.start < range.to && x.end <= range.to + gapMs);
       const got = totalsOfRows((await trinoAnswer(trino, overEvents(s.events, sql))).rows);
       expect(got.map(({ dt: _dt, hour: _hour, ...x }) => x), `seed ${seed}`).toEqual(want);

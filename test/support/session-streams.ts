@@ -190,13 +190,10 @@ export function totalsOfRows(rows: readonly (readonly unknown[])[]): (SessionTot
 }
 
 /** The measures of SQL_MEASURES as aggregates over raw events (user_id, ts, v), for the backfill's SQL. */
-export const RAW_MEASURES = [
-  { name: 'events', expr: 'COUNT(*)' },
-  { name: 'vals', expr: 'COUNT(v)' },
-  { name: 'total', expr: 'SUM(v)' },
-  { name: 'lo', expr: 'MIN(v)' },
-  { name: 'hi', expr: 'MAX(v)' },
-] as const;
+export const RAW_MEASURES = {
+  items: ['COUNT(*) AS events', 'COUNT(v) AS vals', 'SUM(v) AS total', 'MIN(v) AS lo', 'MAX(v) AS hi'],
+  columns: ['events', 'vals', 'total', 'lo', 'hi'],
+} as const;
 
 /** A query over hand-built raw events `raw (user_id, ts, v)`, then `sql` (over `raw`), read back as `overPartials` does. */
 export function overEvents(events: readonly SessionEvent[], sql: string): string {
