@@ -15,7 +15,7 @@ export {
 } from '../core/expr';
 export { compileExprJs, compileExprPredicate, exprToSql, ExprEvalError } from '../core/expr-compile';
 export { count, sum, min, max, avg, approxDistinct, countIf, minBy, maxBy, approxPercentile, PERCENTILE_RELATIVE_ERROR, percentileColumn, type MeasureSpec } from '../core/measure';
-export { tumbling, hopping, type WindowSpec, type Window } from '../core/window';
+export { tumbling, hopping, session, type WindowSpec, type Window, type SessionWindow } from '../core/window';
 export type { Duration } from '../core/duration';
 export { FIELD_TYPES, type FieldType, type FieldSpec, type SchemaField, type FieldValue, type Row } from '../core/schema';
 export { PipelineDefinitionError } from '../core/errors';

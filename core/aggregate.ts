@@ -8,7 +8,8 @@ import { parseDuration, type Duration } from './duration';
 import { isMeasureFn, measureKind, MEASURES, type MeasureSpec } from './measures/index';
 import type { MeasureField } from './measures/types';
 import type { SchemaField } from './schema';
-import type { Window, WindowSpec } from './window';
+import { MAX_SESSION_GAP_MS, SESSION_RESERVED_COLUMNS } from './session';
+import { windowToSpec, type Window, type WindowSpec } from './window';
 
 export interface AggregateInput {
   /** Group-by fields (schema fields); may be empty for a global aggregate per window. */
@@ -86,9 +87,12 @@ function checkAggregate(a: AggregateInput, at: string, fields: ReadonlyMap<strin
   if (new Set(a.groupBy).size !== a.groupBy.length) fail(`${at}.groupBy`, `lists a field twice (given ${JSON.stringify(a.groupBy)})`);
 
   const window = checkWindow(a.window, `${at}.window`, fail);
+  // The session view's intermediate columns (core/session.ts) sit beside the groups and partial columns.
+  const sessionColumns: readonly string[] = window.kind === 'session' ? SESSION_RESERVED_COLUMNS : [];
+  for (const g of a.groupBy) if (sessionColumns.includes(g)) fail(`${at}.groupBy`, `"${g}" is reserved by session windows (${sessionColumns.join(', ')})`);
 
   const measures: Measure[] = [];
-  const reserved = new Set(['window_start', 'window_end', 'dt', 'hour', 'closed', ...a.groupBy]);
+  const reserved = new Set(['window_start', 'window_end', 'dt', 'hour', 'closed', ...sessionColumns, ...a.groupBy]);
   const partialColumns = new Map<string, string>();
   const viewColumns = new Map<string, string>();
   for (const [mname, spec] of Object.entries(a.measures ?? {})) {
@@ -119,8 +123,9 @@ function checkAggregate(a: AggregateInput, at: string, fields: ReadonlyMap<strin
 }
 
 function checkWindow(w: WindowSpec, at: string, fail: Fail): Window {
+  if (w?.kind === 'session') return checkSessionWindow(w, at, fail);
   let window: Window;
-  const size = parseDuration(w?.size as Duration);
+  const size = parseDuration((w as { size?: Duration } | undefined)?.size as Duration);
   if (!('ms' in size) || size.ms <= 0) return fail(`${at}.size`, 'ms' in size ? 'must be greater than zero' : size.error);
   if (size.ms % 1000 !== 0) fail(`${at}.size`, `must be a whole number of seconds (given ${size.ms} ms)`);
   if (w.kind === 'tumbling') {
@@ -132,18 +137,31 @@ function checkWindow(w: WindowSpec, at: string, fail: Fail): Window {
     if (size.ms / every.ms > 60) fail(`${at}.every`, `a hopping window may overlap at most 60 others (size / every = ${size.ms / every.ms})`);
     window = { kind: 'hopping', sizeMs: size.ms, everyMs: every.ms };
   } else {
-    return fail(at, `must be tumbling(size) or hopping({ size, every }) (given ${JSON.stringify(w)})`);
+    return fail(at, `must be tumbling(size), hopping({ size, every }) or session({ gap }) (given ${JSON.stringify(w)})`);
   }
   // Partitions are hourly, so a window must not straddle days in a way that its start hour misleads: keep it ≤ 1 day.
   if (size.ms > 86_400_000) fail(`${at}.size`, `must be at most 1 day (given ${size.ms} ms)`);
   return window;
 }
 
+/**
+ * A session window's gap (core/session.ts): whole seconds, like every window
+ * size (the SQL writes it as INTERVAL '…' SECOND); at most MAX_SESSION_GAP_MS.
+ */
+function checkSessionWindow(w: Extract<WindowSpec, { kind: 'session' }>, at: string, fail: Fail): Window {
+  const gap = parseDuration(w.gap);
+  if (!('ms' in gap)) return fail(`${at}.gap`, gap.error);
+  if (gap.ms <= 0) fail(`${at}.gap`, `must be greater than zero (given ${gap.ms} ms)`);
+  if (gap.ms % 1000 !== 0) fail(`${at}.gap`, `must be a whole number of seconds (given ${gap.ms} ms)`);
+  if (gap.ms > MAX_SESSION_GAP_MS) fail(`${at}.gap`, `must be at most 1 day (given ${gap.ms / 1000} s): a longer pause is not a session`);
+  return { kind: 'session', gapMs: gap.ms };
+}
+
 /** The input that reproduces a validated aggregate. */
 export function aggregateToInput(a: Aggregate): AggregateInput {
   return {
     groupBy: a.groupBy,
-    window: a.window.kind === 'tumbling' ? { kind: 'tumbling', size: a.window.sizeMs } : { kind: 'hopping', size: a.window.sizeMs, every: a.window.everyMs },
+    window: windowToSpec(a.window),
     measures: Object.fromEntries(a.measures.map((m) => [m.name, m.spec])),
     view: a.view,
     partials: a.partials,

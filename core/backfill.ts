@@ -18,6 +18,7 @@ import type { Pipeline } from './pipeline';
 import { derivedColumnSql, pipelineColumns, pipelineFilterSql } from './pipeline-expr';
 import type { FieldType } from './schema';
 import { utcDate } from './schedule';
+import { planSessionBackfill } from './session-backfill';
 
 /** A backfill request that cannot be turned into SQL. Names the pipeline and the rule. */
 export class BackfillError extends Error {
@@ -68,12 +69,17 @@ export function backfillAggregate(p: Pipeline, view: string | undefined): Aggreg
 /**
  * Plans the backfill of the windows that start in [from, to). Tumbling windows
  * are a bucketed GROUP BY; hopping windows UNNEST the size / every window
- * starts of each event.
+ * starts of each event; session windows are core/session-backfill.ts's (the
+ * sessions that start in [from, to) and end by to + gap).
  */
 export function planBackfill(p: Pipeline, range: BackfillRange, opts: BackfillOptions = {}): BackfillPlan {
   const a = backfillAggregate(p, opts.view);
   if (!(Number.isFinite(range.from) && Number.isFinite(range.to))) throw new BackfillError(`Pipeline "${p.name}": backfill range must be two times (given ${range.from} .. ${range.to})`);
   const w = a.window;
+  if (w.kind === 'session') {
+    if (!(range.to > range.from)) throw new BackfillError(`Pipeline "${p.name}": the backfill range is empty (${new Date(range.from).toISOString()} .. ${new Date(range.to).toISOString()})`);
+    return planSessionBackfill(p, a, w, range, opts);
+  }
   const step = w.kind === 'tumbling' ? w.sizeMs : w.everyMs;
   const firstWindow = ceilTo(range.from, step);
   const lastWindow = ceilTo(range.to, step) - step;
@@ -227,6 +233,12 @@ export function compareWithView(p: Pipeline, backfill: ResultTable, streaming: R
       continue;
     }
     let ok = true;
+    // A session's end is its own (its last event + gap); a fixed window's follows from its start, and agrees.
+    const [be, se] = [b.pos.get('window_end'), s.pos.get('window_end')];
+    if (be !== undefined && se !== undefined && normTime(br[be] ?? null) !== normTime(sr[se] ?? null)) {
+      ok = false;
+      differences.push({ key, column: 'window_end', backfill: br[be] ?? null, streaming: sr[se] ?? null, reason: 'the window ends differ' });
+    }
     for (const { m, column } of measureColumns) {
       const bv = br[b.pos.get(column)!] ?? null;
       const sv = sr[s.pos.get(column)!] ?? null;

@@ -20,3 +20,4 @@ export * from './partial-aggregate';
 export * from './process-batch';
 export * from './schedule';
 export * from './backfill';
+export * from './session';

@@ -216,6 +216,10 @@ export function currentView(t: LakeTable): LakeView {
  * enumerates every partition since `partitionsFrom` (25,584 at 2026-12). Every
  * partial of a window lies in the partition of its window_start
  * (core/process-batch.ts), so grouping by dt and hour too splits no window.
+ * Session windows are the exception: a session's partials lie in the
+ * partitions of their own starts, and its dt and hour are its start's, so the
+ * view cannot be pruned by them (core/window-kinds.ts, docs/architecture.md
+ * "Session windows").
  *
  * `closed` is true once the window can no longer change: its end plus the
  * allowed lateness has passed, at the query's time (`current_timestamp` is the
@@ -235,7 +239,8 @@ export function aggregateView(p: Pipeline, a: Aggregate): LakeView {
     ...a.groupBy.map((g) => ({ name: g, type: fieldType(g) as ColumnType })),
   ];
   const partials = `${p.database}.${a.partials}`;
-  const source = windowKind(a.window).viewSource(a, partials);
+  const win = windowKind(a.window);
+  const source = win.viewSource(a, partials, partialsTable(p, a).columns.map((c) => c.name));
   const fill = (sql: string) => sql.replaceAll('{partition}', partitionKeys.join(', ')).replaceAll('{keys}', partitionKeys.join(', ')).replaceAll('{partials}', source);
   const pre: string[] = [];
   const inner: string[] = [];
@@ -262,7 +267,7 @@ export function aggregateView(p: Pipeline, a: Aggregate): LakeView {
     `SELECT ${[...keys.map((k) => `m.${k}`), ...outer, closed, 'm.dt', 'm.hour'].join(', ')}\n` +
     `FROM (\n  SELECT ${[...partitionKeys, ...inner].join(', ')}\n  FROM ${from}\n  GROUP BY ${partitionKeys.join(', ')}\n) m` +
     (joins.length > 0 ? `\n${joins.join('\n')}` : '');
-  return { database: p.database, name: a.view, pipeline: p.name, sql, columns, keepsPartitions: true };
+  return { database: p.database, name: a.view, pipeline: p.name, sql, columns, keepsPartitions: win.keepsPartitions };
 }
 
 /** Every aggregate view of the pipeline, in definition order. */

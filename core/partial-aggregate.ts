@@ -13,7 +13,8 @@ import { num } from './measures/types';
 import type { Pipeline } from './pipeline';
 import { pipelineColumns } from './pipeline-expr';
 import type { FieldValue, Row, SchemaField } from './schema';
-import { assignWindows } from './window';
+import { SessionBuffer, type SessionCut } from './session';
+import { assignWindows, type SessionWindow } from './window';
 import { windowKind } from './window-kinds';
 
 /**
@@ -44,6 +45,12 @@ export class PartialAggregator {
   private lastGroups: Map<string, GroupState> | undefined;
   /** The aggregate's measure layout and generated update, made once per aggregate (planFor). */
   private readonly plan: AggregatePlan;
+  /**
+   * Session windows (window-kinds.ts): the batch's events, held until rows();
+   * then the partial session whose events are being replayed, else null.
+   */
+  private held: SessionBuffer<Row> | null = null;
+  span: SessionCut | null = null;
 
   /** `schema`: the pipeline's, for measures that compile an expression over it (countIf). */
   constructor(
@@ -56,6 +63,23 @@ export class PartialAggregator {
   /** Adds a row whose event time (epoch ms) is `eventTime`. */
   add(row: Row, eventTime: number): void {
     this.plan.add(this, row, eventTime);
+  }
+
+  /** Holds an event until the batch's rows are asked for: session windows need each group's events in time order. Called by the generated adder. */
+  hold(groupKey: string, row: Row, eventTime: number): void {
+    (this.held ??= new SessionBuffer<Row>((this.agg.window as SessionWindow).gapMs)).add(groupKey, row, eventTime);
+  }
+
+  /** Replays the held events, each partial session's through the adder with `span` set to it. */
+  private replayHeld(): void {
+    const held = this.held;
+    if (held === null) return;
+    this.held = null;
+    held.forEachSession((_key, cut, rows) => {
+      this.span = cut;
+      for (let i = cut.first; i <= cut.last; i++) this.plan.add(this, rows[i]!, cut.start);
+    });
+    this.span = null;
   }
 
   /** The state of (window, group), created on first use. Called by the generated adder. */
@@ -83,12 +107,14 @@ export class PartialAggregator {
     return g;
   }
 
+  /** Partial rows so far (the held events of session windows count once rows() has replayed them). */
   get size(): number {
     return this.count;
   }
 
   /** Partial rows in the partials table's column layout (see lake-table.ts partialColumns). */
   rows(): Row[] {
+    this.replayHeld();
     const out: Row[] = [];
     const { groupBy, measures } = this.agg;
     const { kinds, slots } = this.plan;
@@ -191,7 +217,8 @@ function bigintSafe(_k: string, v: unknown): unknown {
 export function mergePartialRows(agg: Aggregate, rows: readonly Row[]): Row[] {
   const kinds = agg.measures.map((m) => measureKind(m.spec));
   const merged = new Map<string, Row>();
-  for (const r of rows) {
+  const final = windowKind(agg.window).viewRows?.(agg, rows) ?? rows;
+  for (const r of final) {
     const key = JSON.stringify([r.window_start, r.window_end, ...agg.groupBy.map((g) => r[g] ?? null)], bigintSafe);
     const acc = merged.get(key);
     if (!acc) {

@@ -126,7 +126,8 @@ function definition(p: Pipeline, now: number): Json {
       view: a.view,
       partials: a.partials,
       groupBy: [...a.groupBy],
-      window: a.window.kind === 'tumbling' ? { kind: 'tumbling', sizeMs: a.window.sizeMs } : { kind: 'hopping', sizeMs: a.window.sizeMs, everyMs: a.window.everyMs },
+      // The validated Window: { kind: 'tumbling', sizeMs } | { kind: 'hopping', sizeMs, everyMs } | { kind: 'session', gapMs }.
+      window: { ...a.window },
       // The view's measure columns (a percentile measure has one per quantile), each with its measure's kind.
       measures: a.measures.flatMap((m) => measureKind(m.spec).viewColumns(m.name, m.spec, fieldType).map((c) => ({ name: c.name, fn: m.spec.fn }))),
     })),

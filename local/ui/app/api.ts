@@ -89,7 +89,7 @@ export interface PipelineDefinition {
   filter: string | null;
   allowedLatenessMs: number;
   /** Every aggregate; `measures` are the view's measure columns, each with its measure's kind. */
-  aggregates: { view: string; partials: string; groupBy: string[]; window: { kind: string; sizeMs: number; everyMs?: number }; measures: { name: string; fn: string }[] }[];
+  aggregates: { view: string; partials: string; groupBy: string[]; window: { kind: 'tumbling'; sizeMs: number } | { kind: 'hopping'; sizeMs: number; everyMs: number } | { kind: 'session'; gapMs: number }; measures: { name: string; fn: string }[] }[];
   tables: { name: string; role: string; format: string; location: string }[];
   scheduledQueries: { name: string; schedule: string; description: string; sql: string; nextRun: string }[];
 }

@@ -16,6 +16,15 @@ const TABS: { id: Tab; label: string }[] = [
 /** Athena's timestamp text, UTC, as epoch seconds for the chart. */
 const tsSeconds = (s: string | null): number => (s === null ? NaN : Date.parse(`${s.replace(' ', 'T')}Z`) / 1000);
 
+/** "tumbling 1 min", "hopping 10 min every 2 min", "session gap 30 min". */
+function windowLabel(w: PipelineDefinition['aggregates'][number]['window']): string {
+  switch (w.kind) {
+    case 'tumbling': return `tumbling ${formatDuration(w.sizeMs)}`;
+    case 'hopping': return `hopping ${formatDuration(w.sizeMs)} every ${formatDuration(w.everyMs)}`;
+    case 'session': return `session gap ${formatDuration(w.gapMs)}`;
+  }
+}
+
 function WindowsTab({ def, batches }: { def: PipelineDefinition; batches: number }) {
   const [view, setView] = useState(def.aggregates[0]!.view);
   const agg = def.aggregates.find((a) => a.view === view) ?? def.aggregates[0]!;
@@ -75,7 +84,7 @@ function WindowsTab({ def, batches }: { def: PipelineDefinition; batches: number
         <label>since <select value={minutes} onChange={(e) => setMinutes(Number((e.target as HTMLSelectElement).value))}>
           {[15, 30, 60, 180, 720, 1440].map((m) => <option key={m} value={m}>{formatDuration(m * 60_000)} ago</option>)}
         </select></label>
-        <span class="muted">view <code>{def.database}.{agg.view}</code> · {agg.window.kind} {formatDuration(agg.window.sizeMs)}{agg.window.everyMs ? ` every ${formatDuration(agg.window.everyMs)}` : ''} · by {agg.groupBy.join(', ') || '(no groups)'} · windows stay open {formatDuration(def.allowedLatenessMs)} past their end</span>
+        <span class="muted">view <code>{def.database}.{agg.view}</code> · {windowLabel(agg.window)} · by {agg.groupBy.join(', ') || '(no groups)'} · windows stay open {formatDuration(def.allowedLatenessMs)} past their end</span>
       </div>
       {error && <div class="error" data-testid="windows-error">{error}</div>}
       {data && chart && (
