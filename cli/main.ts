@@ -8,7 +8,7 @@ import path from 'node:path';
 import readline from 'node:readline';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { Kafka, logLevel } from 'kafkajs';
-import { aggregateView, lakeTables, type Pipeline } from '../core';
+import { aggregateView, checkSchemaLock, formatSchemaLock, lakeTables, parseSchemaLock, SCHEMA_LOCK_FILE, type Pipeline } from '../core';
 import { localS3Client } from '../local/aws-clients';
 import { listPartitionObjects } from '../functions/compactor/compaction';
 import { generateEvents } from '../local/event-generator';
@@ -76,14 +76,23 @@ program
 
 program
   .command('pipelines')
-  .description('load and check the pipeline definitions, and list them with their streams and tables')
-  .action(async () => {
+  .description('load and check the pipeline definitions, list them with their streams and tables, and check and update the schema lock')
+  .option('--lock [file]', `write the schema lock (default ${SCHEMA_LOCK_FILE}), after checking the schemas against it; commit it: cdk synth checks it too. Without --lock, a lock file that exists is checked and updated`)
+  .action(async (o: { lock?: string | true }) => {
     const pipelines = await loadPipelines(globals().pipelines);
     for (const p of pipelines) {
       const src = p.source.kind === 'kinesis' ? `Kinesis stream ${p.source.stream}` : `Kafka topic ${p.source.topic}`;
       const view = aggregateView(p);
       console.log(`${p.name}: ${src}; tables ${lakeTables(p).map((t) => `${t.database}.${t.name}`).join(', ')}${view ? `; view ${view.database}.${view.name}` : ''}`);
     }
+    const file = path.resolve(typeof o.lock === 'string' ? o.lock : SCHEMA_LOCK_FILE);
+    if (o.lock === undefined && !fs.existsSync(file)) return;
+    const before = fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : null;
+    const lock = checkSchemaLock(before === null ? null : parseSchemaLock(before, file), pipelines, file);
+    const text = formatSchemaLock(lock);
+    if (text !== before) fs.writeFileSync(file, text);
+    const gens = pipelines.map((p) => `${p.name} generation ${lock.pipelines[p.name]!.generation}`).join(', ');
+    console.log(`schema lock ${path.relative(process.cwd(), file) || file}: ${text === before ? 'up to date' : before === null ? 'written' : 'updated'} (${gens})`);
   });
 
 program

@@ -10,6 +10,7 @@ export * from './measure';
 export * from './partition';
 export * from './pipeline';
 export * from './schema';
+export * from './schema-evolution';
 export * from './window';
 export * from './codec';
 export * from './partial-aggregate';
