@@ -8,12 +8,13 @@ import path from 'node:path';
 import readline from 'node:readline';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { Kafka, logLevel } from 'kafkajs';
-import { aggregateViews, lakeTables, type Pipeline } from '../core';
+import { aggregateViews, checkSchemaLock, formatSchemaLock, lakeTables, parseSchemaLock, SCHEMA_LOCK_FILE, type Pipeline } from '../core';
 import { localS3Client } from '../local/aws-clients';
 import { listPartitionObjects } from '../functions/compactor/compaction';
 import { generateEvents } from '../local/event-generator';
 import { findPipeline, loadPipelines } from '../local/pipeline-loader';
 import { sendToKafka, sendToKinesis, toOutgoing, type OutgoingRecord, type SendReport } from '../local/producers';
+import { InputFileError, readInputFile, resolveInputFiles, type FileRecords, type InputFormat } from '../local/file-input';
 import { ATHENA_ENGINES, readRuntimeInfo, readStatusFile, startLocalRuntime, type AthenaEngineName, type PipelineStatus } from '../local/runtime';
 import { resolveTarget, type Target, type TargetKind } from '../local/targets';
 import { runAthenaQuery, QueryFailedError } from '../local/query';
@@ -75,14 +76,23 @@ program
 
 program
   .command('pipelines')
-  .description('load and check the pipeline definitions, and list them with their streams and tables')
-  .action(async () => {
+  .description('load and check the pipeline definitions, list them with their streams and tables, and check and update the schema lock')
+  .option('--lock [file]', `write the schema lock (default ${SCHEMA_LOCK_FILE}), after checking the schemas against it; commit it: cdk synth checks it too. Without --lock, a lock file that exists is checked and updated`)
+  .action(async (o: { lock?: string | true }) => {
     const pipelines = await loadPipelines(globals().pipelines);
     for (const p of pipelines) {
       const src = p.source.kind === 'kinesis' ? `Kinesis stream ${p.source.stream}` : `Kafka topic ${p.source.topic}`;
       const views = aggregateViews(p);
       console.log(`${p.name}: ${src}; tables ${lakeTables(p).map((t) => `${t.database}.${t.name}`).join(', ')}${views.length > 0 ? `; view${views.length > 1 ? 's' : ''} ${views.map((v) => `${v.database}.${v.name}`).join(', ')}` : ''}`);
     }
+    const file = path.resolve(typeof o.lock === 'string' ? o.lock : SCHEMA_LOCK_FILE);
+    if (o.lock === undefined && !fs.existsSync(file)) return;
+    const before = fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : null;
+    const lock = checkSchemaLock(before === null ? null : parseSchemaLock(before, file), pipelines, file);
+    const text = formatSchemaLock(lock);
+    if (text !== before) fs.writeFileSync(file, text);
+    const gens = pipelines.map((p) => `${p.name} generation ${lock.pipelines[p.name]!.generation}`).join(', ');
+    console.log(`schema lock ${path.relative(process.cwd(), file) || file}: ${text === before ? 'up to date' : before === null ? 'written' : 'updated'} (${gens})`);
   });
 
 program
@@ -184,42 +194,35 @@ function renderStatus(status: readonly PipelineStatus[]): string {
   return rows.map((r) => r.map((v, i) => (i < 2 ? v.padEnd(widths[i]!) : v.padStart(widths[i]!))).join('  ')).join('\n');
 }
 
-async function* readLines(file: string): AsyncGenerator<string> {
-  const input = file === '-' ? process.stdin : fs.createReadStream(file);
-  const rl = readline.createInterface({ input, crlfDelay: Infinity });
-  for await (const line of rl) if (line.trim() !== '') yield line;
-}
-
 program
   .command('send <pipeline>')
-  .description('send events: from an NDJSON file, stdin (-), or the built-in generator')
+  .description('send events: from files (NDJSON or CSV; a file, folder or glob; - for stdin), or the built-in generator')
   .option('--count <n>', 'events to generate', positiveInt('--count'), 1000)
   .option('--rate <r>', 'events per second (default: as fast as possible)', positiveInt('--rate'))
-  .option('--file <file>', 'NDJSON file of events, or - for stdin')
+  .option('--file <paths...>', 'files of events: .ndjson/.jsonl/.json (one event per line) or .csv (header row; dotted headers fill nested fields), folders of them, quoted globs, or - for stdin; each file is sent once')
+  .addOption(new Option('--format <format>', 'read every --file as this format, whatever its extension (stdin: ndjson unless given)').choices(['ndjson', 'csv']))
   .option('--seed <n>', 'generator seed', positiveInt('--seed'), 1)
-  .action(async (name: string, o: { count: number; rate?: number; file?: string; seed: number }) => {
+  .action(async (name: string, o: { count: number; rate?: number; file?: string[]; format?: InputFormat; seed: number }) => {
     const g = globals();
     const pipeline = findPipeline(await loadPipelines(g.pipelines), name);
-    const t = await target();
-    const records: OutgoingRecord[] = [];
+    let records: OutgoingRecord[] = [];
+    const files: FileRecords[] = [];
     if (o.file) {
-      let i = 0;
-      // Lines are sent as they are: a malformed line is the pipeline's to quarantine, not ours to drop.
-      for await (const line of readLines(o.file)) {
-        let key = `k${i}`;
-        try {
-          const ev = JSON.parse(line) as Record<string, unknown>;
-          key = toOutgoing(pipeline, ev, i).partitionKey;
-        } catch {
-          // not JSON: still sent, with a synthetic key
-        }
-        records.push({ data: line, partitionKey: key });
-        i++;
+      try {
+        // Every file is read and checked before anything is sent: a malformed CSV stops the run with
+        // nothing sent, so the fixed run sends each file once.
+        for (const f of await resolveInputFiles(o.file, o.format)) files.push(await readInputFile(pipeline, f));
+      } catch (err) {
+        if (err instanceof InputFileError) throw new CliError(err.message);
+        throw err;
       }
+      for (const f of files) for (const w of f.warnings) console.error(`warning: ${w}`);
+      records = files.flatMap((f) => f.records);
     } else {
       let i = 0;
       for (const ev of generateEvents(pipeline, o.count, { seed: o.seed })) records.push(toOutgoing(pipeline, ev, i++));
     }
+    const t = await target();
     const total = records.length;
     const started = performance.now();
     const progress = (r: SendReport) => {
@@ -232,6 +235,7 @@ program
     const report = await sendRecords(pipeline, t, records, { ...(o.rate ? { rate: o.rate } : {}), onProgress: progress });
     if (process.stderr.isTTY) process.stderr.write('\n');
     const secs = (performance.now() - started) / 1000;
+    if (o.file) console.log(fileSummary(files, report));
     console.log(`${pipeline.name}: sent ${report.sent}, failed ${report.failed}, retried ${report.retried} in ${secs.toFixed(1)} s (${Math.round(report.sent / Math.max(secs, 0.001))} events/s)`);
     if (report.failed > 0) {
       const file = `shardflow-send-failed-${Date.now()}.ndjson`;
@@ -240,6 +244,20 @@ program
       process.exitCode = 1;
     }
   });
+
+/** Files, rows and per-file counts of a `send --file` run. */
+function fileSummary(files: readonly FileRecords[], report: SendReport): string {
+  const failed = new Set(report.failures.map((f) => f.record));
+  const rows = files.reduce((n, f) => n + f.records.length, 0);
+  const lines = [`${files.length} file(s), ${rows} row(s):`];
+  for (const f of files) {
+    const notSent = f.records.reduce((n, r) => n + (failed.has(r) ? 1 : 0), 0);
+    let line = `  ${f.file} (${f.format}): ${f.records.length} row(s), sent ${f.records.length - notSent}, failed ${notSent}`;
+    if (f.untyped > 0) line += `; ${f.untyped} with a value that is not its field's type, sent for the pipeline to quarantine (first: ${f.firstUntyped})`;
+    lines.push(line);
+  }
+  return lines.join('\n');
+}
 
 export async function sendRecords(pipeline: Pipeline, t: Target, records: OutgoingRecord[], opts: { rate?: number; onProgress?: (r: SendReport) => void }): Promise<SendReport> {
   if (pipeline.source.kind === 'kinesis') {

@@ -3,7 +3,7 @@
  * `TableFormat`s of lake-table.ts. Pure: bytes in memory, the caller does the
  * PutObject.
  *
- * Parquet: core/parquet-plain.ts writes every table by default, the flat ones
+ * Parquet: core/parquet/ writes every table by default, the flat ones
  * (raw and late, the per-event hot path) and since it learned the 3-level
  * LIST also the partials with their KMV sketches: ~6–10× hyparquet-writer's
  * rate on flat tables in the same run (docs/deps-parquet.md), and far more on
@@ -18,7 +18,7 @@
 import { gzipSync } from 'node:zlib';
 import { ByteWriter, parquetWrite, type ColumnSource, type SchemaElement } from 'hyparquet-writer/src/index.js';
 import type { LakeColumn } from './lake-table';
-import { encodePlainParquet } from './parquet-plain';
+import { encodePlainParquet, type PlainCodec, type WriteOptions } from './parquet/writer';
 import type { ColumnType, FieldValue } from './schema';
 
 /**
@@ -203,13 +203,24 @@ export interface ParquetEncodeOptions {
    */
   readonly codec?: 'snappy' | 'gzip' | 'uncompressed';
   /**
-   * Which writer. 'plain' (core/parquet-plain.ts) writes every lake column
+   * Which writer. 'plain' (core/parquet/) writes every lake column
    * type, lists included. 'hyparquet-writer' forces the general writer: the
    * A/B switch for the numbers in docs/deps-parquet.md, and a way back should
    * a reader ever disagree.
    * @default 'plain'
    */
   readonly writer?: 'plain' | 'hyparquet-writer';
+}
+
+export { ParquetWriter } from './parquet/writer';
+
+/**
+ * Options for a `ParquetWriter` of lake rows: the codec, with the same value
+ * checks and error messages as encodeParquet. For writing a file column by
+ * column (`begin`, `column` per column, `finish`), or with a writer of one's own.
+ */
+export function lakeWriteOptions(codec: PlainCodec = 'snappy'): WriteOptions {
+  return { codec, check: parquetValue, compress: gzip };
 }
 
 /**

@@ -14,6 +14,7 @@ export * from './partition';
 export * from './pipeline';
 export * from './aggregate';
 export * from './schema';
+export * from './schema-evolution';
 export * from './window';
 export * from './codec';
 export * from './partial-aggregate';

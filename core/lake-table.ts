@@ -58,6 +58,8 @@ export const LAKE_STATE_PREFIXES = {
   compaction: '_shardflow/compaction/',
   /** Run records of scheduled queries (functions/query-runner). */
   queryRuns: '_shardflow/query-runs/',
+  /** One schema record per pipeline (`<pipeline>.json`): what its lake holds, for the schema evolution check (core/schema-evolution.ts). */
+  schemas: '_shardflow/schemas/',
 } as const;
 
 /** Name prefix of compacted objects in a partition (`compacted-<id>.parquet`). */

@@ -1,6 +1,6 @@
 /**
  * Snappy compression (github.com/google/snappy `format_description.txt`),
- * written for the Parquet pages of core/parquet-plain.ts. The algorithm is the
+ * written for the Parquet pages of core/parquet/. The algorithm is the
  * reference one (and snappyjs's, which hyparquet-writer ships): 64 KiB blocks,
  * a 4-byte hash table of recent positions, skip ahead faster through bytes
  * that do not match. The difference is the output: one preallocated

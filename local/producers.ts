@@ -51,9 +51,19 @@ export function partitionKeyField(p: Pipeline): string | null {
   return (strings.find((f) => f.name.endsWith('_id') && f.name !== 'event_id') ?? strings[0])?.name ?? null;
 }
 
+/** Keys from the event's root to a field's value: its `path` (a nested field, core/schema.ts), else its name. */
+function keyPath(p: Pipeline, name: string): readonly string[] {
+  const f = p.schema.find((x) => x.name === name) as { readonly path?: unknown } | undefined;
+  const path = f?.path;
+  if (Array.isArray(path)) return path as string[];
+  return typeof path === 'string' && path !== '' ? path.split('.') : [name];
+}
+
 export function toOutgoing(p: Pipeline, event: Record<string, unknown>, index: number): OutgoingRecord {
   const keyField = partitionKeyField(p);
-  const key = keyField !== null && typeof event[keyField] === 'string' && event[keyField] !== '' ? (event[keyField] as string) : `k${index}`;
+  let v: unknown = event;
+  if (keyField !== null) for (const k of keyPath(p, keyField)) v = typeof v === 'object' && v !== null ? (v as Record<string, unknown>)[k] : undefined;
+  const key = keyField !== null && typeof v === 'string' && v !== '' ? v : `k${index}`;
   return { data: JSON.stringify(event), partitionKey: key };
 }
 

@@ -12,6 +12,7 @@ import { pipelineFilterCriteria } from '../core';
 import { createStreamProcessor } from '../functions/stream-processor/handler';
 import { createLogger, type Logger } from '../functions/shared/logger';
 import { DEFAULT_ATHENA_PORT, DEFAULT_LAKE_BUCKET, startAthenaEndpoint, type AthenaEndpoint } from './athena';
+import { checkSchemaRecords } from './schema-records';
 import { createStreamIfMissing, ensureBucket, localAthenaClient, localKinesisClient, localS3Client } from './aws-clients';
 import { FileCheckpointStore } from './esm/checkpoint-store';
 import { KafkaEventSourceMapping } from './esm/kafka-mapping';
@@ -206,6 +207,8 @@ export async function startLocalRuntime(opts: LocalRuntimeOptions): Promise<Loca
   try {
     await ensureBucket(s3, DEFAULT_LAKE_BUCKET);
     await ensureBucket(s3, FAILURE_BUCKET);
+    // Before anything reads or writes the lake: a definition whose schema the objects already written cannot follow stops here.
+    await checkSchemaRecords(s3, DEFAULT_LAKE_BUCKET, opts.pipelines, { store: true });
     if (opts.athenaEngine === 'trino' && !opts.glueTemplate) throw new Error("athenaEngine 'trino' needs glueTemplate: the Glue catalog to load into Trino");
     const trino =
       opts.athenaEngine === 'trino'

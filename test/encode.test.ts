@@ -200,7 +200,7 @@ describe.each([
   });
 });
 
-/** The same columns without the list: encodeParquet writes these with core/parquet-plain.ts. */
+/** The same columns without the list: encodeParquet writes these with core/parquet/. */
 const FLAT_COLUMNS = COLUMNS.filter((c) => c.type !== 'array<bigint>');
 const FLAT_SELECT = `s, i, b, d, f, epoch_ms(t) AS t`;
 const FLAT_EXPECTED = EXPECTED.map((r) => r.slice(0, 6));

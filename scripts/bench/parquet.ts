@@ -1,5 +1,5 @@
 /**
- * Parquet library comparison: Shardflow's own writer (core/parquet-plain.ts,
+ * Parquet library comparison: Shardflow's own writer (core/parquet/,
  * what core/encode.ts uses for every table), hyparquet-writer (its selectable
  * alternative), parquet-wasm (+ apache-arrow) and @dsnp/parquetjs, on the same
  * generated rows of a raw clickstream table and a partial-aggregates table.
@@ -260,7 +260,7 @@ const BUNDLES = {
 } satisfies Record<string, BundleSpec>;
 
 export const CANDIDATES: readonly Candidate[] = [
-  // Shardflow's own writer (core/parquet-plain.ts), on both tables: it writes the partials' array<bigint> sketches as the 3-level LIST too.
+  // Shardflow's own writer (core/parquet/), on both tables: it writes the partials' array<bigint> sketches as the 3-level LIST too.
   { library: 'shardflow plain writer', codec: 'snappy', encode: (c, r) => encodeParquet(c, r, { codec: 'snappy' }), bundle: BUNDLES.hyparquet },
   { library: 'hyparquet-writer', codec: 'snappy', encode: (c, r) => encodeParquet(c, r, { codec: 'snappy', writer: 'hyparquet-writer' }), bundle: BUNDLES.hyparquet },
   { library: 'hyparquet-writer', codec: 'gzip', encode: (c, r) => encodeParquet(c, r, { codec: 'gzip', writer: 'hyparquet-writer' }), bundle: BUNDLES.hyparquet },
