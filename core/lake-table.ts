@@ -165,6 +165,12 @@ export interface LakeView {
    * so by pushing the predicate through; the local engine applies it at listing).
    */
   readonly keepsPartitions: boolean;
+  /**
+   * A timestamp column of the view whose value (UTC) lies in its row's own dt/hour partition
+   * (with keepsPartitions): a range on it bounds the partitions too, so the local engine reads
+   * only those the range can touch. Trino cannot derive that; on Athena bound dt/hour as well.
+   */
+  readonly partitionTime?: string;
 }
 
 /** dt and hour as view columns. */
@@ -256,5 +262,6 @@ export function aggregateView(p: Pipeline): LakeView | null {
   columns.push(...PARTITION_COLUMNS);
   const sql =
     `SELECT ${outer.join(', ')}\nFROM (\n  SELECT ${inner.join(', ')}\n  FROM ${p.database}.${p.tables.partials}\n  GROUP BY ${[...keys, 'dt', 'hour'].join(', ')}\n) merged`;
-  return { database: p.database, name: a.view, pipeline: p.name, sql, columns, keepsPartitions: true };
+  // Every partial of a window lies in the partition of its window_start (core/process-batch.ts).
+  return { database: p.database, name: a.view, pipeline: p.name, sql, columns, keepsPartitions: true, partitionTime: 'window_start' };
 }
