@@ -3,7 +3,7 @@
  * the pipeline definitions (the same LakeTable objects that drive the Glue
  * tables in CDK), and the lake objects behind each table.
  *
- * DuckDB here has no httpfs, so objects are listed with ListObjectsV2, pruned
+ * DuckDB here has no httpfs, so objects are listed with ListObjects, pruned
  * by partition before anything is read, downloaded once into a local cache
  * keyed by key + ETag, and exposed as a DuckDB view over read_parquet /
  * read_json of the cached files.
@@ -11,7 +11,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { GetObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, ListObjectsCommand, type S3Client } from '@aws-sdk/client-s3';
 import { aggregateView, formatExtension, FROM_COLUMN, lakeTables, type LakeColumn, type LakeTable, type LakeView, type Pipeline } from '../../core';
 import type { PartitionKey, PartitionPredicate } from './query-plan';
 
@@ -144,24 +144,32 @@ export class LakeReader {
     return { key, etag: etag.replace(/"/g, ''), size, partition: { dt: m[1]!, hour: Number(m[2]) } };
   }
 
-  /** Objects of a table in the partitions `keep` accepts (all when null). One ListObjectsV2 walk of the table; nothing is read. */
+  /** Objects of a table in the partitions `keep` accepts (all when null). One listing of the table; nothing is read. */
   async list(table: LakeTable, keep: PartitionPredicate | null, signal?: AbortSignal): Promise<LakeObject[]> {
     return (await this.listPrefix(table, table.location, signal)).filter((o) => !keep || keep(o.partition));
   }
 
+  /**
+   * ListObjects (version 1) with markers rather than ListObjectsV2: s3rver 3.7 makes V2's
+   * continuation token with DES, which OpenSSL 3 (Node 17+) refuses, so a V2 listing of more
+   * than 1,000 keys fails with InternalError there. S3 answers both alike (API reference,
+   * ListObjects: without a delimiter, the next marker is the last key returned).
+   */
   private async listPrefix(table: LakeTable, prefix: string, signal?: AbortSignal): Promise<LakeObject[]> {
     const out: LakeObject[] = [];
-    let token: string | undefined;
-    do {
+    let marker: string | undefined;
+    for (;;) {
       signal?.throwIfAborted();
-      const page = await this.opts.s3.send(new ListObjectsV2Command({ Bucket: this.opts.bucket, Prefix: prefix, ContinuationToken: token }), { abortSignal: signal });
-      for (const o of page.Contents ?? []) {
+      const page = await this.opts.s3.send(new ListObjectsCommand({ Bucket: this.opts.bucket, Prefix: prefix, Marker: marker }), { abortSignal: signal });
+      const contents = page.Contents ?? [];
+      for (const o of contents) {
         const obj = o.Key ? this.objectOf(table, o.Key, o.ETag ?? '', o.Size ?? 0) : null;
         if (obj) out.push(obj);
       }
-      token = page.IsTruncated ? page.NextContinuationToken : undefined;
-    } while (token);
-    return out;
+      const last = page.NextMarker ?? contents[contents.length - 1]?.Key;
+      if (!page.IsTruncated || !last) return out;
+      marker = last;
+    }
   }
 
   /**

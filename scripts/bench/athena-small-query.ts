@@ -20,7 +20,7 @@
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { GetObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, ListObjectsCommand, type S3Client } from '@aws-sdk/client-s3';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { runAthenaQuery } from '../../functions/query-runner/athena-query';
 import { startAthenaEndpoint, type AthenaEndpoint } from '../../local/athena';
@@ -56,13 +56,15 @@ const answer = (rows: readonly (readonly unknown[])[]): string => JSON.stringify
 
 async function listKeys(s3: S3Client, prefix: string): Promise<{ key: string; size: number }[]> {
   const out: { key: string; size: number }[] = [];
-  let token: string | undefined;
-  do {
-    const page = await s3.send(new ListObjectsV2Command({ Bucket: BUCKET, Prefix: prefix, ContinuationToken: token }));
-    out.push(...(page.Contents ?? []).filter((o) => o.Key!.endsWith('.parquet')).map((o) => ({ key: o.Key!, size: o.Size ?? 0 })));
-    token = page.NextContinuationToken;
-  } while (token);
-  return out;
+  // Version 1 with markers: s3rver's V2 continuation token needs DES, which OpenSSL 3 refuses (local/athena/catalog.ts).
+  let marker: string | undefined;
+  for (;;) {
+    const page = await s3.send(new ListObjectsCommand({ Bucket: BUCKET, Prefix: prefix, Marker: marker }));
+    const contents = page.Contents ?? [];
+    out.push(...contents.filter((o) => o.Key!.endsWith('.parquet')).map((o) => ({ key: o.Key!, size: o.Size ?? 0 })));
+    if (!page.IsTruncated || contents.length === 0) return out;
+    marker = contents[contents.length - 1]!.Key;
+  }
 }
 
 export async function benchAthenaSmallQuery(): Promise<BenchSuiteOutput> {
@@ -88,7 +90,9 @@ export async function benchAthenaSmallQuery(): Promise<BenchSuiteOutput> {
     const r = await runAthenaQuery(c, { sql }, POLL);
     return { ms: performance.now() - t, rows: r.rows, scanned: r.dataScannedBytes };
   };
+  const step = (what: string) => process.stderr.write(`athena-small-query: ${what}\n`);
   try {
+    step('writing the day');
     await writeClickstreamDay(s3, BUCKET, { batchesPerHour: BATCHES_PER_HOUR, eventsPerBatch: EVENTS_PER_BATCH });
     const rawObjects = await listKeys(s3, 'tables/clickstream_events/');
     const partialObjects = await listKeys(s3, 'tables/clickstream_partials/');
@@ -113,6 +117,7 @@ export async function benchAthenaSmallQuery(): Promise<BenchSuiteOutput> {
       if (got !== want) throw new Error(`${what} answered ${got}, expected ${want}`);
     };
 
+    step('fresh endpoints');
     // Fresh day: the first query of a new endpoint (its worker started), nothing cached.
     const freshDay = await endpoint(true);
     const dayFirst = await query(freshDay.client, DAY_SQL);
@@ -131,6 +136,7 @@ export async function benchAthenaSmallQuery(): Promise<BenchSuiteOutput> {
     const viewUnbounded = await query(watched.client, VIEW_UNBOUNDED_SQL);
     check('view with window_start range', viewRange.rows, answer(viewBounded.rows));
     check('view without partition bound', viewUnbounded.rows, answer(viewBounded.rows));
+    step('warm runs');
     const samples: Record<'watched' | 'listing' | 'floor' | 'unpruned' | 'viewRange' | 'viewBounded' | 'viewUnbounded', number[]> = {
       watched: [], listing: [], floor: [], unpruned: [], viewRange: [], viewBounded: [], viewUnbounded: [],
     };
