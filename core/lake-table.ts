@@ -173,6 +173,12 @@ export interface LakeView {
    * so by pushing the predicate through; the local engine applies it at listing).
    */
   readonly keepsPartitions: boolean;
+  /**
+   * A timestamp column of the view whose value (UTC) lies in its row's own dt/hour partition
+   * (with keepsPartitions): a range on it bounds the partitions too, so the local engine reads
+   * only those the range can touch. Trino cannot derive that; on Athena bound dt/hour as well.
+   */
+  readonly partitionTime?: string;
 }
 
 /** dt and hour as view columns. */
@@ -269,7 +275,9 @@ export function aggregateView(p: Pipeline, a: Aggregate): LakeView {
     `SELECT ${[...keys.map((k) => `m.${k}`), ...outer, closed, 'm.dt', 'm.hour'].join(', ')}\n` +
     `FROM (\n  SELECT ${[...partitionKeys, ...inner].join(', ')}\n  FROM ${from}\n  GROUP BY ${partitionKeys.join(', ')}\n) m` +
     (joins.length > 0 ? `\n${joins.join('\n')}` : '');
-  return { database: p.database, name: a.view, pipeline: p.name, sql, columns, keepsPartitions: win.keepsPartitions };
+  return { database: p.database, name: a.view, pipeline: p.name, sql, columns, keepsPartitions: win.keepsPartitions,
+    // Every partial of a window lies in the partition of its window_start (core/process-batch.ts).
+    ...(win.keepsPartitions ? { partitionTime: 'window_start' } : {}) };
 }
 
 /** Every aggregate view of the pipeline, in definition order. */

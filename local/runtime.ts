@@ -217,7 +217,8 @@ export async function startLocalRuntime(opts: LocalRuntimeOptions): Promise<Loca
     if (trino) started.push(trino);
     const athena: AthenaEndpoint = await startAthenaEndpoint({
       port: opts.ports?.athena ?? DEFAULT_ATHENA_PORT,
-      s3: { endpoint: services.s3!.endpoint, bucket: DEFAULT_LAKE_BUCKET },
+      // The emulator's change reports keep the endpoint's object index: queries list nothing.
+      s3: { endpoint: services.s3!.endpoint, bucket: DEFAULT_LAKE_BUCKET, emulator: services.s3! },
       pipelines: opts.pipelines,
       dataDir: path.join(dataDir, 'athena'),
       ...(trino ? { trino: { endpoint: trino.endpoint } } : {}),

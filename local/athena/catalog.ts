@@ -3,7 +3,7 @@
  * the pipeline definitions (the same LakeTable objects that drive the Glue
  * tables in CDK), and the lake objects behind each table.
  *
- * DuckDB here has no httpfs, so objects are listed with ListObjectsV2, pruned
+ * DuckDB here has no httpfs, so objects are listed with ListObjects, pruned
  * by partition before anything is read, downloaded once into a local cache
  * keyed by key + ETag, and exposed as a DuckDB view over read_parquet /
  * read_json of the cached files.
@@ -11,7 +11,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { GetObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, ListObjectsCommand, type S3Client } from '@aws-sdk/client-s3';
 import { aggregateViews, formatExtension, FROM_COLUMN, lakeTables, type LakeColumn, type LakeTable, type LakeView, type Pipeline } from '../../core';
 import type { PartitionKey, PartitionPredicate } from './query-plan';
 
@@ -98,11 +98,27 @@ export interface LakeReaderOptions {
   readonly bucket: string;
   /** Local directory for downloaded objects. */
   readonly cacheDir: string;
+  /**
+   * Where the S3 emulator keeps an object's bytes on this machine (local/services/s3.ts
+   * s3ObjectFile), to copy instead of GetObject; null or absent: GetObject. A copy whose MD5
+   * is not the listed ETag (rewritten meanwhile, or a multipart ETag) is fetched with GetObject.
+   */
+  readonly objectFile?: (key: string) => string | null;
 }
+
+/** Objects fetched at once (the S3 emulator answers in parallel; the copies are small). */
+const FETCH_CONCURRENCY = 16;
 
 /** Lists, prunes, fetches and exposes lake objects to DuckDB. */
 export class LakeReader {
+  /** Cache files known whole, with their size: a query re-reading them needs no stat. */
+  private readonly cached = new Map<string, number>();
+
   constructor(private readonly opts: LakeReaderOptions) {}
+
+  get bucket(): string {
+    return this.opts.bucket;
+  }
 
   /** What tableRelationSql needs to rebuild `"$path"` from the files this reader fetched. */
   get pathColumn(): PathColumn {
@@ -114,31 +130,45 @@ export class LakeReader {
     return `s3://${this.opts.bucket}/${obj.key}`;
   }
 
-  /** Objects of a table in the partitions `keep` accepts (all when null). One ListObjectsV2 walk; nothing is read. */
+  /**
+   * The data object a key is in `table`, or null: the format's extension, a dt=/hour= partition,
+   * and not hidden (Athena, like Hive, skips names starting with '_' or '.': compaction stages there).
+   */
+  objectOf(table: LakeTable, key: string, etag: string, size: number): LakeObject | null {
+    if (!key.startsWith(table.location) || !key.endsWith(formatExtension(table.format))) return null;
+    const name = key.slice(key.lastIndexOf('/') + 1);
+    if (name.startsWith('_') || name.startsWith('.')) return null;
+    const m = PARTITION_PATH.exec(key.slice(table.location.length - 1));
+    if (!m) return null;
+    return { key, etag: etag.replace(/"/g, ''), size, partition: { dt: m[1]!, hour: Number(m[2]) } };
+  }
+
+  /** Objects of a table in the partitions `keep` accepts (all when null). One listing of the table; nothing is read. */
   async list(table: LakeTable, keep: PartitionPredicate | null, signal?: AbortSignal): Promise<LakeObject[]> {
+    return (await this.listPrefix(table, table.location, signal)).filter((o) => !keep || keep(o.partition));
+  }
+
+  /**
+   * ListObjects (version 1) with markers rather than ListObjectsV2: s3rver 3.7 makes V2's
+   * continuation token with DES, which OpenSSL 3 (Node 17+) refuses, so a V2 listing of more
+   * than 1,000 keys fails with InternalError there. S3 answers both alike (API reference,
+   * ListObjects: without a delimiter, the next marker is the last key returned).
+   */
+  private async listPrefix(table: LakeTable, prefix: string, signal?: AbortSignal): Promise<LakeObject[]> {
     const out: LakeObject[] = [];
-    const ext = formatExtension(table.format);
-    let token: string | undefined;
-    do {
+    let marker: string | undefined;
+    for (;;) {
       signal?.throwIfAborted();
-      const page = await this.opts.s3.send(
-        new ListObjectsV2Command({ Bucket: this.opts.bucket, Prefix: table.location, ContinuationToken: token }),
-        { abortSignal: signal },
-      );
-      for (const o of page.Contents ?? []) {
-        if (!o.Key || !o.Key.endsWith(ext)) continue;
-        // Athena (Hive) skips objects whose name starts with '_' or '.': so do we (compaction stages there).
-        const name = o.Key.slice(o.Key.lastIndexOf('/') + 1);
-        if (name.startsWith('_') || name.startsWith('.')) continue;
-        const m = PARTITION_PATH.exec(o.Key.slice(table.location.length - 1));
-        if (!m) continue;
-        const partition = { dt: m[1]!, hour: Number(m[2]) };
-        if (keep && !keep(partition)) continue;
-        out.push({ key: o.Key, etag: (o.ETag ?? '').replace(/"/g, ''), size: o.Size ?? 0, partition });
+      const page = await this.opts.s3.send(new ListObjectsCommand({ Bucket: this.opts.bucket, Prefix: prefix, Marker: marker }), { abortSignal: signal });
+      const contents = page.Contents ?? [];
+      for (const o of contents) {
+        const obj = o.Key ? this.objectOf(table, o.Key, o.ETag ?? '', o.Size ?? 0) : null;
+        if (obj) out.push(obj);
       }
-      token = page.IsTruncated ? page.NextContinuationToken : undefined;
-    } while (token);
-    return out;
+      const last = page.NextMarker ?? contents[contents.length - 1]?.Key;
+      if (!page.IsTruncated || !last) return out;
+      marker = last;
+    }
   }
 
   /**
@@ -150,20 +180,52 @@ export class LakeReader {
     const dir = path.join(this.opts.cacheDir, this.opts.bucket, path.dirname(obj.key));
     const tag = createHash('sha256').update(obj.etag).digest('hex').slice(0, 16);
     const file = path.join(dir, `${tag}--${path.basename(obj.key)}`);
+    if (this.cached.get(file) === obj.size) return file;
     try {
       const st = await fs.stat(file);
-      if (st.size === obj.size) return file;
+      if (st.size === obj.size) {
+        this.cached.set(file, st.size);
+        return file;
+      }
     } catch {
       // not cached yet
     }
     await fs.mkdir(dir, { recursive: true });
-    const res = await this.opts.s3.send(new GetObjectCommand({ Bucket: this.opts.bucket, Key: obj.key, IfMatch: obj.etag ? `"${obj.etag}"` : undefined }), { abortSignal: signal });
-    const bytes = await res.Body!.transformToByteArray();
+    let bytes: Uint8Array | undefined;
+    const local = this.opts.objectFile?.(obj.key);
+    if (local) {
+      try {
+        const b = await fs.readFile(local);
+        if (b.length === obj.size && createHash('md5').update(b).digest('hex') === obj.etag) bytes = b;
+      } catch {
+        // gone or unreadable: ask S3
+      }
+    }
+    if (!bytes) {
+      const res = await this.opts.s3.send(new GetObjectCommand({ Bucket: this.opts.bucket, Key: obj.key, IfMatch: obj.etag ? `"${obj.etag}"` : undefined }), { abortSignal: signal });
+      bytes = await res.Body!.transformToByteArray();
+    }
     // Unique per download: two queries may fetch the same object in the same millisecond.
     const tmp = `${file}.${process.pid}.${randomUUID()}.part`;
     await fs.writeFile(tmp, bytes);
     await fs.rename(tmp, file);
+    this.cached.set(file, bytes.length);
     return file;
+  }
+
+  /** fetch() of many objects, a few at a time; paths in the objects' order. */
+  async fetchAll(objects: readonly LakeObject[], signal?: AbortSignal): Promise<string[]> {
+    const out = new Array<string>(objects.length);
+    let next = 0;
+    const lane = async (): Promise<void> => {
+      while (next < objects.length) {
+        const i = next++;
+        signal?.throwIfAborted();
+        out[i] = await this.fetch(objects[i]!, signal);
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(FETCH_CONCURRENCY, objects.length) }, lane));
+    return out;
   }
 }
 

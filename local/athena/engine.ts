@@ -1,19 +1,27 @@
 /**
  * Runs one Athena statement on a sandboxed in-memory DuckDB: classify, translate,
  * parse (DuckDB's parser), resolve tables against the catalog, prune and fetch
- * lake objects, create the views, execute, format.
+ * lake objects, point the table views at them, execute, stream the result.
  *
- * Each running query has a sandboxed DuckDB instance (sandbox.ts) to itself,
- * taken warm from a pool and given back with its catalog detached: its views
- * see exactly the partitions this query needs, and cancelling (interrupt) or
- * failing one query cannot disturb another. Every parse tree passes the
- * allow-list (sql-guard.ts) first; results are read chunk by chunk and stop
- * at the row/byte caps; a query past its time limit is interrupted.
+ * The engine stays warm between queries. Each running query has a sandboxed
+ * DuckDB instance (sandbox.ts) to itself, taken from a pool, so cancelling
+ * (interrupt) or failing one query cannot disturb another; an instance keeps
+ * its catalog (a view per table and aggregate view) between queries, and a
+ * query only redefines the table views it reads whose objects changed. Which
+ * objects a table holds comes from the lake index (lake-index.ts: kept by the
+ * S3 emulator's change reports, or listed per query), the column types of each
+ * file and the `_from` of each compacted file are read once per file, and
+ * DuckDB caches Parquet metadata. After every query the instance's catalog is
+ * checked to be exactly what the engine made of it, or the instance is closed.
+ * Every parse tree passes the allow-list (sql-guard.ts) first; results are read
+ * chunk by chunk into the sink and stop at the row/byte caps; a query past its
+ * time limit is interrupted.
  */
 import type { DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
 import { COMPACTED_PREFIX, FROM_COLUMN, type LakeTable, type LakeView } from '../../core';
-import { describeFilesSql, emptyRelationSql, hiveTypeName, quoteIdent, quoteString, tableRelationSql, type CatalogDatabase, type LakeObject, type LakeReader } from './catalog';
-import { planFromParseTree, type PartitionPredicate, type QueryPlan } from './query-plan';
+import { duckdbType, emptyRelationSql, hiveTypeName, quoteIdent, quoteString, tableRelationSql, type CatalogDatabase, type LakeObject, type LakeReader, type PathColumn, type SourceTypes } from './catalog';
+import { LakeIndex } from './lake-index';
+import { partitionsOfTimeRange, planFromParseTree, type PartitionPredicate, type QueryPlan, type TableReference } from './query-plan';
 import { columnInfo, formatValue, stringColumn, type ColumnInfo } from './result-format';
 import { openSandboxedDuckDB, SandboxPool, type SandboxOptions } from './sandbox';
 import { guardParseTree, GuardViolation } from './sql-guard';
@@ -22,15 +30,30 @@ import { AthenaQueryError, classifyStatement, lineColumn, tokenize, translateSql
 /** The one data catalog, as Athena names it. */
 export const CATALOG = 'awsdatacatalog';
 
+type Row = readonly (string | null)[];
+
 export interface QueryOutcome {
   readonly columns: readonly ColumnInfo[];
-  readonly rows: readonly (readonly (string | null)[])[];
+  readonly rows: readonly Row[];
   /** SELECT results start with a header row in GetQueryResults and the CSV; SHOW/DESCRIBE results do not. */
   readonly headerRow: boolean;
   /** Bytes of lake objects read. */
   readonly dataScannedBytes: number;
   readonly statementType: 'DML' | 'UTILITY';
   readonly substatementType: string;
+}
+
+/** What the endpoint keeps of a successful query; the rows went to a ResultSink. */
+export type QuerySummary = Omit<QueryOutcome, 'rows'> & {
+  readonly rowCount: number;
+  /** Lake objects the query read (the table views' files), for tests and the benchmark. */
+  readonly objectsRead: number;
+};
+
+/** Where a query's result goes as it is read: the columns once, then the rows chunk by chunk. */
+export interface ResultSink {
+  start(columns: readonly ColumnInfo[], headerRow: boolean): void | Promise<void>;
+  rows(rows: readonly Row[]): void | Promise<void>;
 }
 
 export interface RunOptions {
@@ -55,7 +78,7 @@ export interface EngineOptions {
   readonly sandbox: SandboxOptions;
   readonly limits: QueryLimits;
   /**
-   * 'pooled': sandboxed instances stay open between queries (one per running query).
+   * 'pooled': sandboxed instances stay open between queries (one per running query), catalog kept.
    * 'per-query': a new instance per query, closed after it (the benchmark's A/B baseline).
    * @default 'pooled'
    */
@@ -69,17 +92,47 @@ export class QueryCancelled extends Error {
   }
 }
 
+/** What the engine made of an instance's catalog, to redefine only what changed and to check it after each query. */
+interface InstanceCatalog {
+  /** Table view → the SELECT it is defined as now. */
+  readonly relations: Map<string, string>;
+  /** Digest of every view's definition and the counts of other objects, as the engine left them. */
+  digest: string;
+}
+
+/** Where Trino would report a table (its qualified name) in a view key. */
+const viewKey = (db: string, name: string): string => `${CATALOG}.${quoteIdent(db)}.${quoteIdent(name)}`;
+
+/** The catalog's fingerprint: every view's text, and any database or table a query should never leave. */
+const CATALOG_DIGEST_SQL =
+  "SELECT (SELECT count(*) FROM duckdb_databases() WHERE NOT internal AND database_name NOT IN ('memory', '" + CATALOG + "')) || ':' || " +
+  "(SELECT count(*) FROM duckdb_tables()) || ':' || " +
+  "(SELECT count(*) || ':' || coalesce(md5(string_agg(database_name || '.' || schema_name || '.' || view_name || '=' || sql, chr(10) ORDER BY database_name, schema_name, view_name)), '') FROM duckdb_views() WHERE NOT internal)";
+
 export class AthenaQueryEngine {
   private readonly pool: SandboxPool | undefined;
   private openedUnpooled = 0;
+  private readonly index: LakeIndex;
+  private readonly catalogs = new WeakMap<DuckDBInstance, InstanceCatalog>();
+  /** Per view: its translated SQL and the tables it reads. */
+  private readonly viewPlans = new Map<LakeView, { sql: string; tables: LakeTable[] }>();
+  /** Per cached Parquet file: a fingerprint of its schema (parquet_schema). */
+  private readonly schemaOf = new Map<string, string>();
+  /** Per set of schema fingerprints: DuckDB's union_by_name column types. */
+  private readonly typesOf = new Map<string, SourceTypes>();
+  /** Per cached compacted file: the objects its `_from` names. */
+  private readonly fromOf = new Map<string, readonly string[]>();
 
   constructor(
     private readonly catalog: ReadonlyMap<string, CatalogDatabase>,
     private readonly lake: LakeReader,
     private readonly options: EngineOptions,
+    /** The lake's objects per table; by default listed per query (not watched). */
+    index?: LakeIndex,
   ) {
     // As many idle instances as the endpoint runs queries at once by default (server.ts maxConcurrentQueries).
     this.pool = options.instances === 'per-query' ? undefined : new SandboxPool(options.sandbox, 4);
+    this.index = index ?? new LakeIndex(lake, [...catalog.values()].flatMap((d) => [...d.tables.values()]), false);
   }
 
   /** DuckDB instances this engine has opened (one per query when not pooled). */
@@ -87,19 +140,42 @@ export class AthenaQueryEngine {
     return this.pool?.opened ?? this.openedUnpooled;
   }
 
+  /** Lake listings made so far (watched: one per table; else one per table a query reads). */
+  get listings(): number {
+    return this.index.listings;
+  }
+
   /** Closes the idle instances; a query still running closes its own when it ends. */
   close(): void {
     this.pool?.close();
   }
 
-  /** Runs one statement within the time limit; past it, fails with EXCEEDED_TIME_LIMIT. */
+  /** Runs one statement and returns its rows (tests, the Trino engine's SHOW/DESCRIBE). */
   async run(source: string, opts: RunOptions): Promise<QueryOutcome> {
+    let columns: readonly ColumnInfo[] = [];
+    let headerRow = true;
+    const rows: Row[] = [];
+    const summary = await this.stream(source, opts, {
+      start: (c, h) => {
+        columns = c;
+        headerRow = h;
+      },
+      rows: (r) => {
+        rows.push(...r);
+      },
+    });
+    const { rowCount: _rows, objectsRead: _objects, ...rest } = summary;
+    return { ...rest, columns, headerRow, rows };
+  }
+
+  /** Runs one statement within the time limit, its result into `sink`; past the limit, fails with EXCEEDED_TIME_LIMIT. */
+  async stream(source: string, opts: RunOptions, sink: ResultSink): Promise<QuerySummary> {
     const { timeoutMs } = this.options.limits;
     const timer = new AbortController();
     const timeout = setTimeout(() => timer.abort(), timeoutMs);
     const signal = opts.signal ? AbortSignal.any([opts.signal, timer.signal]) : timer.signal;
     try {
-      return await this.runStatement(source, { ...opts, signal });
+      return await this.runStatement(source, { ...opts, signal }, sink);
     } catch (err) {
       if (timer.signal.aborted && !opts.signal?.aborted) {
         throw new AthenaQueryError('EXCEEDED_TIME_LIMIT', `Query exceeded the local Athena endpoint's maximum execution time of ${(timeoutMs / 1000).toFixed(2)}s (queryTimeoutMs)`);
@@ -110,8 +186,13 @@ export class AthenaQueryEngine {
     }
   }
 
-  private async runStatement(source: string, opts: RunOptions): Promise<QueryOutcome> {
+  private async runStatement(source: string, opts: RunOptions, sink: ResultSink): Promise<QuerySummary> {
     const stmt = classifyStatement(source);
+    const utility = async (substatement: string, column: string, rows: string[][]): Promise<QuerySummary> => {
+      await sink.start([stringColumn(column)], false);
+      await sink.rows(rows);
+      return { columns: [stringColumn(column)], headerRow: false, dataScannedBytes: 0, statementType: 'UTILITY', substatementType: substatement, rowCount: rows.length, objectsRead: 0 };
+    };
     switch (stmt.kind) {
       case 'show-tables': {
         const dbName = stmt.database ?? opts.database;
@@ -132,7 +213,7 @@ export class AthenaQueryEngine {
         return utility('DESCRIBE', 'col_name', rows);
       }
       case 'query':
-        return this.query(source, opts);
+        return this.query(source, opts, sink);
     }
   }
 
@@ -151,15 +232,44 @@ export class AthenaQueryEngine {
     return rel;
   }
 
-  private async query(source: string, opts: RunOptions): Promise<QueryOutcome> {
+  private async acquire(): Promise<DuckDBInstance> {
+    if (this.pool) return this.pool.acquire();
+    this.openedUnpooled++;
+    return openSandboxedDuckDB(this.options.sandbox);
+  }
+
+  /** A new instance's catalog: every table an empty relation, every view defined over them. */
+  private async prepareCatalog(conn: DuckDBConnection, instance: DuckDBInstance): Promise<InstanceCatalog> {
+    const known = this.catalogs.get(instance);
+    if (known) return known;
+    const relations = new Map<string, string>();
+    // TimeZone = UTC and integer division are the sandbox's session defaults.
+    await conn.run(`ATTACH ':memory:' AS ${CATALOG}`);
+    for (const db of this.catalog.values()) {
+      await conn.run(`CREATE SCHEMA ${CATALOG}.${quoteIdent(db.name)}`);
+      for (const table of db.tables.values()) {
+        const sql = emptyRelationSql(table);
+        await conn.run(`CREATE VIEW ${viewKey(db.name, table.name)} AS ${sql}`);
+        relations.set(viewKey(db.name, table.name), sql);
+      }
+    }
+    for (const db of this.catalog.values()) {
+      await conn.run(`USE ${CATALOG}.${quoteIdent(db.name)}`);
+      for (const view of db.views.values()) await conn.run(`CREATE VIEW ${viewKey(db.name, view.name)} AS ${translateSql(view.sql).sql}`);
+    }
+    const cat: InstanceCatalog = { relations, digest: await catalogDigest(conn) };
+    this.catalogs.set(instance, cat);
+    return cat;
+  }
+
+  private async query(source: string, opts: RunOptions, sink: ResultSink): Promise<QuerySummary> {
     const translation = translateSql(source, opts.parameters ?? []);
-    if (!this.pool) this.openedUnpooled++;
-    const instance = this.pool ? await this.pool.acquire() : await openSandboxedDuckDB(this.options.sandbox);
+    const instance = await this.acquire();
     let conn: DuckDBConnection;
     try {
       conn = await instance.connect();
     } catch (err) {
-      this.pool?.release(instance, false);
+      this.release(instance, false);
       throw err;
     }
     // DuckDB clears an interrupt when a statement starts, so one that lands between statements is repeated until the query ends.
@@ -169,61 +279,37 @@ export class AthenaQueryEngine {
       interrupting ??= setInterval(() => conn.interrupt(), 50);
     };
     opts.signal?.addEventListener('abort', onAbort);
+    let cat: InstanceCatalog | undefined = this.catalogs.get(instance);
     try {
       opts.signal?.throwIfAborted();
       const plan = await parse(conn, translation, source);
       const needs = this.resolve(plan, translation, source, opts.database);
       opts.signal?.throwIfAborted();
       // A view that keeps its base tables' partitions (core/lake-table.ts keepsPartitions) reads the
-      // partitions the query's dt/hour predicates on the view select, as Trino pushes them through;
-      // any other view reads its base tables whole.
-      for (const [view, viewPreds] of needs.views) {
-        const vt = translateSql(view.sql);
-        const vplan = await parse(conn, vt, view.sql);
-        for (const [table] of this.resolve(vplan, vt, view.sql, view.database).tables) {
-          needs.tables.set(table, [...(needs.tables.get(table) ?? []), ...(view.keepsPartitions ? viewPreds : [null])]);
-        }
+      // partitions the query's dt/hour predicates on the view select, as Trino pushes them through,
+      // narrowed further by a range on its partition-time column (partitionTime); any other view
+      // reads its base tables whole.
+      for (const [view, refs] of needs.views) {
+        const vp = await this.viewPlan(conn, view);
+        const preds = refs.map((r) => (view.keepsPartitions ? viewPartitions(view, r) : null));
+        for (const table of vp.tables) needs.tables.set(table, [...(needs.tables.get(table) ?? []), ...preds]);
       }
+      cat = await this.prepareCatalog(conn, instance);
       let scanned = 0;
+      let objectsRead = 0;
       const path = /"\$path"/i.test(translation.sql) ? this.lake.pathColumn : null;
-      // TimeZone = UTC and integer division are the sandbox's session defaults.
-      await conn.run(`ATTACH ':memory:' AS ${CATALOG}`);
-      for (const db of this.catalog.values()) {
-        await conn.run(`CREATE SCHEMA ${CATALOG}.${quoteIdent(db.name)}`);
-        for (const table of db.tables.values()) {
-          const preds = needs.tables.get(table);
-          let relation: string;
-          if (!preds) relation = emptyRelationSql(table, path !== null);
-          else {
-            const keep: PartitionPredicate | null = preds.includes(null) ? null : (p) => preds.some((f) => f!(p));
-            let objects = await this.lake.list(table, keep, opts.signal);
-            const files: string[] = [];
-            if (table.filesName) {
-              const current = await this.currentObjects(conn, objects, opts.signal);
-              objects = current.objects;
-              files.push(...current.compactedFiles);
-              scanned += current.compactedBytes;
-            }
-            for (const o of objects) {
-              files.push(await this.lake.fetch(o, opts.signal));
-              scanned += o.size;
-            }
-            const sourceTypes = new Map<string, string>();
-            if (files.length > 0) {
-              const d = await conn.runAndReadAll(describeFilesSql(table, files));
-              for (const [name, type] of d.getRows()) sourceTypes.set(String(name).toLowerCase(), String(type));
-            }
-            relation = tableRelationSql(table, files, sourceTypes, path);
-          }
-          await conn.run(`CREATE VIEW ${CATALOG}.${quoteIdent(db.name)}.${quoteIdent(table.name)} AS ${relation}`);
-        }
+      let changed = false;
+      for (const [table, preds] of needs.tables) {
+        const r = await this.tableRelation(conn, table, preds.includes(null) ? null : (p) => preds.some((f) => f!(p)), path, opts.signal);
+        scanned += r.scanned;
+        objectsRead += r.objects;
+        const key = viewKey(table.database, table.name);
+        if (cat.relations.get(key) === r.sql) continue;
+        await conn.run(`CREATE OR REPLACE VIEW ${key} AS ${r.sql}`);
+        cat.relations.set(key, r.sql);
+        changed = true;
       }
-      for (const db of this.catalog.values()) {
-        await conn.run(`USE ${CATALOG}.${quoteIdent(db.name)}`);
-        for (const view of db.views.values()) {
-          await conn.run(`CREATE VIEW ${CATALOG}.${quoteIdent(db.name)}.${quoteIdent(view.name)} AS ${translateSql(view.sql).sql}`);
-        }
-      }
+      if (changed) cat.digest = await catalogDigest(conn);
       if (this.catalog.has(opts.database.toLowerCase())) await conn.run(`USE ${CATALOG}.${quoteIdent(opts.database.toLowerCase())}`);
       // An abort from here on interrupts the statement; one that came while nothing ran is seen now.
       opts.signal?.throwIfAborted();
@@ -233,62 +319,150 @@ export class AthenaQueryEngine {
       const result = await conn.stream(translation.sql).catch(fail);
       const types = result.columnTypes();
       const names = plan.columnNames && plan.columnNames.length === types.length ? plan.columnNames : result.columnNames().map((n) => n.toLowerCase());
+      const columns = names.map((n, i) => columnInfo(n, types[i]!));
+      await sink.start(columns, true);
       const { maxResultRows, maxResultBytes } = this.options.limits;
-      const rows: (string | null)[][] = [];
+      let rowCount = 0;
       let bytes = 0;
       for (;;) {
         const chunk = await result.fetchChunk().catch(fail);
         if (!chunk || chunk.rowCount === 0) break;
         opts.signal?.throwIfAborted();
+        const rows: Row[] = [];
         for (const r of chunk.getRows()) {
           const row = r.map((v, i) => formatValue(v, types[i]!));
           for (const v of row) bytes += v === null ? 1 : v.length + 1;
           rows.push(row);
         }
-        if (rows.length > maxResultRows) {
+        rowCount += rows.length;
+        if (rowCount > maxResultRows) {
           throw new AthenaQueryError('EXCEEDED_OUTPUT_SIZE_LIMIT', `Query result exceeds the local Athena endpoint's limit of ${maxResultRows} rows (maxResultRows); add a LIMIT or aggregate`);
         }
         if (bytes > maxResultBytes) {
           throw new AthenaQueryError('EXCEEDED_OUTPUT_SIZE_LIMIT', `Query result exceeds the local Athena endpoint's limit of ${maxResultBytes} bytes (maxResultBytes); add a LIMIT or select fewer columns`);
         }
+        await sink.rows(rows);
       }
-      return { columns: names.map((n, i) => columnInfo(n, types[i]!)), rows, headerRow: true, dataScannedBytes: scanned, statementType: 'DML', substatementType: 'SELECT' };
+      return { columns, headerRow: true, dataScannedBytes: scanned, statementType: 'DML', substatementType: 'SELECT', rowCount, objectsRead };
     } catch (err) {
       if (opts.signal?.aborted) throw new QueryCancelled();
       throw err;
     } finally {
       opts.signal?.removeEventListener('abort', onAbort);
       clearInterval(interrupting);
+      let clean = false;
+      if (this.pool && cat) {
+        // Nothing a query may run changes the catalog (the allow-list admits no DDL); this shows it did not.
+        clean = await catalogDigest(conn).then((d) => d === cat!.digest, () => false);
+      } else if (this.pool) clean = await catalogAbsent(conn);
       conn.closeSync();
-      if (this.pool) this.pool.release(instance, await detachCatalog(instance));
-      else instance.closeSync();
+      this.release(instance, clean);
     }
+  }
+
+  private release(instance: DuckDBInstance, clean: boolean): void {
+    if (this.pool) {
+      if (!clean) this.catalogs.delete(instance);
+      this.pool.release(instance, clean);
+    } else instance.closeSync();
+  }
+
+  /** A view's translated SQL and the lake tables it reads, once per view. */
+  private async viewPlan(conn: DuckDBConnection, view: LakeView): Promise<{ sql: string; tables: LakeTable[] }> {
+    let vp = this.viewPlans.get(view);
+    if (!vp) {
+      const vt = translateSql(view.sql);
+      const plan = await parse(conn, vt, view.sql);
+      vp = { sql: vt.sql, tables: [...this.resolve(plan, vt, view.sql, view.database).tables.keys()] };
+      this.viewPlans.set(view, vp);
+    }
+    return vp;
+  }
+
+  /** The SELECT a table's view is for this query: the current objects of the partitions `keep` accepts. */
+  private async tableRelation(
+    conn: DuckDBConnection,
+    table: LakeTable,
+    keep: PartitionPredicate | null,
+    path: PathColumn | null,
+    signal?: AbortSignal,
+  ): Promise<{ sql: string; scanned: number; objects: number }> {
+    let objects = await this.index.objects(table, keep, signal);
+    const files: string[] = [];
+    let scanned = 0;
+    if (table.filesName) {
+      const current = await this.currentObjects(conn, table, objects, signal);
+      objects = current.objects;
+      files.push(...current.compactedFiles);
+      scanned += current.compactedBytes;
+    }
+    files.push(...(await this.lake.fetchAll(objects, signal)));
+    for (const o of objects) scanned += o.size;
+    const types = await this.sourceTypes(conn, table, files);
+    return { sql: tableRelationSql(table, files, types, path), scanned, objects: files.length };
+  }
+
+  /**
+   * Column types of a file set as DuckDB's union_by_name reads them. Each file's schema is
+   * fingerprinted once (parquet_schema), and each set of fingerprints DESCRIBEd once, on one
+   * file per fingerprint: the union depends only on the schemas.
+   */
+  private async sourceTypes(conn: DuckDBConnection, table: LakeTable, files: readonly string[]): Promise<SourceTypes> {
+    if (files.length === 0) return new Map();
+    // NDJSON columns are declared (read_json columns=…), so their types are known without reading.
+    if (table.format !== 'parquet') return new Map(table.columns.map((c) => [c.name.toLowerCase(), c.type === 'timestamp' ? 'VARCHAR' : duckdbType(c.type)]));
+    const unknown = files.filter((f) => !this.schemaOf.has(f));
+    if (unknown.length > 0) {
+      const rows = (
+        await conn.runAndReadAll(
+          `SELECT file_name, list_sort(list(concat_ws(':', name, type, repetition_type, converted_type, CAST(logical_type AS VARCHAR), num_children, scale, precision))) FROM parquet_schema([${unknown.map(quoteString).join(', ')}]) GROUP BY file_name`,
+        )
+      ).getRows();
+      for (const [file, fields] of rows) this.schemaOf.set(String(file), JSON.stringify(String(fields)));
+    }
+    const reps = new Map<string, string>();
+    for (const f of files) {
+      const fp = this.schemaOf.get(f) ?? f;
+      if (!reps.has(fp)) reps.set(fp, f);
+    }
+    const key = [...reps.keys()].sort().join('\n');
+    let types = this.typesOf.get(key);
+    if (!types) {
+      const d = await conn.runAndReadAll(`DESCRIBE SELECT * FROM read_parquet([${[...reps.values()].map(quoteString).join(', ')}], union_by_name = true)`);
+      types = new Map(d.getRows().map(([name, type]) => [String(name).toLowerCase(), String(type)]));
+      this.typesOf.set(key, types);
+    }
+    return types;
   }
 
   /**
    * The objects of a compacted table that are current: all listed objects but
    * those a listed compacted object names in `_from` (the same rule as the
    * Glue current view, core/lake-table.ts currentView). Compacted objects are
-   * fetched here to read `_from`; they are returned as files, the rest as objects.
+   * fetched here to read `_from` (once per file); they are returned as files, the rest as objects.
    */
   private async currentObjects(
     conn: DuckDBConnection,
+    table: LakeTable,
     listed: readonly LakeObject[],
     signal?: AbortSignal,
   ): Promise<{ objects: LakeObject[]; compactedFiles: string[]; compactedBytes: number }> {
     const compacted = listed.filter((o) => o.key.slice(o.key.lastIndexOf('/') + 1).startsWith(COMPACTED_PREFIX));
     if (compacted.length === 0) return { objects: [...listed], compactedFiles: [], compactedBytes: 0 };
-    const fileOf = new Map<LakeObject, string>();
-    for (const o of compacted) fileOf.set(o, await this.lake.fetch(o, signal));
-    const list = `[${[...fileOf.values()].map(quoteString).join(', ')}]`;
-    const from = quoteIdent(FROM_COLUMN.name);
-    const hasFrom = (await conn.runAndReadAll(`DESCRIBE SELECT * FROM read_parquet(${list}, union_by_name = true)`)).getRows().some((r) => String(r[0]) === FROM_COLUMN.name);
-    const superseded = new Set<string>();
-    if (hasFrom) {
-      // Superseded compacted objects still count here, as in the Glue view: their sources stay hidden until retired.
-      const rows = (await conn.runAndReadAll(`SELECT DISTINCT ${from} FROM read_parquet(${list}, union_by_name = true) WHERE ${from} IS NOT NULL`)).getRows();
-      for (const [uri] of rows) superseded.add(String(uri));
+    const files = await this.lake.fetchAll(compacted, signal);
+    const unknown = files.filter((f) => !this.fromOf.has(f));
+    if (unknown.length > 0) {
+      const found = new Map<string, string[]>(unknown.map((f) => [f, []]));
+      const from = quoteIdent(FROM_COLUMN.name);
+      if ((await this.sourceTypes(conn, table, unknown)).has(FROM_COLUMN.name)) {
+        const rows = (await conn.runAndReadAll(`SELECT DISTINCT filename, ${from} FROM read_parquet([${unknown.map(quoteString).join(', ')}], union_by_name = true, filename = true) WHERE ${from} IS NOT NULL`)).getRows();
+        for (const [file, uri] of rows) found.get(String(file))?.push(String(uri));
+      }
+      for (const [f, uris] of found) this.fromOf.set(f, uris);
     }
+    // Superseded compacted objects still count here, as in the Glue view: their sources stay hidden until retired.
+    const superseded = new Set(files.flatMap((f) => this.fromOf.get(f) ?? []));
+    const fileOf = new Map(compacted.map((o, i) => [o, files[i]!]));
     const current = listed.filter((o) => !superseded.has(this.lake.uriOf(o)));
     return {
       objects: current.filter((o) => !fileOf.has(o)),
@@ -297,10 +471,10 @@ export class AthenaQueryEngine {
     };
   }
 
-  /** Lake tables and views a plan reads, with the partition predicates of each reference (null = all partitions). */
-  private resolve(plan: GuardedPlan, translation: Translation, source: string, database: string): { tables: Map<LakeTable, (PartitionPredicate | null)[]>; views: Map<LakeView, (PartitionPredicate | null)[]> } {
+  /** Lake tables and views a plan reads, with the partition predicates of each table reference (null = all partitions) and the view references. */
+  private resolve(plan: GuardedPlan, translation: Translation, source: string, database: string): { tables: Map<LakeTable, (PartitionPredicate | null)[]>; views: Map<LakeView, TableReference[]> } {
     const tables = new Map<LakeTable, (PartitionPredicate | null)[]>();
-    const views = new Map<LakeView, (PartitionPredicate | null)[]>();
+    const views = new Map<LakeView, TableReference[]>();
     for (const ref of plan.tables) {
       const schema = ref.schema.toLowerCase();
       const name = ref.table.toLowerCase();
@@ -313,15 +487,40 @@ export class AthenaQueryEngine {
       const table = db.tables.get(name);
       const view = db.views.get(name);
       if (table) tables.set(table, [...(tables.get(table) ?? []), ref.partitions]);
-      else if (view) views.set(view, [...(views.get(view) ?? []), ref.partitions]);
+      else if (view) views.set(view, [...(views.get(view) ?? []), ref]);
       else throw new AthenaQueryError('TABLE_NOT_FOUND', `Table '${CATALOG}.${db.name}.${name}' does not exist`, at);
     }
     return { tables, views };
   }
 }
 
-function utility(substatement: string, column: string, rows: string[][]): QueryOutcome {
-  return { columns: [stringColumn(column)], rows, headerRow: false, dataScannedBytes: 0, statementType: 'UTILITY', substatementType: substatement };
+/**
+ * The partitions of its base tables a reference to a partition-keeping view needs: those its
+ * dt/hour predicates select, and of those, the ones a range on the view's partition-time
+ * column can touch. Null: all.
+ */
+function viewPartitions(view: LakeView, ref: TableReference): PartitionPredicate | null {
+  const range = view.partitionTime ? ref.timeRanges.get(view.partitionTime.toLowerCase()) : undefined;
+  const byTime = range ? partitionsOfTimeRange(range) : null;
+  const byPartition = ref.partitions;
+  if (byTime && byPartition) return (p) => byPartition(p) && byTime(p);
+  return byTime ?? byPartition;
+}
+
+async function catalogDigest(conn: DuckDBConnection): Promise<string> {
+  return String((await conn.runAndReadAll(CATALOG_DIGEST_SQL)).getRows()[0]![0]);
+}
+
+/** An instance that never got a catalog (the query failed before): clean when nothing was made on it. */
+async function catalogAbsent(conn: DuckDBConnection): Promise<boolean> {
+  try {
+    const left = await conn.runAndReadAll(
+      "SELECT (SELECT count(*) FROM duckdb_databases() WHERE NOT internal AND database_name <> 'memory') + (SELECT count(*) FROM duckdb_views() WHERE NOT internal) + (SELECT count(*) FROM duckdb_tables())",
+    );
+    return Number(left.getRows()[0]![0]) === 0;
+  } catch {
+    return false;
+  }
 }
 
 /** Hive's SHOW TABLES pattern: `*` any characters, `|` alternatives, case-insensitive. */

@@ -13,6 +13,7 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { QueryCancelled } from './engine';
+import type { LakeChange } from './lake-index';
 import type { FromWorker, QuerySummary, ToWorker, WorkerInit } from './query-worker';
 import { AthenaQueryError } from './sql-translate';
 
@@ -67,6 +68,17 @@ export class QueryHost {
   /** Process id of the current worker (tests). */
   get pid(): number | undefined {
     return this.child?.pid;
+  }
+
+  /**
+   * Objects of the lake stored or removed (WorkerInit.watchedLake), sent on the channel the
+   * queries take, so a query sent after them is planned with them. Without a worker there is
+   * nothing to tell: the next worker lists the lake afresh.
+   */
+  notify(changes: readonly LakeChange[]): void {
+    const child = this.child;
+    if (!child || !child.connected || changes.length === 0) return;
+    child.send({ type: 'changes', changes } satisfies ToWorker);
   }
 
   /** Runs a query in the worker, which also writes its result object and result pages. */

@@ -28,6 +28,18 @@ export interface TableReference {
   readonly location: number;
   /** Partitions this reference needs; null = all. */
   readonly partitions: PartitionPredicate | null;
+  /**
+   * Bounds the WHERE conjuncts put on columns of this reference compared with timestamp
+   * constants, by lower-cased column name. The engine turns the bound of a view's
+   * partition-time column (core/lake-table.ts LakeView.partitionTime) into partitions.
+   */
+  readonly timeRanges: ReadonlyMap<string, TimeRange>;
+}
+
+/** A range of instants, epoch milliseconds (UTC); an absent end is unbounded. */
+export interface TimeRange {
+  readonly lo?: { readonly ms: number; readonly inclusive: boolean };
+  readonly hi?: { readonly ms: number; readonly inclusive: boolean };
 }
 
 export interface QueryPlan {
@@ -73,13 +85,15 @@ export function planFromParseTree(jsonText: string): QueryPlan | ParseFailure {
       const conjuncts = flattenAnd(node.where_clause);
       for (const ref of refs) {
         owned.add(ref);
-        const preds = conjuncts.map((c) => partitionPredicate(c, ref, refs.length === 1 && others === 0)).filter((p): p is PartitionPredicate => p !== null);
+        const alone = refs.length === 1 && others === 0;
+        const preds = conjuncts.map((c) => partitionPredicate(c, ref, alone)).filter((p): p is PartitionPredicate => p !== null);
         tables.push({
           catalog: str(ref.catalog_name),
           schema: str(ref.schema_name),
           table: str(ref.table_name),
           location: location(ref.query_location),
           partitions: preds.length === 0 ? null : (p) => preds.every((f) => f(p)),
+          timeRanges: timeRanges(conjuncts, ref, alone),
         });
       }
     }
@@ -87,7 +101,7 @@ export function planFromParseTree(jsonText: string): QueryPlan | ParseFailure {
   // Base tables outside any SELECT's FROM (none known today): read them whole.
   walk(root, (node) => {
     if (node.type === 'BASE_TABLE' && !owned.has(node)) {
-      tables.push({ catalog: str(node.catalog_name), schema: str(node.schema_name), table: str(node.table_name), location: location(node.query_location), partitions: null });
+      tables.push({ catalog: str(node.catalog_name), schema: str(node.schema_name), table: str(node.table_name), location: location(node.query_location), partitions: null, timeRanges: new Map() });
     }
   });
   return { tables, cteNames, columnNames: outputNames(root) };
@@ -117,17 +131,101 @@ function flattenAnd(e: unknown): Json[] {
   return [e];
 }
 
-/** The partition column (dt or hour) an expression names for `ref`, if it does. */
-function partitionColumn(e: unknown, ref: Json, unqualifiedOk: boolean): 'dt' | 'hour' | null {
+/** The column (lower-cased) an expression names for `ref`, if it names one of it. */
+function columnOf(e: unknown, ref: Json, unqualifiedOk: boolean): string | null {
   if (!isObj(e) || e.class !== 'COLUMN_REF') return null;
   const names = (e.column_names as string[]).map((n) => n.toLowerCase());
-  const col = names[names.length - 1];
-  if (col !== 'dt' && col !== 'hour') return null;
+  const col = names[names.length - 1]!;
   if (names.length === 1) return unqualifiedOk ? col : null;
   const qualifier = names[names.length - 2];
   const alias = str(ref.alias).toLowerCase();
   const matches = alias ? qualifier === alias : qualifier === str(ref.table_name).toLowerCase();
   return matches ? col : null;
+}
+
+/** The partition column (dt or hour) an expression names for `ref`, if it does. */
+function partitionColumn(e: unknown, ref: Json, unqualifiedOk: boolean): 'dt' | 'hour' | null {
+  const col = columnOf(e, ref, unqualifiedOk);
+  return col === 'dt' || col === 'hour' ? col : null;
+}
+
+const INSTANT = /^(\d{4})-(\d{2})-(\d{2})(?:[ T](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?)?\s*(Z|UTC|[+-]\d{2}(?::?\d{2})?)?$/i;
+
+/**
+ * A timestamp constant as epoch ms: a string literal, bare or cast to TIMESTAMP, TIMESTAMP WITH
+ * TIME ZONE or DATE (TIMESTAMP '…', DATE '…', CAST('…' AS timestamp)), read as DuckDB reads it in
+ * the endpoint's UTC session. Undefined for anything else, which bounds nothing.
+ */
+export function timestampConstant(e: unknown): number | undefined {
+  if (!isObj(e)) return undefined;
+  if (e.class === 'CAST') {
+    const target = isObj(e.cast_type) ? str(e.cast_type.id) : '';
+    if (e.try_cast === true || !/^(TIMESTAMP|TIMESTAMP WITH TIME ZONE|TIMESTAMP_MS|TIMESTAMP_S|TIMESTAMP_NS|DATE)$/.test(target)) return undefined;
+    const inner = isObj(e.child) && e.child.class === 'CONSTANT' ? timestampConstant(e.child) : undefined;
+    if (inner === undefined || target !== 'DATE') return inner;
+    // A DATE keeps only the day.
+    return Math.floor(inner / 86_400_000) * 86_400_000;
+  }
+  if (e.class !== 'CONSTANT' || !isObj(e.value) || e.value.is_null || typeof e.value.value !== 'string') return undefined;
+  const m = INSTANT.exec(e.value.value.trim());
+  if (!m) return undefined;
+  const [, y, mo, d, h = '0', mi = '0', sec = '0', frac = '', zone = ''] = m;
+  let ms = Date.UTC(Number(y), Number(mo) - 1, Number(d), Number(h), Number(mi), Number(sec), Math.floor(Number(`0.${frac || '0'}`) * 1000));
+  if (zone && !/^(Z|UTC)$/i.test(zone)) {
+    const z = /^([+-])(\d{2}):?(\d{2})?$/.exec(zone)!;
+    ms -= (z[1] === '-' ? -1 : 1) * (Number(z[2]) * 60 + Number(z[3] ?? 0)) * 60_000;
+  }
+  // Date.UTC rolls 2026-02-30 over to March; DuckDB refuses it, so it bounds nothing here.
+  const check = new Date(Date.UTC(Number(y), Number(mo) - 1, Number(d)));
+  if (check.getUTCDate() !== Number(d) || Number(h) > 23 || Number(mi) > 59 || Number(sec) > 59) return undefined;
+  return ms;
+}
+
+/** The ranges the conjuncts put on `ref`'s columns with timestamp constants (=, <, <=, >, >=, BETWEEN). */
+function timeRanges(conjuncts: readonly Json[], ref: Json, unqualifiedOk: boolean): Map<string, TimeRange> {
+  const out = new Map<string, TimeRange>();
+  const narrow = (col: string, r: TimeRange): void => {
+    const cur = out.get(col) ?? {};
+    const lo = !cur.lo ? r.lo : !r.lo ? cur.lo : r.lo.ms > cur.lo.ms || (r.lo.ms === cur.lo.ms && !r.lo.inclusive) ? r.lo : cur.lo;
+    const hi = !cur.hi ? r.hi : !r.hi ? cur.hi : r.hi.ms < cur.hi.ms || (r.hi.ms === cur.hi.ms && !r.hi.inclusive) ? r.hi : cur.hi;
+    out.set(col, { ...(lo ? { lo } : {}), ...(hi ? { hi } : {}) });
+  };
+  for (const e of conjuncts) {
+    if (e.class === 'COMPARISON' && typeof e.type === 'string' && FLIP[e.type]) {
+      let col = columnOf(e.left, ref, unqualifiedOk);
+      let op = e.type;
+      let other = e.right;
+      if (!col) {
+        col = columnOf(e.right, ref, unqualifiedOk);
+        op = FLIP[e.type]!;
+        other = e.left;
+      }
+      const ms = col ? timestampConstant(other) : undefined;
+      if (!col || ms === undefined) continue;
+      if (op === 'COMPARE_EQUAL') narrow(col, { lo: { ms, inclusive: true }, hi: { ms, inclusive: true } });
+      else if (op === 'COMPARE_GREATERTHAN' || op === 'COMPARE_GREATERTHANOREQUALTO') narrow(col, { lo: { ms, inclusive: op === 'COMPARE_GREATERTHANOREQUALTO' } });
+      else narrow(col, { hi: { ms, inclusive: op === 'COMPARE_LESSTHANOREQUALTO' } });
+    } else if (e.class === 'BETWEEN') {
+      const col = columnOf(e.input, ref, unqualifiedOk);
+      const lo = col ? timestampConstant(e.lower) : undefined;
+      const hi = col ? timestampConstant(e.upper) : undefined;
+      if (col && lo !== undefined && hi !== undefined) narrow(col, { lo: { ms: lo, inclusive: true }, hi: { ms: hi, inclusive: true } });
+    }
+  }
+  return out;
+}
+
+/**
+ * The partitions that can hold a row whose partition-time value lies in `range`: that value
+ * lies in its row's hour, so partition [start, start + 1 h) qualifies when it meets the range.
+ */
+export function partitionsOfTimeRange(range: TimeRange): PartitionPredicate {
+  return (p) => {
+    const start = Date.parse(`${p.dt}T00:00:00Z`) + p.hour * 3_600_000;
+    if (range.lo && !(start + 3_600_000 > range.lo.ms)) return false;
+    if (range.hi && !(range.hi.inclusive ? start <= range.hi.ms : start < range.hi.ms)) return false;
+    return true;
+  };
 }
 
 /** A constant (or a cast of one: DATE '2024-01-01') as a partition value; undefined when not constant. */

@@ -10,7 +10,7 @@
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import type { ColumnInfo } from './result-format';
+import { toCsv, type ColumnInfo } from './result-format';
 
 export type QueryState = 'QUEUED' | 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'CANCELLED';
 
@@ -69,6 +69,100 @@ export const RESULT_PAGE_ROWS = 10_000;
 async function writeWhole(file: string, text: string): Promise<void> {
   await fs.writeFile(`${file}.tmp`, text);
   await fs.rename(`${file}.tmp`, file);
+}
+
+/** Result text held in memory before the rest goes to a file (the result object is uploaded from it). */
+const CSV_MEMORY_CHARS = 4 * 1024 * 1024;
+
+/**
+ * A result written as it is read (engine.ts ResultSink): pages of RESULT_PAGE_ROWS rows as
+ * they fill, and the result object's text (CSV, or tab-separated lines for SHOW/DESCRIBE) in
+ * memory up to a few MiB, then in a file beside the pages. So a result of up to the row and
+ * byte caps never sits in memory whole. commit() writes the header: the result is whole.
+ */
+export class ResultWriter {
+  private columns: readonly ColumnInfo[] = [];
+  private headerRow = true;
+  private page: Row[] = [];
+  private pages = 0;
+  private rowCount = 0;
+  private text: string[] = [];
+  private textChars = 0;
+  private spill: fs.FileHandle | undefined;
+  private readonly dir: string;
+
+  constructor(private readonly dataDir: string, private readonly id: string) {
+    this.dir = path.join(dataDir, 'results', id);
+  }
+
+  async start(columns: readonly ColumnInfo[], headerRow: boolean): Promise<void> {
+    this.columns = columns;
+    this.headerRow = headerRow;
+    await fs.mkdir(this.dir, { recursive: true });
+    if (headerRow) this.append(toCsv(columns.map((c) => c.Name), []));
+  }
+
+  async rows(rows: readonly Row[]): Promise<void> {
+    for (const r of rows) {
+      this.page.push(r);
+      if (this.page.length === RESULT_PAGE_ROWS) await this.flushPage();
+    }
+    this.rowCount += rows.length;
+    this.append(this.headerRow ? toCsv(null, rows) : rows.map((r) => `${r.join('\t')}\n`).join(''));
+    if (this.textChars > CSV_MEMORY_CHARS) await this.flushText();
+  }
+
+  /** The result object's bytes: a Buffer, or a file to stream with its length. */
+  async body(): Promise<{ readonly bytes: Buffer } | { readonly file: string; readonly length: number }> {
+    if (!this.spill) return { bytes: Buffer.from(this.text.join(''), 'utf8') };
+    await this.flushText();
+    const { size } = await this.spill.stat();
+    await this.spill.close();
+    this.spill = undefined;
+    return { file: this.spillFile, length: size };
+  }
+
+  /** Writes the last page and the header; the result is then whole. */
+  async commit(): Promise<void> {
+    if (this.page.length > 0) await this.flushPage();
+    const header: ResultHeader = { columns: this.columns, headerRow: this.headerRow, rowCount: this.rowCount, pageRows: RESULT_PAGE_ROWS };
+    await writeWhole(path.join(this.dataDir, 'results', `${this.id}.json`), JSON.stringify(header));
+    await this.discardText();
+  }
+
+  /** Removes what was written (a failed query). */
+  async abort(): Promise<void> {
+    await this.discardText();
+    await fs.rm(this.dir, { recursive: true, force: true });
+  }
+
+  private get spillFile(): string {
+    return path.join(this.dir, 'result.part');
+  }
+
+  private append(t: string): void {
+    this.text.push(t);
+    this.textChars += t.length;
+  }
+
+  private async flushText(): Promise<void> {
+    this.spill ??= await fs.open(this.spillFile, 'w', 0o600);
+    await this.spill.write(this.text.join(''));
+    this.text = [];
+    this.textChars = 0;
+  }
+
+  private async discardText(): Promise<void> {
+    this.text = [];
+    await this.spill?.close().catch(() => undefined);
+    this.spill = undefined;
+    await fs.rm(this.spillFile, { force: true });
+  }
+
+  private async flushPage(): Promise<void> {
+    await writeWhole(path.join(this.dir, `${this.pages++}.json`), JSON.stringify(this.page));
+    this.page = [];
+  }
 }
 
 /** Writes a result as pages, the header last (a header on disk means the result is whole). */

@@ -9,13 +9,15 @@
  * out `ready`, then one `done` / `failed` / `cancelled` per run.
  * The process exits when the IPC channel closes, so it never outlives its parent.
  */
+import { createReadStream } from 'node:fs';
 import path from 'node:path';
 import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import type { LakeTable, LakeView } from '../../core';
+import { s3ObjectFile } from '../services/s3-files';
 import { LakeReader, type CatalogDatabase } from './catalog';
-import { AthenaQueryEngine, QueryCancelled, type EngineOptions, type QueryOutcome } from './engine';
-import { writeResult } from './query-store';
-import { toCsv } from './result-format';
+import { AthenaQueryEngine, QueryCancelled, type EngineOptions, type QueryOutcome, type QuerySummary, type ResultSink } from './engine';
+import { LakeIndex, type LakeChange } from './lake-index';
+import { ResultWriter } from './query-store';
 import { AthenaQueryError } from './sql-translate';
 import { trinoStatementEngine, type StatementEngine } from '../trino/engine';
 
@@ -38,10 +40,15 @@ export interface WorkerInit {
   readonly engine: EngineOptions;
   /** Run queries on this Trino (local/trino/engine.ts) instead of DuckDB; SHOW/DESCRIBE stay with the catalog. */
   readonly trinoEndpoint?: string;
+  /**
+   * The lake is the S3 emulator in the endpoint's process, which reports every change to the
+   * worker (`changes` messages): the lake index is kept by them instead of listing per query,
+   * and objects are copied from the emulator's files (`directory`) instead of downloaded.
+   */
+  readonly watchedLake?: { readonly directory: string };
 }
 
-/** What the endpoint keeps of a successful query; the rows stay on disk (query-store.ts writeResult). */
-export type QuerySummary = Omit<QueryOutcome, 'rows'> & { readonly rowCount: number };
+export type { QuerySummary };
 
 /** The result object of a query: CSV for SELECT, text lines for SHOW/DESCRIBE (as Athena writes them). */
 export function resultKey(prefix: string, id: string, statementType: QueryOutcome['statementType']): string {
@@ -59,7 +66,9 @@ export type ToWorker =
       /** Validated by the endpoint (server.ts parseOutputLocation). */
       readonly output: { readonly bucket: string; readonly prefix: string };
     }
-  | { readonly type: 'cancel'; readonly id: string };
+  | { readonly type: 'cancel'; readonly id: string }
+  /** Objects of the lake bucket stored or removed, in order (only with watchedLake). */
+  | { readonly type: 'changes'; readonly changes: readonly LakeChange[] };
 
 /** An AthenaQueryError as data. */
 export interface QueryErrorData {
@@ -88,22 +97,42 @@ function main(): void {
     process.send?.(m);
   };
   let engine: StatementEngine | undefined;
+  let duckdb: AthenaQueryEngine | undefined;
+  let index: LakeIndex | undefined;
   let s3: S3Client | undefined;
   let dataDir = '';
-  /** Uploads the result object and writes the result pages: the rows never travel to the endpoint's process. */
-  const deliver = async (id: string, output: { bucket: string; prefix: string }, outcome: QueryOutcome): Promise<QuerySummary> => {
-    const key = resultKey(output.prefix, id, outcome.statementType);
-    const body = outcome.headerRow ? toCsv(outcome.columns.map((c) => c.Name), outcome.rows) : outcome.rows.map((r) => r.join('\t')).join('\n') + (outcome.rows.length ? '\n' : '');
+  /**
+   * Runs a query with its result written page by page as it is read (query-store.ts ResultWriter),
+   * then uploads the result object: the rows never travel to the endpoint's process.
+   */
+  const execute = async (m: Extract<ToWorker, { type: 'run' }>, signal: AbortSignal): Promise<QuerySummary> => {
+    const writer = new ResultWriter(dataDir, m.id);
+    const sink: ResultSink = { start: (c, h) => writer.start(c, h), rows: (r) => writer.rows(r) };
+    const opts = { database: m.database, parameters: m.parameters, signal };
     try {
-      await s3!.send(new PutObjectCommand({ Bucket: output.bucket, Key: key, Body: body, ContentType: outcome.headerRow ? 'text/csv' : 'text/plain' }));
+      const summary = duckdb && engine === duckdb ? await duckdb.stream(m.query, opts, sink) : await runInto(engine!, m.query, opts, sink);
+      const key = resultKey(m.output.prefix, m.id, summary.statementType);
+      const body = await writer.body();
+      try {
+        await s3!.send(
+          new PutObjectCommand({
+            Bucket: m.output.bucket,
+            Key: key,
+            ...('bytes' in body ? { Body: body.bytes } : { Body: createReadStream(body.file), ContentLength: body.length }),
+            ContentType: summary.headerRow ? 'text/csv' : 'text/plain',
+          }),
+        );
+      } catch (err) {
+        const e = err as Error;
+        const reason = e.name === 'NoSuchBucket' ? `Unable to verify/create output bucket ${m.output.bucket}` : `Error writing query results to s3://${m.output.bucket}/${key}: ${e.message}`;
+        throw new AthenaQueryError('GENERIC_INTERNAL_ERROR', reason, undefined, 1);
+      }
+      await writer.commit();
+      return summary;
     } catch (err) {
-      const e = err as Error;
-      const reason = e.name === 'NoSuchBucket' ? `Unable to verify/create output bucket ${output.bucket}` : `Error writing query results to s3://${output.bucket}/${key}: ${e.message}`;
-      throw new AthenaQueryError('GENERIC_INTERNAL_ERROR', reason, undefined, 1);
+      await writer.abort().catch(() => undefined);
+      throw err;
     }
-    await writeResult(dataDir, id, { columns: outcome.columns, headerRow: outcome.headerRow, rows: outcome.rows });
-    const { rows, ...summary } = outcome;
-    return { ...summary, rowCount: rows.length };
   };
   const running = new Map<string, AbortController>();
   process.on('disconnect', () => process.exit(0));
@@ -119,15 +148,25 @@ function main(): void {
         requestChecksumCalculation: 'WHEN_REQUIRED',
         responseChecksumValidation: 'WHEN_REQUIRED',
       });
-      const duckdb = new AthenaQueryEngine(catalogFromData(m.catalog), new LakeReader({ s3, bucket: m.s3.bucket, cacheDir: path.resolve(m.cacheDir) }), m.engine);
+      const watched = m.watchedLake;
+      const reader = new LakeReader({
+        s3,
+        bucket: m.s3.bucket,
+        cacheDir: path.resolve(m.cacheDir),
+        ...(watched ? { objectFile: (key: string) => s3ObjectFile(watched.directory, m.s3.bucket, key) } : {}),
+      });
+      const catalog = catalogFromData(m.catalog);
+      index = new LakeIndex(reader, [...catalog.values()].flatMap((d) => [...d.tables.values()]), watched !== undefined);
+      duckdb = new AthenaQueryEngine(catalog, reader, m.engine, index);
       engine = m.trinoEndpoint ? trinoStatementEngine(m.trinoEndpoint, duckdb) : duckdb;
       send({ type: 'ready' });
+    } else if (m.type === 'changes') {
+      // Applied at once, before any later message: a query that follows a change sees it.
+      index?.apply(m.changes);
     } else if (m.type === 'run') {
       const ac = new AbortController();
       running.set(m.id, ac);
-      void engine!
-        .run(m.query, { database: m.database, parameters: m.parameters, signal: ac.signal })
-        .then((outcome) => deliver(m.id, m.output, outcome))
+      void execute(m, ac.signal)
         .then(
           (summary) => send({ type: 'done', id: m.id, summary }),
           (err: unknown) => {
@@ -141,6 +180,15 @@ function main(): void {
       running.get(m.id)?.abort();
     }
   });
+}
+
+/** An engine without streaming (Trino): its outcome fed to the sink. */
+async function runInto(engine: StatementEngine, query: string, opts: { database: string; parameters?: readonly string[]; signal: AbortSignal }, sink: ResultSink): Promise<QuerySummary> {
+  const outcome: QueryOutcome = await engine.run(query, opts);
+  await sink.start(outcome.columns, outcome.headerRow);
+  await sink.rows(outcome.rows);
+  const { rows, ...summary } = outcome;
+  return { ...summary, rowCount: rows.length, objectsRead: 0 };
 }
 
 if (process.send && process.env.SHARDFLOW_ATHENA_WORKER === '1') main();

@@ -35,6 +35,8 @@ const SESSION_SETTINGS: readonly string[] = [
   "SET GLOBAL TimeZone = 'UTC'",
   // Trino divides integers as integers (5 / 2 = 2); DuckDB's default is 2.5.
   'SET GLOBAL integer_division = true',
+  // Footers read once per file (the lake cache's names change with the ETag, so an entry never goes stale).
+  'SET GLOBAL parquet_metadata_cache = true',
 ];
 
 const dirPrefix = (d: string): string => path.join(path.resolve(d), '/');

@@ -9,6 +9,7 @@ import http from 'node:http';
 import path from 'node:path';
 import type { Pipeline } from '../../core';
 import { guardedListener, isValidBucketName } from '../http-guard';
+import type { S3Emulator } from '../services/s3';
 import { assertPortFree, ServiceStartError, type RunningService } from '../services/service';
 import { buildCatalog, type CatalogDatabase } from './catalog';
 import { QueryCancelled } from './engine';
@@ -33,6 +34,12 @@ export interface AthenaEndpointOptions {
     readonly region?: string;
     /** @default static local credentials (s3rver accepts any) */
     readonly credentials?: { readonly accessKeyId: string; readonly secretAccessKey: string; readonly sessionToken?: string };
+    /**
+     * The S3 emulator serving `endpoint`, when it runs in this process (local/services/s3.ts):
+     * its change reports keep the query worker's object index, so queries list nothing, and lake
+     * objects are copied from its files. Without it every query lists the partitions it reads.
+     */
+    readonly emulator?: Pick<S3Emulator, 'onObjectChange' | 'directory'>;
   };
   readonly pipelines: readonly Pipeline[];
   /** Query history, results and the lake object cache. */
@@ -65,6 +72,8 @@ export interface AthenaEndpointOptions {
 
 export interface AthenaEndpoint extends RunningService {
   readonly catalog: ReadonlyMap<string, CatalogDatabase>;
+  /** Resolves once the query worker has started (benchmarks, tests). */
+  ready(): Promise<void>;
   readonly lakeBucket: string;
   readonly defaultOutputLocation: string;
 }
@@ -160,14 +169,20 @@ export async function startAthenaEndpoint(opts: AthenaEndpointOptions): Promise<
     cacheDir: path.join(dataDir, 'lake-cache'),
     dataDir,
     ...(opts.trino ? { trinoEndpoint: opts.trino.endpoint } : {}),
+    ...(opts.s3.emulator ? { watchedLake: { directory: path.resolve(opts.s3.emulator.directory) } } : {}),
     engine: {
       sandbox: { readableDirs: [path.join(dataDir, 'lake-cache')], tempDir: path.join(dataDir, 'duckdb-tmp'), memoryLimit: opts.queryMemoryLimit ?? '1GB', threads: queryThreads },
       limits,
       ...(opts.queryInstances ? { instances: opts.queryInstances } : {}),
     },
   });
+  // Subscribed before the worker starts: no change between its first listing and the first report is missed.
+  const unwatch = opts.s3.emulator?.onObjectChange((c) => {
+    if (c.bucket === bucket) host.notify([{ key: c.key, ...(c.etag !== undefined ? { etag: c.etag, size: c.size ?? 0 } : {}) }]);
+  });
   host.start();
   const store = await QueryStore.open(dataDir).catch(async (err: unknown) => {
+    unwatch?.();
     await host.stop();
     throw err;
   });
@@ -457,6 +472,7 @@ export async function startAthenaEndpoint(opts: AthenaEndpointOptions): Promise<
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', (err) => {
+      unwatch?.();
       void host.stop().finally(() => reject(new ServiceStartError('Athena endpoint', `failed to listen on 127.0.0.1:${port}: ${err.message}`)));
     });
     server.listen(port, '127.0.0.1', () => resolve());
@@ -470,10 +486,12 @@ export async function startAthenaEndpoint(opts: AthenaEndpointOptions): Promise<
     catalog,
     lakeBucket: bucket,
     defaultOutputLocation: defaultOutput,
+    ready: () => host.started(),
     async stop() {
       if (stopped) return;
       stopped = true;
       stopping = true;
+      unwatch?.();
       for (const ac of running.values()) ac.abort();
       // Killing the worker ends every query in it at once (they finish CANCELLED).
       await host.stop();

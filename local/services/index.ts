@@ -5,7 +5,7 @@
 import path from 'node:path';
 import { DEFAULT_KAFKA_PORT, startKafkaBroker } from './kafka';
 import { DEFAULT_KINESIS_ENGINE, DEFAULT_KINESIS_PORT, startKinesisEmulator, type KinesisEngine } from './kinesis';
-import { DEFAULT_S3_PORT, startS3Emulator } from './s3';
+import { DEFAULT_S3_PORT, startS3Emulator, type S3Emulator } from './s3';
 import type { RunningService } from './service';
 
 export type LocalServiceName = 'kinesis' | 's3' | 'kafka';
@@ -27,7 +27,8 @@ export interface LocalServicesOptions {
 
 export interface LocalServices {
   readonly kinesis?: RunningService;
-  readonly s3?: RunningService;
+  /** With a hook on every object change (the local Athena endpoint's object index). */
+  readonly s3?: S3Emulator;
   readonly kafka?: RunningService;
   /** Stops every started service (in parallel; idempotent). */
   stopAll(): Promise<void>;
@@ -79,7 +80,7 @@ export async function startLocalServices(opts: LocalServicesOptions): Promise<Lo
   }
   return {
     ...(started.has('kinesis') ? { kinesis: started.get('kinesis') } : {}),
-    ...(started.has('s3') ? { s3: started.get('s3') } : {}),
+    ...(started.has('s3') ? { s3: started.get('s3') as S3Emulator } : {}),
     ...(started.has('kafka') ? { kafka: started.get('kafka') } : {}),
     stopAll,
   };
@@ -88,4 +89,4 @@ export async function startLocalServices(opts: LocalServicesOptions): Promise<Lo
 export { ServiceStartError, freePort, type RunningService } from './service';
 export { startKinesisEmulator, DEFAULT_KINESIS_ENGINE, type KinesisEngine } from './kinesis';
 export { startKafkaBroker, createTopicIfMissing } from './kafka';
-export { startS3Emulator } from './s3';
+export { startS3Emulator, s3ObjectFile, type S3Emulator, type S3ObjectChange } from './s3';

@@ -16,6 +16,8 @@ import S3rver from 's3rver';
 import { guardServer } from '../http-guard';
 import { assertPortFree, ServiceStartError, type RunningService } from './service';
 
+export { s3ObjectFile } from './s3-files';
+
 export interface S3EmulatorOptions {
   /** Loopback port. @default 4569 */
   readonly port?: number;
@@ -38,7 +40,67 @@ export const DEFAULT_MAX_OBJECT_BYTES = 1024 * 1024 * 1024;
 
 const SERVICE = 'S3 emulator (s3rver)';
 
-export async function startS3Emulator(opts: S3EmulatorOptions): Promise<RunningService> {
+/** An object stored (etag and size given) or removed (neither), as the emulator's store saw it. */
+export interface S3ObjectChange {
+  readonly bucket: string;
+  readonly key: string;
+  /** Without quotes. Absent: the object was removed. */
+  readonly etag?: string;
+  readonly size?: number;
+}
+
+export type S3ChangeListener = (change: S3ObjectChange) => void;
+
+export interface S3Emulator extends RunningService {
+  /**
+   * Calls `listener` for every object the store writes or removes (PutObject, POST, CopyObject,
+   * multipart completion, DeleteObject, DeleteObjects), once the store has done it and before the
+   * response is sent: a client that has its answer knows every listener has run. Returns the
+   * unsubscribe function. The local Athena endpoint keeps its object index with it.
+   */
+  onObjectChange(listener: S3ChangeListener): () => void;
+  /** The directory of the store (objects as files, see s3ObjectFile). */
+  readonly directory: string;
+}
+
+/** The hooks s3rver's FilesystemStore offers for writes; multipart completion goes through putObject. */
+interface S3rverStore {
+  putObject(object: { bucket: string; key: string }): Promise<{ md5: string; size: number }>;
+  copyObject(srcBucket: string, srcKey: string, destBucket: string, destKey: string, meta: unknown): Promise<Record<string, unknown>>;
+  deleteObject(bucket: string, key: string): Promise<void>;
+}
+
+/** Wraps the store's write methods so that each completed change is reported to the listeners. */
+function watchStore(store: S3rverStore, listeners: ReadonlySet<S3ChangeListener>): void {
+  const emit = (c: S3ObjectChange): void => {
+    for (const l of listeners) {
+      try {
+        l(c);
+      } catch {
+        // A listener's failure must not fail the client's write.
+      }
+    }
+  };
+  const put = store.putObject.bind(store);
+  const copy = store.copyObject.bind(store);
+  const del = store.deleteObject.bind(store);
+  store.putObject = async (object) => {
+    const r = await put(object);
+    emit({ bucket: object.bucket, key: object.key, etag: r.md5, size: r.size });
+    return r;
+  };
+  store.copyObject = async (srcBucket, srcKey, destBucket, destKey, meta) => {
+    const m = await copy(srcBucket, srcKey, destBucket, destKey, meta);
+    emit({ bucket: destBucket, key: destKey, etag: String(m.etag ?? '').replace(/"/g, ''), size: Number(m['content-length']) });
+    return m;
+  };
+  store.deleteObject = async (bucket, key) => {
+    await del(bucket, key);
+    emit({ bucket, key });
+  };
+}
+
+export async function startS3Emulator(opts: S3EmulatorOptions): Promise<S3Emulator> {
   const port = opts.port ?? DEFAULT_S3_PORT;
   await assertPortFree(SERVICE, port);
   await fs.mkdir(opts.dataDir, { recursive: true, mode: 0o700 });
@@ -49,6 +111,8 @@ export async function startS3Emulator(opts: S3EmulatorOptions): Promise<RunningS
     silent: true,
     configureBuckets: (opts.buckets ?? []).map((name) => ({ name, configs: [] })),
   });
+  const listeners = new Set<S3ChangeListener>();
+  watchStore((server as unknown as { store: S3rverStore }).store, listeners);
   let httpServer: Server;
   try {
     // run() resolves in the listen callback; the guard is in place before the first request is read.
@@ -69,9 +133,15 @@ export async function startS3Emulator(opts: S3EmulatorOptions): Promise<RunningS
     name: 's3',
     endpoint: `http://127.0.0.1:${port}`,
     port,
+    directory: opts.dataDir,
+    onObjectChange(listener) {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
+    },
     async stop() {
       if (stopped) return;
       stopped = true;
+      listeners.clear();
       await server.close();
     },
   };
