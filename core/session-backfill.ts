@@ -7,10 +7,11 @@
  */
 import type { Aggregate } from './aggregate';
 import type { BackfillOptions, BackfillPlan, BackfillRange } from './backfill';
-import { filterToSql, quoteIdentifier, timestampLiteral } from './filter-compile';
+import { quoteIdentifier, timestampLiteral } from './filter-compile';
 import { measureKind } from './measures/index';
 import type { BackfillSql } from './measures/types';
 import type { Pipeline } from './pipeline';
+import { pipelineColumns, pipelineFilterSql } from './pipeline-expr';
 import type { FieldType } from './schema';
 import { utcDate } from './schedule';
 import { sessionBackfillSql } from './session';
@@ -27,10 +28,10 @@ function partitionBounds(alias: string, from: number, to: number): string[] {
 export function planSessionBackfill(p: Pipeline, a: Aggregate, w: SessionWindow, range: BackfillRange, opts: BackfillOptions): BackfillPlan {
   const groups = a.groupBy.map(quoteIdentifier);
   const kinds = a.measures.map((m) => measureKind(m.spec));
-  const fieldType = (n: string): FieldType => p.schema.find((f) => f.name === n)!.type;
+  const fieldType = (n: string): FieldType => pipelineColumns(p).find((f) => f.name === n)!.type;
   const inputs = a.measures.flatMap((m, i) => kinds[i]!.inputs(m.spec));
   const carried = [...new Set([...a.groupBy, ...inputs])].filter((f) => f !== p.eventTime).map(quoteIdentifier);
-  const sqlOpts = { exactDistinct: opts.exactDistinct ?? false, quote: quoteIdentifier, schema: p.schema };
+  const sqlOpts = { exactDistinct: opts.exactDistinct ?? false, quote: quoteIdentifier, schema: pipelineColumns(p) };
   const parts = a.measures.map((m, i) => {
     const b = kinds[i]!.backfillSql(m.name, m.spec, sqlOpts);
     return Array.isArray(b) ? { pre: [], items: b } : (b as BackfillSql);
@@ -43,7 +44,7 @@ export function planSessionBackfill(p: Pipeline, a: Aggregate, w: SessionWindow,
     eventTime: quoteIdentifier(p.eventTime),
     groupBy: groups,
     carried,
-    where: [...partitionBounds('r.', eventTimeFrom, eventTimeTo), ...(p.filter ? [filterToSql(p.filter, p.schema)] : [])],
+    where: [...partitionBounds('r.', eventTimeFrom, eventTimeTo), ...(pipelineFilterSql(p) !== null ? [pipelineFilterSql(p)!] : [])],
     items: parts.flatMap((b) => b.items),
     pre: parts.flatMap((b) => b.pre ?? []),
     columns,

@@ -20,7 +20,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { parse as parseCsv } from 'csv-parse/sync';
 import { glob, isDynamicPattern } from 'tinyglobby';
-import type { FieldType, Pipeline, SchemaField } from '../core';
+import { fieldPath, formatFieldPath, parseFieldPath, type FieldType, type Pipeline, type SchemaField } from '../core';
 import { toOutgoing, type OutgoingRecord } from './producers';
 
 export type InputFormat = 'ndjson' | 'csv';
@@ -132,20 +132,9 @@ export function ndjsonRecords(pipeline: Pipeline, file: string, bytes: Buffer): 
   return { file, format: 'ndjson', records, untyped: 0, firstUntyped: null, warnings: [] };
 }
 
-/**
- * The dot path a field reads: its `path` if the definition gives one, else its name. The
- * path's own spelling (and how a key containing a dot is written) is core/schema.ts's.
- */
-function fieldPath(f: SchemaField): readonly string[] {
-  const p = (f as SchemaField & { readonly path?: unknown }).path;
-  if (Array.isArray(p) && p.every((s) => typeof s === 'string')) return p as string[];
-  if (typeof p === 'string' && p !== '') return p.split('.');
-  return [f.name];
-}
-
+/** The header that fills a field: its path as users write it (core/schema.ts formatFieldPath, `\.` for a dot in a key). */
 function fieldPathText(f: SchemaField): string {
-  const p = (f as SchemaField & { readonly path?: unknown }).path;
-  return typeof p === 'string' ? p : fieldPath(f).join('.');
+  return formatFieldPath(fieldPath(f));
 }
 
 interface CsvColumn {
@@ -176,7 +165,8 @@ export function csvColumns(pipeline: Pipeline, header: readonly string[], file: 
     if (f && used.has(f)) throw new InputFileError(`${file}:1: columns ${JSON.stringify(h)} and ${JSON.stringify(columns.find((c) => c.path.join('.') === fieldPath(f).join('.'))!.header)} both fill field "${f.name}"`);
     if (f) used.add(f);
     else unknown.push(h);
-    columns.push({ header: h, path: f ? fieldPath(f) : h.split('.'), type: f ? f.type : null });
+    const parsed = parseFieldPath(h);
+    columns.push({ header: h, path: f ? fieldPath(f) : 'keys' in parsed ? parsed.keys : h.split('.'), type: f ? f.type : null });
   }
   // A value and an object at one path (`customer` and `customer.country`) cannot both be sent.
   for (const a of columns) {

@@ -8,14 +8,14 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { compilePipeline, processBatch, type Pipeline, type SchemaField } from '../core';
+import { compilePipeline, processBatch, type Pipeline } from '../core';
 import { csvRecords, InputFileError, ndjsonRecords, readInputFile, resolveInputFiles, typedCell } from '../local/file-input';
 import clickstream from '../pipelines/clickstream';
 
 /** clickstream plus a nested optional field, the shape a schema `path` gives (core/schema.ts on the expr branch). */
 const nested: Pipeline = {
   ...clickstream,
-  schema: [...clickstream.schema, { name: 'country', type: 'string', required: false, path: 'customer.country' } as SchemaField],
+  schema: [...clickstream.schema, { name: 'country', type: 'string', required: false, path: ['customer', 'country'] }],
 };
 
 const events = (bytes: string, p: Pipeline = clickstream) => csvRecords(p, 'in.csv', Buffer.from(bytes)).records.map((r) => JSON.parse(r.data) as unknown);

@@ -8,10 +8,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { App } from 'aws-cdk-lib';
 import { describe, expect, it } from 'vitest';
-import { checkSchemaEvolution, checkSchemaLock, count, definePipeline, formatSchemaLock, kinesisSource, nextSchemaRecord, schemaEvolutionProblems, sum, tumbling, type FieldSpec, type Pipeline } from '../core';
+import { checkSchemaEvolution, checkSchemaLock, count, definePipeline, formatSchemaLock, kinesisSource, nextSchemaRecord, schemaEvolutionProblems, sum, tumbling, type FieldSpec, type MeasureSpec, type Pipeline } from '../core';
 import { shardflowStacks } from '../lib/shardflow-stacks';
 
-function orders(schema: Record<string, FieldSpec>, measures: Record<string, ReturnType<typeof count>> = { orders: count(), total: sum('qty') }): Pipeline {
+function orders(schema: Record<string, FieldSpec>, measures: Record<string, MeasureSpec> = { orders: count(), total: sum('qty') }): Pipeline {
   return definePipeline({
     name: 'orders',
     source: kinesisSource({ stream: 'orders' }),

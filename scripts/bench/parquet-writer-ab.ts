@@ -41,7 +41,7 @@ try {
   for (let i = 0; i < recs.length; i += 1000) {
     const out = processBatch(compiled, recs.slice(i, i + 1000));
     for (const rows of out.raw.values()) files.push([raw, rows]);
-    for (const rows of out.partials.values()) files.push([partials, rows]);
+    for (const byPath of out.partials.values()) for (const rows of byPath.values()) files.push([partials, rows]);
   }
   const run = (enc: Encode): number => {
     let bytes = 0;
