@@ -14,6 +14,7 @@ import type { Aggregate, Measure } from './aggregate';
 import { quoteIdentifier, timestampLiteral } from './filter-compile';
 import { measureKind } from './measures/index';
 import { normTime, type BackfillSql, type Tolerance } from './measures/types';
+import { derivedColumnSql, pipelineColumns, pipelineFilterSql } from './pipeline-expr';
 import type { Pipeline } from './pipeline';
 import { derivedColumnSql, pipelineColumns, pipelineFilterSql } from './pipeline-expr';
 import type { FieldType } from './schema';

@@ -22,6 +22,7 @@ import {
   type Aggregate,
   type Row,
 } from '../core';
+import { pipelineColumns } from '../core/pipeline-expr';
 import { mulberry32 } from '../core/prng';
 import { runAthenaQuery } from '../functions/query-runner/athena-query';
 import { silentLogger } from '../functions/shared/logger';
@@ -75,7 +76,7 @@ function athenaText(v: unknown, type: string): string | null {
 
 /** JS (one pass over the case's rows) against an engine's view rows: every measure column within its kind's tolerance. */
 function disagreements(a: Aggregate, js: Row[], sql: Answer, now: number): string[] {
-  const type = (n: string) => p.schema.find((f) => f.name === n)!.type;
+  const type = (n: string) => pipelineColumns(p).find((f) => f.name === n)!.type;
   const pos = new Map(sql.columns.map((c, j) => [c, j]));
   const key = (start: string | null, groups: (string | null)[]) => JSON.stringify([start, ...groups]);
   const rows = new Map(sql.rows.map((r) => [key(r[pos.get('window_start')!]!, a.groupBy.map((g) => r[pos.get(g)!] ?? null)), r]));

@@ -32,6 +32,7 @@ import {
   type PipelineInput,
   type Row,
 } from '../core';
+import { pipelineColumns } from '../core/pipeline-expr';
 import { mulberry32 } from '../core/prng';
 import { ALL_KINDS, KINDS_COVERED, measureRows, measuresPipeline } from './support/measures-pipeline';
 
@@ -53,7 +54,7 @@ function disagreements(p: Pipeline, a: Aggregate, want: Row[], got: Row[]): stri
     }
     for (const m of a.measures) {
       const kind = measureKind(m.spec);
-      for (const c of kind.viewColumns(m.name, m.spec, (n) => p.schema.find((f) => f.name === n)!.type)) {
+      for (const c of kind.viewColumns(m.name, m.spec, (n) => pipelineColumns(p).find((f) => f.name === n)!.type)) {
         const [x, y] = [text(w[c.name]), text(g[c.name])];
         const why = x === null || y === null ? (x === y ? null : 'NULL on one side only') : kind.compare(c.name, x, y, m.spec, TOLERANCE);
         if (why) out.push(`${key(w)} ${c.name}: ${x} vs ${y}: ${why}`);

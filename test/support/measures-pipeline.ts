@@ -7,6 +7,8 @@ import {
   approxDistinct,
   approxPercentile,
   avg,
+  col,
+  upper,
   count,
   countIf,
   definePipeline,
@@ -23,6 +25,8 @@ import {
   tumbling,
   type Row,
 } from '../../core';
+import { compileDerive } from '../../core/expr-compile';
+import { columnTypesOf } from '../../core/pipeline-expr';
 
 export const measuresPipeline = definePipeline({
   name: 'measures',
@@ -38,6 +42,7 @@ export const measuresPipeline = definePipeline({
     ts: 'timestamp',
   },
   eventTime: 'ts',
+  derive: { x2: col('x').mul(2), s_up: upper(col('s')) },
   allowedLateness: '1 day',
   aggregates: [
     {
@@ -53,6 +58,9 @@ export const measuresPipeline = definePipeline({
         x_avg: avg('x'),
         s_distinct: approxDistinct('s'),
         big: countIf(or(field('x').gt(50), field('flag').eq(true))),
+        // An expression condition on a derived column.
+        big_expr: countIf(col('x2').gt(100).or(col('flag').eq(true))),
+        x2_sum: sum('x2'),
         s_at_min_x: minBy('s', 'x'),
         n_at_max_ts: maxBy('n', 'ts'),
         flag_at_min_i: minBy('flag', 'i'),
@@ -65,7 +73,7 @@ export const measuresPipeline = definePipeline({
     {
       groupBy: [],
       window: hopping({ size: '3 minutes', every: '1 minute' }),
-      measures: { events: count(), x_pct: approxPercentile('x', [0.5, 0.95]), s_at_max_n: maxBy('s', 'n'), positive: countIf(field('x').gt(0)) },
+      measures: { events: count(), x_pct: approxPercentile('x', [0.5, 0.95]), s_at_max_n: maxBy('s_up', 'n'), positive: countIf(field('x').gt(0)) },
       view: 'measures_all_3m',
     },
   ],
@@ -97,10 +105,15 @@ export function measureRows(rand: () => number, t0: number, count: number, minut
       ts: t0 + Math.floor(rand() * minutes * 60) * 1000,
     });
   }
+  // The derived columns, as the handler computes them.
+  const derive = compileDerive(measuresPipeline.derive, columnTypesOf(measuresPipeline.schema));
+  for (const r of rows) if (derive(r) !== null) throw new Error(`fixture row ${r.id} fails to derive`);
   return rows;
 }
 
 /** An event as a producer would send it (bigint as a JSON number, timestamps as ISO text). */
 export function asEvent(r: Row): Record<string, unknown> {
-  return { ...r, n: Number(r.n), ts: new Date(r.ts as number).toISOString() };
+  const event: Record<string, unknown> = { ...r, n: Number(r.n), ts: new Date(r.ts as number).toISOString() };
+  for (const d of measuresPipeline.derive) delete event[d.name];
+  return event;
 }
