@@ -102,7 +102,9 @@ function hasSurrogates(s: string): boolean {
 function substrJs(s: string, start: Num, length: Num | undefined): string {
   const st = Number(start);
   const len = length === undefined ? Infinity : Number(length);
-  if (st === 0 || len <= 0 || s.length === 0) return '';
+  // Trino 476 gives '' for some negative lengths and fails with an internal error for others.
+  if (len < 0) fail(`substr length must not be negative (given ${length})`);
+  if (st === 0 || len === 0 || s.length === 0) return '';
   if (!hasSurrogates(s)) {
     const from = st > 0 ? st - 1 : s.length + st;
     if (from < 0 || from >= s.length) return '';
@@ -321,11 +323,31 @@ export type ExprRuntime = typeof H;
 // ---------------------------------------------------------------------------
 
 /** Per generated function: statements, temporaries, the literals it closes over. */
+/** Operations whose value is NULL when any operand is. */
+const STRICT = new Set<ExprNode['expr']>(['col', 'lit', 'arith', 'neg', 'cmp', 'not', 'fn', 'cast', 'dateTrunc', 'datePart']);
+
+/** The columns read by the tree of strict operations under `n` (down to its non-strict operands), and whether it holds a NULL literal. */
+function strictLeaves(n: ExprNode, acc = { columns: new Set<string>(), nullLiteral: false }): { columns: Set<string>; nullLiteral: boolean } {
+  if (!STRICT.has(n.expr)) return acc;
+  switch (n.expr) {
+    case 'col': acc.columns.add(n.name); break;
+    case 'lit': if (n.value === null) acc.nullLiteral = true; break;
+    case 'arith': case 'cmp': case 'fn': n.args.forEach((a) => strictLeaves(a, acc)); break;
+    case 'neg': case 'not': case 'cast': case 'dateTrunc': case 'datePart': strictLeaves(n.arg, acc); break;
+  }
+  return acc;
+}
+
 class JsGen {
   readonly lines: string[] = [];
   readonly consts: unknown[] = [];
   private n = 0;
-  constructor(private readonly columns: ColumnTypes, private readonly read: (name: string) => string) {}
+  constructor(
+    private readonly columns: ColumnTypes,
+    private readonly read: (name: string) => string,
+    private readonly skipOnNull = true,
+    private readonly zeroDivisorNull = false,
+  ) {}
 
   tmp(): string {
     return `t${this.n++}`;
@@ -341,15 +363,39 @@ class JsGen {
   }
 
   /** `n` as a value of type `to` (a numeric widening), in a fresh temporary if needed. */
-  coerced(n: ExprNode, to: ExprType, out: string[]): string {
-    const v = this.gen(n, out);
+  coerced(n: ExprNode, to: ExprType, out: string[], inStrict = false): string {
+    const v = this.gen(n, out, inStrict);
     const t = this.typeOf(n);
     if (to === 'double' && t === 'bigint') return `(${v} === null ? null : h.toD(${v}))`;
     return v;
   }
 
-  /** Emits the statements computing `n` into `out`; returns a JS expression (a temporary or a constant) of its value. */
-  gen(n: ExprNode, out: string[]): string {
+  /**
+   * Emits the statements computing `n` into `out`; returns a JS expression (a
+   * temporary or a constant) of its value. At the top of a tree of
+   * NULL-propagating operations (`inStrict` false, `n` strict), the columns it
+   * reads are tested first and none of it is evaluated when one is NULL: Trino
+   * does the same (an operand that would fail is not evaluated when another is
+   * NULL; test/expr-engines.test.ts), and it saves the work.
+   */
+  gen(n: ExprNode, out: string[], inStrict = false): string {
+    if (!inStrict && STRICT.has(n.expr) && n.expr !== 'col' && n.expr !== 'lit') {
+      const leaves = strictLeaves(n);
+      // A NULL literal operand makes the whole tree NULL (both engines fold it so).
+      if (leaves.nullLiteral) return 'null';
+      if (this.skipOnNull && leaves.columns.size > 0) {
+        const v = this.tmp();
+        const inner: string[] = [];
+        const r = this.node(n, inner);
+        out.push(`let ${v} = null;`, `if (${[...leaves.columns].map((c) => `(${this.read(c)}) !== null`).join(' && ')}) {`, ...inner, `${v} = ${r};`, '}');
+        return v;
+      }
+    }
+    return this.node(n, out);
+  }
+
+  private node(n: ExprNode, out: string[]): string {
+    const s = STRICT.has(n.expr);
     switch (n.expr) {
       case 'col': {
         const v = this.tmp();
@@ -360,14 +406,17 @@ class JsGen {
         const v = literalRowValue(n);
         if (v === null) return 'null';
         if (typeof v === 'string' || typeof v === 'bigint') return this.constant(v);
-        return String(v);
+        return typeof v === 'number' && v < 0 ? `(${v})` : String(v);
       }
       case 'arith': {
         const t = this.typeOf(n);
-        const a = this.coerced(n.args[0], t, out);
-        const b = this.coerced(n.args[1], t, out);
+        const a = this.coerced(n.args[0], t, out, s);
+        const b = this.coerced(n.args[1], t, out, s);
         const v = this.tmp();
-        if (t === 'double') {
+        if (this.zeroDivisorNull && (n.op === 'div' || (n.op === 'mod' && t !== 'double'))) {
+          // 0 or 0n: loose equality compares by value.
+          out.push(`const ${v} = ${a} === null || ${b} === null || ${b} == 0 ? null : ${t === 'double' ? `${a} ${n.op === 'div' ? '/' : '%'} ${b}` : `h.${n.op}${t === 'int' ? 'I' : 'L'}(${a}, ${b})`};`);
+        } else if (t === 'double') {
           const op = { add: '+', sub: '-', mul: '*', div: '/', mod: '%' }[n.op];
           out.push(`const ${v} = ${a} === null || ${b} === null ? null : ${a} ${op} ${b};`);
         } else {
@@ -377,18 +426,20 @@ class JsGen {
         return v;
       }
       case 'neg': {
+        // -(-x) is x: Trino's optimizer rewrites it so (an overflow of the inner negation is never raised), and so do we.
+        if (n.arg.expr === 'neg') return this.gen(n.arg.arg, out, s);
         const t = this.typeOf(n);
-        const a = this.gen(n.arg, out);
+        const a = this.gen(n.arg, out, s);
         const v = this.tmp();
-        out.push(`const ${v} = ${a} === null ? null : ${t === 'double' ? `-${a}` : t === 'int' ? `h.negI(${a})` : `h.negL(${a})`};`);
+        out.push(`const ${v} = ${a} === null ? null : ${t === 'double' ? `-(${a})` : t === 'int' ? `h.negI(${a})` : `h.negL(${a})`};`);
         return v;
       }
       case 'cmp': {
         const ta = this.typeOf(n.args[0]);
         const tb = this.typeOf(n.args[1]);
         const t = ta === tb ? ta : ta === 'double' || tb === 'double' ? 'double' : 'bigint';
-        const a = this.coerced(n.args[0], t, out);
-        const b = this.coerced(n.args[1], t, out);
+        const a = this.coerced(n.args[0], t, out, s);
+        const b = this.coerced(n.args[1], t, out, s);
         const v = this.tmp();
         const ops = { eq: '==', ne: '!=', gt: '>', gte: '>=', lt: '<', lte: '<=' } as const;
         // Loose equality: a bigint may be a Number on one side and a BigInt on the other; == compares them by value.
@@ -408,7 +459,7 @@ class JsGen {
         const close: string[] = [];
         n.args.forEach((arg, i) => {
           const inner: string[] = [];
-          const a = this.gen(arg, inner);
+          const a = this.gen(arg, inner, s);
           out.push(...inner, `if (${a} === ${decisive}) ${v} = ${decisive}; else {`, `if (${a} === null) ${sawNull} = true;`);
           close.push('}');
           if (i === n.args.length - 1) out.push(`if (${sawNull}) ${v} = null;`);
@@ -417,14 +468,14 @@ class JsGen {
         return v;
       }
       case 'not': {
-        const a = this.gen(n.arg, out);
+        const a = this.gen(n.arg, out, s);
         const v = this.tmp();
         out.push(`const ${v} = ${a} === null ? null : !${a};`);
         return v;
       }
       case 'isNull':
       case 'isNotNull': {
-        const a = this.gen(n.arg, out);
+        const a = this.gen(n.arg, out, s);
         const v = this.tmp();
         out.push(`const ${v} = ${a} ${n.expr === 'isNull' ? '===' : '!=='} null;`);
         return v;
@@ -436,7 +487,7 @@ class JsGen {
         const close: string[] = [];
         for (const arg of n.args) {
           const inner: string[] = [];
-          const a = this.coerced(arg, t, inner);
+          const a = this.coerced(arg, t, inner, s);
           out.push(...inner, `${v} = ${a};`, `if (${v} === null) {`);
           close.push('}');
         }
@@ -444,7 +495,7 @@ class JsGen {
         return v;
       }
       case 'fn': {
-        const args = n.args.map((a) => this.gen(a, out));
+        const args = n.args.map((a) => this.gen(a, out, s));
         const v = this.tmp();
         const anyNull = args.map((a) => `${a} === null`).join(' || ');
         let call: string;
@@ -459,19 +510,19 @@ class JsGen {
       }
       case 'cast': {
         const from = this.typeOf(n.arg);
-        const a = this.gen(n.arg, out);
+        const a = this.gen(n.arg, out, s);
         const v = this.tmp();
         out.push(`const ${v} = ${a} === null ? null : ${castJs(from, n.to, a)};`);
         return v;
       }
       case 'dateTrunc': {
-        const a = this.gen(n.arg, out);
+        const a = this.gen(n.arg, out, s);
         const v = this.tmp();
         out.push(`const ${v} = ${a} === null ? null : h.dateTrunc(${JSON.stringify(n.unit)}, ${a});`);
         return v;
       }
       case 'datePart': {
-        const a = this.gen(n.arg, out);
+        const a = this.gen(n.arg, out, s);
         const v = this.tmp();
         out.push(`const ${v} = ${a} === null ? null : h.datePart(${JSON.stringify(n.part)}, ${a});`);
         return v;
@@ -483,15 +534,15 @@ class JsGen {
         const close: string[] = [];
         for (const b of n.branches) {
           const inner: string[] = [];
-          const c = this.gen(b.when, inner);
+          const c = this.gen(b.when, inner, s);
           const then: string[] = [];
-          const x = this.coerced(b.then, t, then);
+          const x = this.coerced(b.then, t, then, s);
           out.push(...inner, `if (${c} === true) {`, ...then, `${v} = ${x};`, '} else {');
           close.push('}');
         }
         if (n.else) {
           const e: string[] = [];
-          const x = this.coerced(n.else, t, e);
+          const x = this.coerced(n.else, t, e, s);
           out.push(...e, `${v} = ${x};`);
         }
         out.push(close.join(''));
@@ -527,6 +578,17 @@ function castJs(from: ExprType, to: ExprType, a: string): string {
 export interface CompileExprOptions {
   /** How the generated code reads a column: a JS expression. @default `row[<name>]` (null when undefined) */
   readonly read?: (name: string) => string;
+  /**
+   * 'skip' (Trino's, the default): an operation with a NULL column operand is NULL without evaluating its
+   * other operands, so none of them can fail. 'evaluate': every operand is evaluated, as DuckDB does
+   * (vectorised); the tests use it to predict the local endpoint. A NULL literal operand is NULL either way.
+   */
+  readonly nullOperands?: 'skip' | 'evaluate';
+  /**
+   * x / 0 and integer x % 0: 'error' (Trino's, the default; double x / 0 is ±Infinity or NaN) or 'null'
+   * (DuckDB's, for every type; double x % 0 is NaN in both).
+   */
+  readonly divisionByZero?: 'error' | 'null';
 }
 
 /**
@@ -537,7 +599,7 @@ export interface CompileExprOptions {
 export function compileExprJs(expr: ExprNode, columns: ColumnTypes, opts: CompileExprOptions = {}): (row: Row) => FieldValue {
   typeOfExpr(expr, columns);
   const read = opts.read ?? ((name: string) => `row[${JSON.stringify(name)}] ?? null`);
-  const g = new JsGen(columns, read);
+  const g = new JsGen(columns, read, opts.nullOperands !== 'evaluate', opts.divisionByZero === 'null');
   const body: string[] = [];
   const result = g.gen(expr, body);
   const src = `'use strict';\nreturn function expr(row) {\n${body.join('\n')}\nreturn ${result};\n};`;
@@ -626,7 +688,7 @@ export function exprToSql(expr: ExprNode, columns: ColumnTypes, opts: ExprSqlOpt
       case 'col': return column(n.name);
       case 'lit': return literalSql(n);
       case 'arith': return `(${sql(n.args[0])} ${SQL_ARITH[n.op]} ${sql(n.args[1])})`;
-      case 'neg': return `(- ${sql(n.arg)})`;
+      case 'neg': return n.arg.expr === 'neg' ? sql(n.arg.arg) : `(- ${sql(n.arg)})`;
       case 'cmp': return `(${sql(n.args[0])} ${SQL_CMP[n.op]} ${sql(n.args[1])})`;
       case 'and': case 'or': return n.args.length === 1 ? sql(n.args[0]!) : `(${n.args.map(sql).join(n.expr === 'and' ? ' AND ' : ' OR ')})`;
       case 'not': return `(NOT ${sql(n.arg)})`;

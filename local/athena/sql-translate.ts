@@ -1157,6 +1157,24 @@ class Translator {
         const a = this.args(argStart, close);
         return join('(', ...a.flatMap((x, k) => (k === 0 ? [x.pieces] : [' || ', x.pieces])), ')');
       }
+      case 'substr':
+      case 'substring': {
+        const a = this.args(argStart, close);
+        // substring(s FROM i FOR n) is one "argument" here, and DuckDB reads it as Trino does.
+        if (a.length === 1) return null;
+        arity([2, 3], a.length);
+        // Trino: '' for start 0, for a start before the beginning (negative, from the end) and for length 0;
+        // DuckDB counts start 0 and starts before the beginning as positions that take up length.
+        const [s, st, ln] = [a[0]!.pieces, a[1]!.pieces, a[2]?.pieces];
+        const len = ln ? [', ', ln] : [];
+        return join(
+          '(CASE WHEN (', s, ') IS NULL OR (', st, ') IS NULL', ...(ln ? [' OR (', ln, ') IS NULL'] : []), ' THEN NULL',
+          ' WHEN (', st, ') = 0', ...(ln ? [' OR (', ln, ') <= 0'] : []), " THEN ''",
+          ' WHEN (', st, ') > 0 THEN substring(', s, ', ', st, ...len, ')',
+          ' WHEN length(', s, ') + (', st, ") < 0 THEN ''",
+          ' ELSE substring(', s, ', length(', s, ') + (', st, ') + 1', ...len, ') END)',
+        );
+      }
       case 'split_part': {
         const a = this.args(argStart, close);
         arity(3, a.length);
