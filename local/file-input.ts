@@ -133,19 +133,37 @@ export function ndjsonRecords(pipeline: Pipeline, file: string, bytes: Buffer): 
 }
 
 /**
- * The dot path a field reads: its `path` if the definition gives one, else its name. The
- * path's own spelling (and how a key containing a dot is written) is core/schema.ts's.
+ * The keys a field reads: its `path` (core/schema.ts, on the validated field as an array of
+ * keys), else its name.
  */
 function fieldPath(f: SchemaField): readonly string[] {
   const p = (f as SchemaField & { readonly path?: unknown }).path;
   if (Array.isArray(p) && p.every((s) => typeof s === 'string')) return p as string[];
-  if (typeof p === 'string' && p !== '') return p.split('.');
+  if (typeof p === 'string' && p !== '') return splitDotted(p);
   return [f.name];
 }
 
+/** A path as a header spells it, as a definition's `path` does: dots between keys, `\.` and `\\` inside one. */
 function fieldPathText(f: SchemaField): string {
-  const p = (f as SchemaField & { readonly path?: unknown }).path;
-  return typeof p === 'string' ? p : fieldPath(f).join('.');
+  return fieldPath(f)
+    .map((k) => k.replace(/\\/g, '\\\\').replace(/\./g, '\\.'))
+    .join('.');
+}
+
+/** Keys of a dotted header: split at unescaped dots; `\.` is a dot and `\\` a backslash inside a key. */
+export function splitDotted(text: string): string[] {
+  const keys: string[] = [];
+  let key = '';
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i]!;
+    if (c === '\\' && (text[i + 1] === '.' || text[i + 1] === '\\')) key += text[++i];
+    else if (c === '.') {
+      keys.push(key);
+      key = '';
+    } else key += c;
+  }
+  keys.push(key);
+  return keys;
 }
 
 interface CsvColumn {
@@ -176,7 +194,7 @@ export function csvColumns(pipeline: Pipeline, header: readonly string[], file: 
     if (f && used.has(f)) throw new InputFileError(`${file}:1: columns ${JSON.stringify(h)} and ${JSON.stringify(columns.find((c) => c.path.join('.') === fieldPath(f).join('.'))!.header)} both fill field "${f.name}"`);
     if (f) used.add(f);
     else unknown.push(h);
-    columns.push({ header: h, path: f ? fieldPath(f) : h.split('.'), type: f ? f.type : null });
+    columns.push({ header: h, path: f ? fieldPath(f) : splitDotted(h), type: f ? f.type : null });
   }
   // A value and an object at one path (`customer` and `customer.country`) cannot both be sent.
   for (const a of columns) {
