@@ -12,10 +12,14 @@ import { compilePipeline, processBatch, type Pipeline } from '../core';
 import { csvRecords, InputFileError, ndjsonRecords, readInputFile, resolveInputFiles, typedCell } from '../local/file-input';
 import clickstream from '../pipelines/clickstream';
 
-/** clickstream plus a nested optional field, the shape a schema `path` gives (core/schema.ts on the expr branch). */
+/** clickstream plus nested optional fields, as a validated schema `path` gives them (core/schema.ts on the expr branch: the keys). */
 const nested: Pipeline = {
   ...clickstream,
-  schema: [...clickstream.schema, { name: 'country', type: 'string', required: false, path: ['customer', 'country'] }],
+  schema: [
+    ...clickstream.schema,
+    { name: 'country', type: 'string', required: false, path: ['customer', 'country'] },
+    { name: 'weird', type: 'int', required: false, path: ['a.b', 'c\\d'] },
+  ],
 };
 
 const events = (bytes: string, p: Pipeline = clickstream) => csvRecords(p, 'in.csv', Buffer.from(bytes)).records.map((r) => JSON.parse(r.data) as unknown);
@@ -45,6 +49,8 @@ describe('CSV input', () => {
   it('fills nested objects from dotted headers, by the field path or by the field name', () => {
     expect(events('event_id,customer.country,customer.id\ne1,DE,c7\n', nested)).toEqual([{ event_id: 'e1', customer: { country: 'DE', id: 'c7' } }]);
     expect(events('event_id,country\ne1,FR\n', nested)).toEqual([{ event_id: 'e1', customer: { country: 'FR' } }]);
+    // a key with a dot or a backslash is written as in a definition's path: \. and \\
+    expect(events('a\\.b.c\\\\d,x\\.y.z\n7,8\n', nested)).toEqual([{ 'a.b': { 'c\\d': 7 }, 'x.y': { z: '8' } }]);
   });
 
   it('sends no key for an empty cell, quoted or not', () => {
