@@ -243,4 +243,32 @@ describe('KafkaEventSourceMapping', () => {
     expect(failures.map((f) => f.record.requestContext.condition)).toEqual(['RecordAgeExceeded']);
     expect(failures[0]!.record.KafkaBatchInfo!.recordsInfo[`${topic}-0`]).toMatchObject({ firstRecordOffset: '0', lastRecordOffset: '1' });
   });
+
+  it('runs the partitions’ batches at once, as Lambda does, each partition still in offset order', async () => {
+    const topic = await freshTopic(2);
+    await send(topic, 0, 10, (i) => i % 2);
+    // The first invocation holds until the other partition has been invoked too: run one partition
+    // after the other, this never happens (the hold gives up after 10 s and the test fails).
+    const started = new Set<number>();
+    let bothAtOnce: boolean | undefined;
+    const calls: MSKRecord[][] = [];
+    const handler = async (event: MSKEvent): Promise<unknown> => {
+      const records = Object.values(event.records).flat();
+      calls.push(records);
+      const p = records[0]!.partition;
+      started.add(p);
+      if (calls.length === 1) {
+        const until = Date.now() + 10_000;
+        while (!started.has(1 - p) && Date.now() < until) await new Promise((r) => setTimeout(r, 10));
+        bothAtOnce = started.has(1 - p);
+      }
+      return { batchItemFailures: [] };
+    };
+    const m = mapping(topic, handler, { batchSize: 10 });
+    await m.start();
+
+    await waitFor('10 records and the first invocation’s end', () => calls.flat().length >= 10 && bothAtOnce !== undefined);
+    expect(bothAtOnce).toBe(true);
+    for (const p of [0, 1]) expect(calls.flat().filter((r) => r.partition === p).map(n)).toEqual([0, 2, 4, 6, 8].map((i) => i + p));
+  });
 });

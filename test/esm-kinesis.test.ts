@@ -373,4 +373,25 @@ describe('KinesisEventSourceMapping', () => {
     expect(calls.flatMap((c) => c.records).map(n)).toEqual([0, 3]);
     expect(m.metrics().partitions[0]).toMatchObject({ eventsIn: 5, eventsFiltered: 3 });
   });
+
+  it('runs the batching window from the first record’s read: records that queued during a slow invocation go at once after it', async () => {
+    const stream = await freshStream();
+    const slowMs = 1_500;
+    const { calls, handler } = recorder(async (_records, call) => {
+      if (call === 0) await new Promise((r) => setTimeout(r, slowMs));
+      return {};
+    });
+    const m = mapping(stream, handler, { batchSize: 100, batchingWindowMs: 1_000 });
+    await m.start();
+
+    await put(stream, bodies(3));
+    await waitFor('the first invocation', () => calls.length === 1);
+    // Read while the first batch is in the handler: their window (1 s) is over by the time it returns.
+    await put(stream, bodies(3, () => 'pk', 3));
+    await waitFor('the second invocation', () => calls.length === 2);
+
+    expect(calls.map((c) => c.records.map(n))).toEqual([[0, 1, 2], [3, 4, 5]]);
+    // Measured from the first invocation's return, the window would add another second.
+    expect(calls[1]!.at - calls[0]!.at).toBeLessThan(slowMs + 700);
+  });
 });

@@ -54,6 +54,13 @@ const IDLE_FETCH_WAIT_MS = 500;
  * so it holds the fetch until the window (maxWaitTimeInMs) ends or a large batch is there.
  */
 const WINDOW_MIN_BYTES = 1024 * 1024;
+/**
+ * Partitions whose batches run at once. Lambda processes an MSK topic's partitions
+ * concurrently (up to one invocation per partition, each partition in offset order);
+ * kafkajs' default of 1 would run them one after another. kafkajs still hands a
+ * partition its next batch only after the previous one resolved.
+ */
+const PARTITIONS_CONCURRENTLY = 16;
 const ERROR_BACKOFF_MIN_MS = 200;
 const ERROR_BACKOFF_MAX_MS = 10_000;
 
@@ -86,7 +93,8 @@ export class KafkaEventSourceMapping {
   private stopping = false;
   private abandoned = false;
   private readonly stopSignal = new Signal();
-  private inFlight: Promise<void> = Promise.resolve();
+  /** Batches being processed, one per partition at most. */
+  private readonly inFlight = new Set<Promise<void>>();
 
   constructor(private readonly props: KafkaEventSourceMappingProps) {
     const where = `Kafka event source mapping for topic ${props.topic}`;
@@ -120,6 +128,9 @@ export class KafkaEventSourceMapping {
       minBytes: o.batchingWindowMs > 0 ? WINDOW_MIN_BYTES : 1,
       maxWaitTimeInMs: o.batchingWindowMs > 0 ? o.batchingWindowMs : IDLE_FETCH_WAIT_MS,
       maxBytes: MAX_INVOKE_PAYLOAD_BYTES,
+      // kafkajs' default 1 MB per partition would split a busy partition's backlog into many
+      // fetch round trips, each waiting for the previous batch: let one partition fill the fetch.
+      maxBytesPerPartition: MAX_INVOKE_PAYLOAD_BYTES,
       // Lambda retries a failing batch for as long as it takes; the group must not evict us meanwhile.
       sessionTimeout: 30_000,
       heartbeatInterval: 3_000,
@@ -132,9 +143,11 @@ export class KafkaEventSourceMapping {
       await consumer.run({
         autoCommit: false,
         eachBatchAutoResolve: false,
+        partitionsConsumedConcurrently: PARTITIONS_CONCURRENTLY,
         eachBatch: (payload) => {
           const run = this.onBatch(payload);
-          this.inFlight = run.catch(() => undefined);
+          const settled = run.catch(() => undefined).finally(() => this.inFlight.delete(settled));
+          this.inFlight.add(settled);
           return run;
         },
       });
@@ -157,7 +170,7 @@ export class KafkaEventSourceMapping {
     let timer: NodeJS.Timeout | undefined;
     const timeoutMs = this.props.stopTimeoutMs ?? 60_000;
     const timedOut = await Promise.race([
-      this.inFlight.then(() => false),
+      Promise.all([...this.inFlight]).then(() => false),
       new Promise<boolean>((resolve) => {
         timer = setTimeout(() => resolve(true), timeoutMs);
       }),

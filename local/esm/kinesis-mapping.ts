@@ -61,9 +61,14 @@ export function partitionKeyLane(partitionKey: string, lanes: number): number {
 
 /** Kinesis GetRecords returns at most 10,000 records per call (Kinesis API reference). */
 const GET_RECORDS_LIMIT = 10_000;
-/** Idle polling: Lambda polls an idle shard about once per second; start faster so a local run feels live. */
-const IDLE_POLL_MIN_MS = 100;
-const IDLE_POLL_MAX_MS = 1_000;
+/**
+ * Idle polling: Lambda polls an idle shard about once per second. Locally a poll
+ * of an idle shard costs the emulator well under a millisecond, while every ms
+ * of poll interval is latency the first events of a send wait before they are
+ * read: poll an idle shard every 50 ms at first, backing off to 250 ms.
+ */
+const IDLE_POLL_MIN_MS = 50;
+const IDLE_POLL_MAX_MS = 250;
 /** Back-off after a throttle or error, in ms (doubles up to the max). */
 const ERROR_BACKOFF_MIN_MS = 200;
 const ERROR_BACKOFF_MAX_MS = 5_000;
@@ -75,6 +80,8 @@ interface PendingRecord {
   readonly seq: string;
   readonly arrivalMs: number;
   readonly bytes: number;
+  /** When the record was read into its lane (Date.now()): its batch's window runs from here. */
+  readonly readAt: number;
   settled: boolean;
 }
 
@@ -106,7 +113,10 @@ class Lane {
       if (this.closed) return [];
       await this.signal.wait(1_000);
     }
-    const deadline = Date.now() + o.batchingWindowMs;
+    // The window runs from the moment the first record was there to take (Lambda: the most time
+    // spent gathering records), not from this call: records that queued while the previous batch
+    // was in the handler have been gathering all that time.
+    const deadline = this.queue[0]!.readAt + o.batchingWindowMs;
     while (!this.closed && this.queue.length < o.batchSize && this.queuedBytes + EVENT_OVERHEAD_BYTES < MAX_INVOKE_PAYLOAD_BYTES) {
       const left = deadline - Date.now();
       if (left <= 0) break;
@@ -445,7 +455,7 @@ class ShardReader {
           approximateArrivalTimestamp: record.kinesis.approximateArrivalTimestamp,
           data: decodeRecordPayload(data.toString('utf8')),
         } as FilterableRecord);
-      const pending: PendingRecord = { record, seq, arrivalMs, bytes: Buffer.byteLength(JSON.stringify(record)) + 1, settled: !keep };
+      const pending: PendingRecord = { record, seq, arrivalMs, bytes: Buffer.byteLength(JSON.stringify(record)) + 1, readAt: Date.now(), settled: !keep };
       this.inflight.push(pending);
       if (keep) this.lanes[partitionKeyLane(record.kinesis.partitionKey, this.lanes.length)]!.push(pending);
       else {
