@@ -16,7 +16,6 @@ import { measureKind } from './measures/index';
 import { normTime, type BackfillSql, type Tolerance } from './measures/types';
 import { derivedColumnSql, pipelineColumns, pipelineFilterSql } from './pipeline-expr';
 import type { Pipeline } from './pipeline';
-import { derivedColumnSql, pipelineColumns, pipelineFilterSql } from './pipeline-expr';
 import type { FieldType } from './schema';
 import { utcDate } from './schedule';
 import { planSessionBackfill } from './session-backfill';

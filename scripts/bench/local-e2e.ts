@@ -82,7 +82,8 @@ function variant(base: Pipeline, name: string, source: Pipeline['source']): Pipe
     name,
     source,
     tables: { raw: `${name}_events`, partials: `${name}_partials`, late: `${name}_late`, quarantine: `${name}_quarantine` },
-    ...(input.aggregate ? { aggregate: { ...input.aggregate, view: `${name}_view` } } : {}),
+    // The first aggregate's partials table is tables.partials; the others get their view's default.
+    ...(input.aggregates ? { aggregates: input.aggregates.map((a, i) => ({ ...a, view: `${name}_view${i === 0 ? '' : i}`, partials: undefined })) } : {}),
     scheduledQueries: [],
   });
 }
@@ -198,7 +199,7 @@ async function e2eRounds(rt: LocalRuntime, athena: AthenaClient, kinesis: Kinesi
         if (report.failed > 0) throw new Error(`${c.label}: ${report.failed} records not sent`);
         await waitForReceived(rt, c.pipeline.name, before + records.length);
         const drained = performance.now();
-        const r = await runAthenaQuery(athena, { sql: `SELECT sum(${c.countMeasure}) FROM ${c.pipeline.aggregate!.view}` });
+        const r = await runAthenaQuery(athena, { sql: `SELECT sum(${c.countMeasure}) FROM ${c.pipeline.aggregates[0]!.view}` });
         const done = performance.now();
         // The view must count every event sent so far, or the time measured is not end to end.
         const got = Number(r.rows[0]![0]);
