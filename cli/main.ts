@@ -14,6 +14,7 @@ import { listPartitionObjects } from '../functions/compactor/compaction';
 import { generateEvents } from '../local/event-generator';
 import { findPipeline, loadPipelines } from '../local/pipeline-loader';
 import { sendToKafka, sendToKinesis, toOutgoing, type OutgoingRecord, type SendReport } from '../local/producers';
+import { checkSchemaRecords } from '../local/schema-records';
 import { InputFileError, readInputFile, resolveInputFiles, type FileRecords, type InputFormat } from '../local/file-input';
 import { ATHENA_ENGINES, readRuntimeInfo, readStatusFile, startLocalRuntime, type AthenaEngineName, type PipelineStatus } from '../local/runtime';
 import { resolveTarget, type Target, type TargetKind } from '../local/targets';
@@ -223,6 +224,15 @@ program
       for (const ev of generateEvents(pipeline, o.count, { seed: o.seed })) records.push(toOutgoing(pipeline, ev, i++));
     }
     const t = await target();
+    if (g.target === 'local') {
+      // The lake's schema record (written by `dev` at start): refuse to send events of a definition the lake's objects cannot follow.
+      const s3 = t.s3();
+      try {
+        await checkSchemaRecords(s3, t.lakeBucket(pipeline), [pipeline], { store: false });
+      } finally {
+        s3.destroy();
+      }
+    }
     const total = records.length;
     const started = performance.now();
     const progress = (r: SendReport) => {

@@ -3,9 +3,11 @@
  * the objects already in the lake can follow, the record kept of them, and the
  * lock file `shardflow pipelines` writes and `cdk synth` checks.
  */
+import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { promisify } from 'node:util';
 import { App } from 'aws-cdk-lib';
 import { describe, expect, it } from 'vitest';
 import { checkSchemaEvolution, checkSchemaLock, count, definePipeline, formatSchemaLock, kinesisSource, nextSchemaRecord, schemaEvolutionProblems, sum, tumbling, type FieldSpec, type MeasureSpec, type Pipeline } from '../core';
@@ -93,4 +95,45 @@ describe('schema lock and cdk synth', () => {
       fs.rmSync(dir, { recursive: true, force: true });
     }
   });
+});
+
+describe('shardflow pipelines --lock', () => {
+  const REPO = path.resolve(import.meta.dirname, '..');
+  const run = promisify(execFile);
+  async function pipelines(cwd: string, ...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+    try {
+      const r = await run(process.execPath, [path.join(REPO, 'cli/shardflow.mjs'), '--pipelines', 'pipelines', 'pipelines', ...args], { cwd, timeout: 60_000 });
+      return { code: 0, stdout: r.stdout, stderr: r.stderr };
+    } catch (err) {
+      const e = err as { code?: number; stdout?: string; stderr?: string };
+      return { code: e.code ?? -1, stdout: e.stdout ?? '', stderr: e.stderr ?? '' };
+    }
+  }
+  const definition = (schema: string) => `import { definePipeline, kinesisSource } from ${JSON.stringify(path.join(REPO, 'core/index.ts'))};
+export default definePipeline({ name: 'orders', source: kinesisSource({ stream: 'orders' }), schema: ${schema}, eventTime: 'ts' });
+`;
+
+  it('writes the lock, records a safe change as a new generation, and refuses an unsafe one leaving the lock as it was', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'shardflow-lock-cli-'));
+    try {
+      fs.mkdirSync(path.join(dir, 'pipelines'));
+      const file = path.join(dir, 'pipelines', 'orders.ts');
+      const lock = path.join(dir, 'shardflow-schemas.lock.json');
+      fs.writeFileSync(file, definition(`{ id: 'string', qty: 'int', ts: 'timestamp' }`));
+      expect((await pipelines(dir)).code).toBe(0);
+      expect(fs.existsSync(lock)).toBe(false); // no lock asked for, none there: nothing written
+      expect((await pipelines(dir, '--lock')).stdout).toContain('schema lock shardflow-schemas.lock.json: written (orders generation 1)');
+      fs.writeFileSync(file, definition(`{ id: 'string', qty: 'bigint', note: { type: 'string', required: false }, ts: 'timestamp' }`));
+      expect((await pipelines(dir)).stdout).toContain('schema lock shardflow-schemas.lock.json: updated (orders generation 2)');
+      const recorded = fs.readFileSync(lock, 'utf8');
+      fs.writeFileSync(file, definition(`{ id: 'string', qty: 'int', ts: 'timestamp' }`));
+      const refused = await pipelines(dir);
+      expect(refused.code).toBe(1);
+      expect(refused.stderr).toContain('Pipeline "orders": schema evolution:');
+      expect(refused.stderr).toContain('schema.qty: narrowed from bigint to int');
+      expect(fs.readFileSync(lock, 'utf8')).toBe(recorded);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  }, 120_000);
 });

@@ -97,4 +97,20 @@ describe('shardflow send --file', () => {
       athena.destroy();
     }
   });
+
+  it('refuses to send for a definition whose schema the lake cannot follow, before sending anything', async () => {
+    const dir = path.join(dataDir, 'changed', 'pipelines');
+    await fs.mkdir(dir, { recursive: true });
+    const core = JSON.stringify(path.resolve('core/index.ts'));
+    await fs.writeFile(path.join(dir, 'clickstream.ts'), `import { definePipeline, kinesisSource } from ${core};
+export default definePipeline({ name: 'clickstream', source: kinesisSource({ stream: 'clickstream-events' }), schema: { event_id: 'string', user_id: 'string', category: 'string', value: 'string', ts: 'timestamp' }, eventTime: 'ts', tables: { raw: 'clickstream_events', partials: 'clickstream_partials', late: 'clickstream_late', quarantine: 'clickstream_quarantine' } });
+`);
+    const before = rt.status()[0]!.counts.received;
+    const r = await shardflow('--pipelines', dir, 'send', 'clickstream', '--count', '3');
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('Pipeline "clickstream": schema evolution:');
+    expect(r.stderr).toContain('schema.value: changed from double to string');
+    await new Promise((res) => setTimeout(res, 1_500));
+    expect(rt.status()[0]!.counts.received).toBe(before);
+  });
 });
