@@ -11,6 +11,7 @@ import { mulberry32 as prng } from '../core/prng';
 const WORDS: Record<string, readonly string[]> = {
   category: ['books', 'games', 'music', 'garden', 'toys', 'sports'],
   site: ['north', 'south', 'east', 'west'],
+  country: ['DE', 'FR', 'US', 'GB', 'JP'],
 };
 
 function valueFor(f: SchemaField, i: number, rand: () => number, nowMs: number): unknown {
@@ -42,7 +43,13 @@ export function* generateEvents(p: Pipeline, count: number, opts: { seed?: numbe
   for (let i = 0; i < count; i++) {
     const t = now();
     const e: Record<string, unknown> = {};
-    for (const f of p.schema) e[f.name] = valueFor(f, i, rand, t);
+    for (const f of p.schema) {
+      // A nested field (schema `path`) goes where the pipeline reads it: {"customer": {"country": …}}.
+      const keys = f.path ?? [f.name];
+      let o = e;
+      for (const k of keys.slice(0, -1)) o = (o[k] ??= {}) as Record<string, unknown>;
+      o[keys[keys.length - 1]!] = valueFor(f, i, rand, t);
+    }
     yield e;
   }
 }
