@@ -8,6 +8,12 @@ export type {
   ProcessingOptions, ScheduledQueryInput, ScheduledQuery, Aggregate, Measure, TableNames,
 } from '../core/pipeline';
 export { field, and, or, not, FieldRef, type FilterExpr, type Scalar, type CompareOp } from '../core/filter';
+export {
+  col, lit, neg, coalesce, lower, upper, concat, substr, cast, dateTrunc, datePart, yearOf, monthOf, dayOf, hourOf, minuteOf, dayOfWeek,
+  when, Expr, CaseExpr, ExprTypeError, typeOfExpr, isExprNode, EXPR_TYPES, TRUNC_UNITS, DATE_PARTS,
+  type ExprNode, type ExprLike, type ExprType, type TruncUnit, type DatePart, type ColumnTypes,
+} from '../core/expr';
+export { compileExprJs, compileExprPredicate, exprToSql, ExprEvalError } from '../core/expr-compile';
 export { count, sum, min, max, avg, approxDistinct, countIf, minBy, maxBy, approxPercentile, PERCENTILE_RELATIVE_ERROR, percentileColumn, type MeasureSpec } from '../core/measure';
 export { tumbling, hopping, session, type WindowSpec, type Window, type SessionWindow } from '../core/window';
 export type { Duration } from '../core/duration';

@@ -101,14 +101,15 @@ export function registerBatchCommands(program: Command, ctx: BatchCommandContext
     .description('compute the pipeline\'s windowed aggregate in one batch query over the raw table, for the windows that start in [--from, --to)')
     .requiredOption('--from <time>', 'first window start, ISO-8601 UTC (inclusive)', parseTime('--from'))
     .requiredOption('--to <time>', 'last window start bound, ISO-8601 UTC (exclusive)', parseTime('--to'))
+    .option('--view <view>', 'which aggregate, by its view (default: the first)')
     .option('--compare', 'also read the streaming view over the same windows and print the differences')
     .option('--exact-distinct', 'COUNT(DISTINCT) instead of approx_distinct')
     .option('--distinct-error <fraction>', `relative standard error of the batch distinct count for --compare (Athena: ${ATHENA_HLL_RELATIVE_ERROR}; the local endpoint's DuckDB HyperLogLog: 0.13)`, Number)
     .option('--format <format>', 'table | csv | json', 'table')
     .option('--show-sql', 'print the SQL before running it')
-    .action(async (pipelineName: string, o: { from: number; to: number; compare?: boolean; exactDistinct?: boolean; distinctError?: number; format: OutputFormat; showSql?: boolean }) => {
+    .action(async (pipelineName: string, o: { from: number; to: number; view?: string; compare?: boolean; exactDistinct?: boolean; distinctError?: number; format: OutputFormat; showSql?: boolean }) => {
       const pipeline = await pipelineNamed(ctx, pipelineName);
-      const plan = planBackfill(pipeline, { from: o.from, to: o.to }, { exactDistinct: o.exactDistinct ?? false });
+      const plan = planBackfill(pipeline, { from: o.from, to: o.to }, { exactDistinct: o.exactDistinct ?? false, ...(o.view ? { view: o.view } : {}) });
       if (o.showSql) console.error(`${plan.sql}\n`);
       const t = await ctx.target();
       const athena = t.athena();
@@ -120,7 +121,7 @@ export function registerBatchCommands(program: Command, ctx: BatchCommandContext
           return;
         }
         const view = await runAthenaQuery(athena, { sql: plan.viewSql, database: pipeline.database, workgroup: t.workgroup(pipeline) });
-        const cmp = compareWithView(pipeline, batch, view, { batchDistinctError: o.exactDistinct ? 0 : (o.distinctError ?? ATHENA_HLL_RELATIVE_ERROR) });
+        const cmp = compareWithView(pipeline, batch, view, { ...(o.view ? { view: o.view } : {}), batchDistinctError: o.exactDistinct ? 0 : (o.distinctError ?? ATHENA_HLL_RELATIVE_ERROR) });
         console.log(`backfill ${cmp.rowsBackfill} row(s), streaming view ${cmp.rowsStreaming} row(s): ${cmp.matched} agree, ${cmp.differences.length} difference(s)`);
         if (cmp.differences.length > 0) {
           const cols = ['window | group', 'column', 'backfill', 'streaming', 'why'].map((name) => ({ name, type: 'varchar' }));

@@ -113,7 +113,7 @@ function checkAggregate(a: AggregateInput, at: string, fields: ReadonlyMap<strin
         taken.set(c.name, `a column of measure ${mname}`);
       }
     }
-    measures.push({ name: mname, spec });
+    measures.push({ name: mname, spec: kind.normalize ? kind.normalize(spec) : spec });
   }
   if (measures.length === 0) fail(`${at}.measures`, 'needs at least one measure');
   if (!IDENT.test(a.view ?? '')) fail(`${at}.view`, `must match ${IDENT} (given ${JSON.stringify(a.view)})`);

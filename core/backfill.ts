@@ -11,9 +11,10 @@
  * SQL generation only: no I/O.
  */
 import type { Aggregate, Measure } from './aggregate';
-import { filterToSql, quoteIdentifier, timestampLiteral } from './filter-compile';
+import { quoteIdentifier, timestampLiteral } from './filter-compile';
 import { measureKind } from './measures/index';
 import { normTime, type BackfillSql, type Tolerance } from './measures/types';
+import { derivedColumnSql, pipelineColumns, pipelineFilterSql } from './pipeline-expr';
 import type { Pipeline } from './pipeline';
 import type { FieldType } from './schema';
 import { utcDate } from './schedule';
@@ -88,17 +89,26 @@ export function planBackfill(p: Pipeline, range: BackfillRange, opts: BackfillOp
   const eventTimeFrom = firstWindow;
   const eventTimeTo = lastWindow + w.sizeMs;
   const et = quoteIdentifier(p.eventTime);
-  const table = `${p.database}.${p.tables.raw}`;
-
   // Partition pruning: constant bounds on dt (and on hour within one day), AND-ed at the top (docs/athena-sql.md).
   const dayFrom = utcDate(eventTimeFrom);
   const dayTo = utcDate(eventTimeTo - 1);
+  const partitionBounds = (q: string) => [
+    dayFrom === dayTo ? `${q}dt = '${dayFrom}'` : `${q}dt BETWEEN '${dayFrom}' AND '${dayTo}'`,
+    ...(dayFrom === dayTo ? [`${q}hour BETWEEN ${new Date(eventTimeFrom).getUTCHours()} AND ${new Date(eventTimeTo - 1).getUTCHours()}`] : []),
+  ];
+  // Derived columns are computed from the schema's columns with the same expressions the handler ran
+  // (core/expr-compile.ts exprToSql), in a subquery that keeps the partition bounds on the table itself.
+  const derived = derivedColumnSql(p);
+  const raw = `${p.database}.${p.tables.raw}`;
+  const table = derived.size === 0
+    ? raw
+    : `(\n    SELECT ${[...p.schema.map((f) => quoteIdentifier(f.name)), ...[...derived].map(([n, sql]) => `${sql} AS ${quoteIdentifier(n)}`), 'dt', 'hour'].join(', ')}\n    FROM ${raw}\n    WHERE ${partitionBounds('').join(' AND ')}\n  )`;
+  const filterSql = pipelineFilterSql(p);
   const where = [
-    dayFrom === dayTo ? `r.dt = '${dayFrom}'` : `r.dt BETWEEN '${dayFrom}' AND '${dayTo}'`,
-    ...(dayFrom === dayTo ? [`r.hour BETWEEN ${new Date(eventTimeFrom).getUTCHours()} AND ${new Date(eventTimeTo - 1).getUTCHours()}`] : []),
+    ...partitionBounds('r.'),
     `r.${et} >= ${timestampLiteral(eventTimeFrom, p.eventTime)}`,
     `r.${et} < ${timestampLiteral(eventTimeTo, p.eventTime)}`,
-    ...(p.filter ? [filterToSql(p.filter, p.schema)] : []),
+    ...(filterSql !== null ? [filterSql] : []),
   ];
 
   const groups = a.groupBy.map(quoteIdentifier);
@@ -119,7 +129,7 @@ export function planBackfill(p: Pipeline, range: BackfillRange, opts: BackfillOp
       `  WHERE window_start >= ${timestampLiteral(firstWindow, 'from')} AND window_start <= ${timestampLiteral(lastWindow, 'to')}`;
   }
   const keys = ['window_start', ...groups];
-  const sqlOpts = { exactDistinct: opts.exactDistinct ?? false, quote: quoteIdentifier, schema: p.schema };
+  const sqlOpts = { exactDistinct: opts.exactDistinct ?? false, quote: quoteIdentifier, schema: pipelineColumns(p) };
   const parts = a.measures.map((m, i) => {
     const b = kinds[i]!.backfillSql(m.name, m.spec, sqlOpts);
     return Array.isArray(b) ? { pre: [], items: b } : (b as BackfillSql);
@@ -253,7 +263,8 @@ export function compareMeasureValue(m: Measure, column: string, bv: string | nul
 }
 
 function fieldTypeOf(p: Pipeline): (n: string) => FieldType {
-  return (n) => p.schema.find((f) => f.name === n)!.type;
+  const columns = pipelineColumns(p);
+  return (n) => columns.find((f) => f.name === n)!.type;
 }
 
 /** The view's measure columns of an aggregate (a percentile measure has one per quantile). */

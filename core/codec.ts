@@ -7,7 +7,7 @@
  */
 import { calendarOk, digits, parseUtcIso } from './iso-time';
 import { ABSENT, FALSE, ISO_MS, jsonNumber, NULL, NUMBER, RecordScanner, recordTemplate, STRING, TRUE } from './json-scan';
-import type { FieldValue, Row, SchemaField } from './schema';
+import { formatFieldPath, type FieldValue, type Row, type SchemaField } from './schema';
 
 export interface Rejection {
   readonly reason: string;
@@ -83,13 +83,41 @@ function isRejection(v: FieldValue | Rejection): v is Rejection {
   return v !== null && typeof v === 'object' && !(typeof v === 'bigint') && 'reason' in v;
 }
 
-function missingOrNull(name: string, v: null | undefined): DecodeResult {
-  return { rejection: { reason: v === null ? `required field "${name}" is null` : `required field "${name}" is missing`, field: name } };
+function missingOrNull(name: string, v: null | undefined, path?: readonly string[]): DecodeResult {
+  const what = path ? `"${name}" (path ${formatFieldPath(path)})` : `"${name}"`;
+  return { rejection: { reason: v === null ? `required field ${what} is null` : `required field ${what} is missing`, field: name } };
 }
+
+/** A path that runs into a value that is not an object (see walkPath). */
+class PathBlocked {
+  constructor(
+    readonly blockedAt: number,
+    readonly value: unknown,
+  ) {}
+}
+
+/**
+ * The value at `path` in a parsed object: undefined when a key is absent or
+ * an object on the way is null (a missing intermediate object reads as NULL);
+ * PathBlocked when a value on the way is a string, number, boolean or array.
+ * Own keys only, so a key named like an Object.prototype member reads as absent.
+ */
+function walkPath(obj: Record<string, unknown>, path: readonly string[]): unknown {
+  let v: unknown = obj;
+  for (let i = 0; i < path.length; i++) {
+    if (v === null || v === undefined) return undefined;
+    if (typeof v !== 'object' || Array.isArray(v)) return new PathBlocked(i, v);
+    const o = v as Record<string, unknown>;
+    v = Object.hasOwn(o, path[i]!) ? o[path[i]!] : undefined;
+  }
+  return v;
+}
+
 
 /** Compiles a decoder for a schema once; the returned function runs per record. */
 export function compileDecoder(schema: readonly SchemaField[]): (json: string) => DecodeResult {
-  const fields = schema.map((f) => ({ name: f.name, required: f.required, check: checkFor(f) }));
+  const fields = schema.map((f) => ({ name: f.name, required: f.required, check: checkFor(f), path: f.path ?? null }));
+  const nested = fields.some((f) => f.path !== null);
   return (json) => {
     let obj: unknown;
     // No stack trace for the SyntaxError: only its message is kept, and capturing the stack was most of
@@ -106,6 +134,7 @@ export function compileDecoder(schema: readonly SchemaField[]): (json: string) =
     if (obj === null || typeof obj !== 'object' || Array.isArray(obj)) {
       return { rejection: { reason: `record must be a JSON object, got ${describe(obj)}`, field: '' } };
     }
+    if (nested) return nestedRow(obj as Record<string, unknown>, fields);
     // The parsed object becomes the row in place: no second object per record.
     // Fields outside the schema stay on it; writers only read the table's columns.
     const row = obj as Row;
@@ -124,6 +153,31 @@ export function compileDecoder(schema: readonly SchemaField[]): (json: string) =
     }
     return { row };
   };
+}
+
+/**
+ * The row of a schema with nested paths: a new object with exactly the
+ * schema's fields (reading in place could overwrite a key another field's
+ * path goes through).
+ */
+function nestedRow(obj: Record<string, unknown>, fields: readonly { name: string; required: boolean; check: FieldCheck; path: readonly string[] | null }[]): DecodeResult {
+  const row: Row = {};
+  for (const f of fields) {
+    const v = f.path === null ? obj[f.name] : walkPath(obj, f.path);
+    if (v instanceof PathBlocked) {
+      const at = formatFieldPath(f.path!.slice(0, v.blockedAt));
+      return { rejection: { reason: `field "${f.name}" (path ${formatFieldPath(f.path!)}): "${at}" must be an object, got ${describe(v.value)}`, field: f.name } };
+    }
+    if (v === undefined || v === null) {
+      if (f.required) return missingOrNull(f.name, v as null | undefined, f.path ?? undefined);
+      row[f.name] = null;
+      continue;
+    }
+    const out = f.check(v);
+    if (isRejection(out)) return { rejection: f.path ? { reason: out.reason.replace(`field "${f.name}"`, `field "${f.name}" (path ${formatFieldPath(f.path)})`), field: f.name } : out };
+    row[f.name] = out;
+  }
+  return { row };
 }
 
 /** Decodes base64 record data to UTF-8 text (Kinesis `data`, MSK `value`). */
@@ -172,6 +226,8 @@ export function compileRecordDecoder(schema: readonly SchemaField[]): (data: str
   // An absent key reads as Object.prototype's member off a parsed object ("constructor", "__proto__"):
   // the scanner cannot mirror that, so such schemas keep the JSON.parse path.
   if (schema.some((f) => f.name in Object.prototype)) return (data) => slow(base64ToUtf8(data));
+  // Nested paths: JSON.parse and a walk of each path (the scanner reads flat objects only).
+  if (schema.some((f) => f.path !== undefined)) return (data) => slow(base64ToUtf8(data));
   const scanner = new RecordScanner(
     schema.map((f) => f.name),
     schema.map((f) => f.type === 'timestamp'),

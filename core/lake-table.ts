@@ -7,6 +7,7 @@ import type { Aggregate, Measure } from './aggregate';
 import { quoteIdentifier } from './filter-compile';
 import { measureKind } from './measures/index';
 import type { Pipeline } from './pipeline';
+import { pipelineColumns } from './pipeline-expr';
 import { windowKind } from './window-kinds';
 import type { ColumnType, FieldType } from './schema';
 
@@ -96,10 +97,11 @@ export function partialColumns(m: Measure, fieldType: (name: string) => FieldTyp
   return measureKind(m.spec).partialColumns(m.name, m.spec, fieldType);
 }
 
-/** A field's type by name, for the measures' column types. */
+/** A column's type by name (schema and derived columns), for the measures' column types. */
 function fieldTypes(p: Pipeline): (n: string) => FieldType {
+  const columns = pipelineColumns(p);
   return (n) => {
-    const f = p.schema.find((x) => x.name === n);
+    const f = columns.find((x) => x.name === n);
     if (!f) throw new Error(`pipeline ${p.name}: no field ${n}`);
     return f.type;
   };
@@ -128,7 +130,8 @@ export function partialsTable(p: Pipeline, a: Aggregate): LakeTable {
 }
 
 export function lakeTables(p: Pipeline): LakeTable[] {
-  const schemaColumns: LakeColumn[] = p.schema.map((f) => ({ name: f.name, type: f.type }));
+  // Event columns: the schema's fields, then the derived columns (groupBy and measures may name either).
+  const schemaColumns: LakeColumn[] = pipelineColumns(p).map((f) => ({ name: f.name, type: f.type }));
   const base = { database: p.database, pipeline: p.name, partitionKeys: PARTITION_KEYS };
   const tables: LakeTable[] = [
     { ...base, name: p.tables.raw, role: 'raw', columns: schemaColumns, format: 'parquet', location: `tables/${p.tables.raw}/`, filesName: filesTableName(p.tables.raw) },

@@ -11,6 +11,7 @@ import { floorToMultiple } from './iso-time';
 import { measureKind, type MeasureKind, type MeasureSpec } from './measures/index';
 import { num } from './measures/types';
 import type { Pipeline } from './pipeline';
+import { pipelineColumns } from './pipeline-expr';
 import type { FieldValue, Row, SchemaField } from './schema';
 import { SessionBuffer, type SessionCut } from './session';
 import { assignWindows, type SessionWindow } from './window';
@@ -251,13 +252,13 @@ export function finalizePartialRows(agg: Aggregate, rows: readonly Row[], opts: 
 
 /** One aggregator per aggregate of the pipeline, in order. */
 export function pipelineAggregators(p: Pipeline): PartialAggregator[] {
-  return p.aggregates.map((a) => new PartialAggregator(a, p.schema));
+  return p.aggregates.map((a) => new PartialAggregator(a, pipelineColumns(p)));
 }
 
 /** Convenience for tests and backfill checks: one aggregate's partial rows of `rows` in one pass. @default the first aggregate */
 export function aggregateRows(p: Pipeline, rows: readonly Row[], agg: Aggregate | undefined = p.aggregates[0]): Row[] {
   if (!agg) return [];
-  const a = new PartialAggregator(agg, p.schema);
+  const a = new PartialAggregator(agg, pipelineColumns(p));
   for (const r of rows) a.add(r, r[p.eventTime] as number);
   const out = a.rows();
   a.release();

@@ -6,11 +6,14 @@
  */
 import { parseDuration, type Duration } from './duration';
 import { PipelineDefinitionError } from './errors';
+import type { DerivedColumn } from './expr-compile';
+import { isExprNode, type Expr, type ExprLike, type ExprNode } from './expr';
 import type { FilterExpr } from './filter';
-import { filterToCriteria, filterToSql, compilePredicate } from './filter-compile';
+import { filterToSql, compilePredicate } from './filter-compile';
 import { aggregateToInput, checkAggregates, type Aggregate, type AggregateInput } from './aggregate';
+import { checkDerive, checkExprFilter, columnTypesOf, pipelineColumns, pipelineFilterCriteria } from './pipeline-expr';
 import { parseSchedule, placeholdersIn, PLACEHOLDERS } from './schedule';
-import { FIELD_TYPES, type FieldSpec, type FieldType, type SchemaField } from './schema';
+import { FIELD_TYPES, parseFieldPath, type FieldSpec, type FieldType, type SchemaField } from './schema';
 
 export interface KinesisSourceSpec {
   readonly kind: 'kinesis';
@@ -101,12 +104,24 @@ export interface PipelineInput {
   readonly name: string;
   readonly description?: string;
   readonly source: SourceSpec;
-  /** Field name → type. Field names: [a-z_][a-z0-9_]*. */
+  /**
+   * Field name → type. Field names: [a-z_][a-z0-9_]*; the name is the lake column, read from the event's
+   * top-level key of that name or from `path` (`{ type: 'string', path: 'customer.country' }`).
+   */
   readonly schema: Readonly<Record<string, FieldSpec>>;
   /** The timestamp field that carries event time. */
   readonly eventTime: string;
-  /** Events that do not match are dropped by design (counted as filtered). */
-  readonly filter?: FilterExpr;
+  /**
+   * Computed columns, in order (each may read the schema and the ones before it): evaluated per event after
+   * decoding, written to the raw and late tables, usable in filter, groupBy and measures. An event whose
+   * expression fails (overflow, division by zero, a failed cast) is quarantined, the reason naming the column.
+   */
+  readonly derive?: Readonly<Record<string, ExprLike>>;
+  /**
+   * Events that do not match are dropped by design (counted as filtered): a filter-language expression
+   * (`field('x').gt(1)`) or a boolean expression (`col('x').mul(2).gt(col('y'))`), over schema and derived columns.
+   */
+  readonly filter?: FilterExpr | Expr | ExprNode;
   /** An event is late when arrival − event time > allowedLateness; it goes to the late table. @default '10 minutes' */
   readonly allowedLateness?: Duration;
   /** One aggregate: shorthand for `aggregates: [aggregate]`. */
@@ -145,7 +160,9 @@ export interface Pipeline {
   readonly database: string;
   readonly schema: readonly SchemaField[];
   readonly eventTime: string;
-  readonly filter: FilterExpr | null;
+  /** Derived columns in declaration order (core/pipeline-expr.ts). */
+  readonly derive: readonly DerivedColumn[];
+  readonly filter: FilterExpr | ExprNode | null;
   readonly allowedLatenessMs: number;
   /** Every aggregate, in definition order (`aggregate: {…}` gives one). */
   readonly aggregates: readonly Aggregate[];
@@ -189,15 +206,25 @@ export function definePipeline(input: PipelineInput): Pipeline {
   else if (et.type !== 'timestamp') fail(`eventTime`, `field "${et.name}" must have type timestamp (given ${et.type})`);
   else if (!et.required) fail('eventTime', `field "${et.name}" must be required: every event needs an event time`);
 
-  const filter = input.filter ?? null;
-  if (filter !== null) {
-    checkFilter(filter, 'filter', byName, fail);
-    // Compile both targets now: a value that only fails to compile must fail at load, not in the handler.
-    try {
-      compilePredicate(filter, schema);
-      filterToSql(filter, schema);
-    } catch (err) {
-      fail('filter', (err as Error).message);
+  const derive = checkDerive(input.derive, schema, fail);
+  // Filters, groupBy and measures resolve derived columns like schema fields.
+  const columns = pipelineColumns({ schema, derive, filter: null });
+  const columnsByName = new Map(columns.map((f) => [f.name, f]));
+
+  let filter: FilterExpr | ExprNode | null = null;
+  if (input.filter !== undefined && input.filter !== null) {
+    if (isExprNode(input.filter)) {
+      filter = checkExprFilter(input.filter, columnTypesOf(columns), fail);
+    } else {
+      filter = input.filter as FilterExpr;
+      checkFilter(filter, 'filter', columnsByName, fail);
+      // Compile both targets now: a value that only fails to compile must fail at load, not in the handler.
+      try {
+        compilePredicate(filter, columns);
+        filterToSql(filter, columns);
+      } catch (err) {
+        fail('filter', (err as Error).message);
+      }
     }
   }
 
@@ -220,11 +247,12 @@ export function definePipeline(input: PipelineInput): Pipeline {
   if (new Set(Object.values(tables)).size !== 4) fail('tables', `raw, partials, late and quarantine need four different names (given ${JSON.stringify(tables)})`);
 
   // The first aggregate's partials table is tables.partials; tables.partials is taken by no other table.
-  const aggregates = checkAggregates(input, byName, schema, tables.partials, [tables.raw, tables.late, tables.quarantine], fail);
+  // groupBy and measures name schema and derived columns alike.
+  const aggregates = checkAggregates(input, columnsByName, columns, tables.partials, [tables.raw, tables.late, tables.quarantine], fail);
 
   const processing = checkProcessing(input.processing ?? {}, source, fail);
   if (processing.lambdaFilterCriteria && filter !== null) {
-    const criteria = filterToCriteria(filter, schema, source.kind);
+    const criteria = pipelineFilterCriteria({ schema, derive, filter }, source.kind);
     if (!criteria.expressible) fail('processing.lambdaFilterCriteria', `the filter cannot be expressed as Lambda FilterCriteria: ${criteria.reason}`);
   }
   const scheduledQueries = checkScheduledQueries(input.scheduledQueries ?? [], fail);
@@ -237,6 +265,7 @@ export function definePipeline(input: PipelineInput): Pipeline {
     database,
     schema,
     eventTime: input.eventTime,
+    derive,
     filter,
     allowedLatenessMs,
     aggregates,
@@ -260,8 +289,9 @@ export function toInput(p: Pipeline): PipelineInput {
     name: p.name,
     description: p.description,
     source: p.source,
-    schema: Object.fromEntries(p.schema.map((f) => [f.name, { type: f.type, required: f.required }])),
+    schema: Object.fromEntries(p.schema.map((f) => [f.name, { type: f.type, required: f.required, ...(f.path ? { path: f.path } : {}) }])),
     eventTime: p.eventTime,
+    ...(p.derive && p.derive.length > 0 ? { derive: Object.fromEntries(p.derive.map((d) => [d.name, d.expr])) } : {}),
     ...(p.filter ? { filter: p.filter } : {}),
     allowedLateness: ms(p.allowedLatenessMs),
     ...(p.aggregates.length > 0 ? { aggregates: p.aggregates.map(aggregateToInput) } : {}),
@@ -311,7 +341,26 @@ function checkSchema(schema: Readonly<Record<string, FieldSpec>> | undefined, fa
     const type: unknown = typeof spec === 'string' ? spec : spec?.type;
     if (!FIELD_TYPES.includes(type as FieldType)) fail(`schema.${name}`, `type must be one of ${FIELD_TYPES.join(', ')} (given ${JSON.stringify(type)})`);
     const required = typeof spec === 'string' ? true : spec.required ?? true;
+    if (typeof spec !== 'string' && spec.path !== undefined) {
+      const parsed = parseFieldPath(spec.path);
+      if ('error' in parsed) fail(`schema.${name}.path`, parsed.error);
+      const keys = (parsed as { keys: readonly string[] }).keys;
+      // A one-key path naming the field itself is no path.
+      if (keys.length === 1 && keys[0] === name) out.push({ name, type: type as FieldType, required });
+      else out.push({ name, type: type as FieldType, required, path: keys });
+      continue;
+    }
     out.push({ name, type: type as FieldType, required });
+  }
+  // A value cannot be both a scalar and an object on the way to another field.
+  for (const f of out) {
+    const keys = f.path ?? [f.name];
+    for (const g of out) {
+      const other = g.path ?? [g.name];
+      if (g !== f && other.length > keys.length && keys.every((k, i) => other[i] === k)) {
+        fail(`schema.${g.name}.path`, `goes through ${JSON.stringify(keys.join('.'))}, which field "${f.name}" reads as a ${f.type}`);
+      }
+    }
   }
   return out;
 }

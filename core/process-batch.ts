@@ -7,11 +7,12 @@
  * So received = raw + filtered + quarantined + late, always.
  */
 import { compileDecoder, compileRecordDecoder, type DecodeResult } from './codec';
-import { compilePredicate } from './filter-compile';
+import { compileDerive, ExprEvalError } from './expr-compile';
 import { floorToMultiple } from './iso-time';
 import { pipelineAggregators } from './partial-aggregate';
 import { partitionOf, partitionPath } from './partition';
 import type { Pipeline } from './pipeline';
+import { columnTypesOf, compilePipelineFilter } from './pipeline-expr';
 import type { Row } from './schema';
 
 /** A record as both sources deliver it, reduced to what the engine needs. */
@@ -52,6 +53,9 @@ export interface CompiledPipeline {
   readonly decode: (json: string) => DecodeResult;
   /** `decode` of the base64 record data, with the scanner's fast path (core/codec.ts compileRecordDecoder). */
   readonly decodeRecord: (data: string) => DecodeResult;
+  /** Sets the derived columns on a decoded row; the rejection when one cannot be evaluated (core/expr-compile.ts compileDerive). */
+  readonly derive: (row: Row) => { readonly reason: string; readonly field: string } | null;
+  /** TRUE-only; an expression filter throws ExprEvalError when it cannot be evaluated on the row. */
   readonly predicate: (row: Row) => boolean;
 }
 
@@ -60,7 +64,8 @@ export function compilePipeline(pipeline: Pipeline): CompiledPipeline {
     pipeline,
     decode: compileDecoder(pipeline.schema),
     decodeRecord: compileRecordDecoder(pipeline.schema),
-    predicate: pipeline.filter ? compilePredicate(pipeline.filter, pipeline.schema) : () => true,
+    derive: compileDerive(pipeline.derive ?? [], columnTypesOf(pipeline.schema)),
+    predicate: compilePipelineFilter(pipeline) ?? (() => true),
   };
 }
 
@@ -112,22 +117,33 @@ export function processBatch(c: CompiledPipeline, records: readonly SourceRecord
   let rawPath = '';
   let rawRows: Row[] = [];
 
+  const quarantine = (r: SourceRecord, reason: string, field: string) => {
+    out.counts.quarantined++;
+    push(out.quarantine, arrivalPath(r.arrivalTime), { received_at: r.arrivalTime, source: r.source, position: r.position, reason, field, payload: r.data });
+  };
+
   for (const r of records) {
     const decoded = c.decodeRecord(r.data);
     if (decoded.rejection) {
-      out.counts.quarantined++;
-      push(out.quarantine, arrivalPath(r.arrivalTime), {
-        received_at: r.arrivalTime,
-        source: r.source,
-        position: r.position,
-        reason: decoded.rejection.reason,
-        field: decoded.rejection.field,
-        payload: r.data,
-      });
+      quarantine(r, decoded.rejection.reason, decoded.rejection.field);
       continue;
     }
     const row = decoded.row;
-    if (!c.predicate(row)) {
+    // Derived columns first: the filter may read them.
+    const failed = c.derive(row);
+    if (failed !== null) {
+      quarantine(r, failed.reason, failed.field);
+      continue;
+    }
+    let pass: boolean;
+    try {
+      pass = c.predicate(row);
+    } catch (err) {
+      if (!(err instanceof ExprEvalError)) throw err;
+      quarantine(r, `filter: ${err.message}`, '');
+      continue;
+    }
+    if (!pass) {
       out.counts.filtered++;
       continue;
     }

@@ -15,7 +15,7 @@ import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import { acknowledgeNag, nagResource, NODE22_REASON } from './nag';
 import { entryPath, pipelineFunction } from './pipeline-function';
-import { filterToCriteria } from '../core/filter-compile';
+import { pipelineFilterCriteria } from '../core/pipeline-expr';
 import { LAKE_STATE_PREFIXES, lakeTables } from '../core/lake-table';
 import type { Pipeline } from '../core/pipeline';
 import type { KafkaSource } from './kafka-source';
@@ -224,7 +224,7 @@ export class StreamProcessor extends Construct {
   private compileFilter(): readonly string[] {
     const pipeline = this.pipeline;
     if (!pipeline.processing.lambdaFilterCriteria || !pipeline.filter) return [];
-    const r = filterToCriteria(pipeline.filter, pipeline.schema, pipeline.source.kind);
+    const r = pipelineFilterCriteria(pipeline, pipeline.source.kind);
     if (!r.expressible) {
       throw new InvalidPropError(`Pipeline "${pipeline.name}": processing.lambdaFilterCriteria is true but the filter cannot be expressed as Lambda FilterCriteria: ${r.reason}`);
     }

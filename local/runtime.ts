@@ -8,7 +8,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { BatchCounts, Pipeline } from '../core';
-import { filterToCriteria } from '../core';
+import { pipelineFilterCriteria } from '../core';
 import { createStreamProcessor } from '../functions/stream-processor/handler';
 import { createLogger, type Logger } from '../functions/shared/logger';
 import { DEFAULT_ATHENA_PORT, DEFAULT_LAKE_BUCKET, startAthenaEndpoint, type AthenaEndpoint } from './athena';
@@ -251,7 +251,7 @@ export async function startLocalRuntime(opts: LocalRuntimeOptions): Promise<Loca
           total.batches += 1;
         },
       });
-      const criteria = p.processing.lambdaFilterCriteria && p.filter ? filterToCriteria(p.filter, p.schema, p.source.kind) : null;
+      const criteria = p.processing.lambdaFilterCriteria && p.filter ? pipelineFilterCriteria(p, p.source.kind) : null;
       const filters = criteria && criteria.expressible ? criteria.filters : undefined;
       const checkpoints = new FileCheckpointStore(path.join(dataDir, 'checkpoints'), `${p.name}`);
       const options = {

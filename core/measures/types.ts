@@ -48,6 +48,8 @@ export interface MeasureKind<S extends { readonly fn: string } = { readonly fn: 
   readonly fn: S['fn'];
   /** Checks a spec (field names and types, arguments); fails via ctx.fail with a rule that says what is wrong. */
   validate(spec: S, ctx: MeasureContext): void;
+  /** The spec as the validated pipeline keeps it (plain JSON, e.g. an expression's node), when not the spec as given. */
+  readonly normalize?: (spec: S) => S;
   /** Fields of the event it reads (backfill carries them). */
   inputs(spec: S): readonly string[];
 

@@ -9,7 +9,7 @@
  */
 import { GetQueryExecutionCommand, GetQueryResultsCommand, type AthenaClient } from '@aws-sdk/client-athena';
 import { GetObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
-import { aggregateView, filterToSql, lakeTables, measureKind, nextFireTimes, quoteIdentifier, type Pipeline } from '../../core';
+import { aggregateView, lakeTables, measureKind, pipelineColumns, pipelineFilterSql, nextFireTimes, quoteIdentifier, type Pipeline } from '../../core';
 import { runAthenaQuery, startQuery, QueryFailedError } from '../../functions/query-runner/athena-query';
 import { listQueryRuns } from '../../functions/query-runner/run-scheduled-query';
 import type { PipelineStatus, RuntimeInfo } from '../runtime';
@@ -112,7 +112,7 @@ function overview(src: UiSources): Json {
 
 function definition(p: Pipeline, now: number): Json {
   const tables = lakeTables(p);
-  const fieldType = (n: string) => p.schema.find((f) => f.name === n)!.type;
+  const fieldType = (n: string) => pipelineColumns(p).find((f) => f.name === n)!.type;
   return {
     name: p.name,
     description: p.description,
@@ -120,7 +120,7 @@ function definition(p: Pipeline, now: number): Json {
     database: p.database,
     schema: p.schema.map((f) => ({ name: f.name, type: f.type, required: f.required })),
     eventTime: p.eventTime,
-    filter: p.filter ? filterToSql(p.filter, p.schema) : null,
+    filter: pipelineFilterSql(p),
     allowedLatenessMs: p.allowedLatenessMs,
     aggregates: p.aggregates.map((a) => ({
       view: a.view,
@@ -149,7 +149,7 @@ async function windows(src: UiSources, p: Pipeline, q: URLSearchParams): Promise
     throw new ApiError(400, `view must be one of ${p.aggregates.map((x) => x.view).join(', ')} (given ${JSON.stringify(q.get('view'))})`);
   }
   const view = aggregateView(p, a);
-  const fieldType = (n: string) => p.schema.find((f) => f.name === n)!.type;
+  const fieldType = (n: string) => pipelineColumns(p).find((f) => f.name === n)!.type;
   const measureColumns = a.measures.flatMap((x) => measureKind(x.spec).viewColumns(x.name, x.spec, fieldType).map((c) => c.name));
   const measure = q.get('measure') ?? measureColumns[0]!;
   if (!measureColumns.includes(measure)) throw new ApiError(400, `measure must be one of ${measureColumns.join(', ')} (given ${JSON.stringify(measure)})`);
