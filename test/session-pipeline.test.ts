@@ -127,7 +127,7 @@ describe('session window definitions', () => {
     const v = aggregateView(visits, agg);
     expect(v.keepsPartitions).toBe(false);
     expect(v.columns.map((c) => c.name)).toEqual([
-      'window_start', 'window_end', 'user_id', 'events', 'vals', 'total', 'lo', 'hi', 'mean', 'big', 'first_v', 'last_v', 'pct_p50', 'pct_p90', 'distinct_v', 'closed', 'dt', 'hour',
+      'window_start', 'window_end', 'user_id', 'events', 'vals', 'total', 'cents', 'lo', 'hi', 'mean', 'big', 'first_v', 'last_v', 'pct_p50', 'pct_p90', 'distinct_v', 'closed', 'dt', 'hour',
     ]);
     expect(v.sql).toContain('FROM shardflow.visits_partials');
   });

@@ -1,6 +1,6 @@
 /**
  * A session-window pipeline (`visits`: every measure kind, sessions per
- * user_id with a 5-minute gap) and a lake of it: random streams
+ * user_id with a 5-minute gap, a derived column) and a lake of it: random streams
  * (test/support/session-streams.ts) on three days, each starting at 22:30 so
  * that sessions run past midnight, their batches sent through the real
  * stream-processor handler in reverse order, bridging events last. Returns
@@ -10,6 +10,7 @@ import {
   approxDistinct,
   approxPercentile,
   avg,
+  col,
   count,
   countIf,
   definePipeline,
@@ -40,6 +41,8 @@ export const visitsInput: PipelineInput = {
   source: kinesisSource({ stream: 'visits' }),
   schema: { user_id: { type: 'string', required: false }, v: { type: 'double', required: false }, ts: 'timestamp' },
   eventTime: 'ts',
+  // A derived column in a measure: written to the raw table by the handler, recomputed by backfill.
+  derive: { v_cents: col('v').mul(100).cast('bigint') },
   aggregate: {
     groupBy: ['user_id'],
     window: session({ gap: '5 minutes' }),
@@ -47,6 +50,7 @@ export const visitsInput: PipelineInput = {
       events: count(),
       vals: count('v'),
       total: sum('v'),
+      cents: sum('v_cents'),
       lo: min('v'),
       hi: max('v'),
       mean: avg('v'),
