@@ -11,7 +11,7 @@ import { quoteIdentifier, timestampLiteral } from './filter-compile';
 import { measureKind } from './measures/index';
 import type { BackfillSql } from './measures/types';
 import type { Pipeline } from './pipeline';
-import { pipelineColumns, pipelineFilterSql } from './pipeline-expr';
+import { derivedColumnSql, pipelineColumns, pipelineFilterSql } from './pipeline-expr';
 import type { FieldType } from './schema';
 import { utcDate } from './schedule';
 import { sessionBackfillSql } from './session';
@@ -28,10 +28,11 @@ function partitionBounds(alias: string, from: number, to: number): string[] {
 export function planSessionBackfill(p: Pipeline, a: Aggregate, w: SessionWindow, range: BackfillRange, opts: BackfillOptions): BackfillPlan {
   const groups = a.groupBy.map(quoteIdentifier);
   const kinds = a.measures.map((m) => measureKind(m.spec));
-  const fieldType = (n: string): FieldType => pipelineColumns(p).find((f) => f.name === n)!.type;
+  const columnsOf = pipelineColumns(p);
+  const fieldType = (n: string): FieldType => columnsOf.find((f) => f.name === n)!.type;
   const inputs = a.measures.flatMap((m, i) => kinds[i]!.inputs(m.spec));
   const carried = [...new Set([...a.groupBy, ...inputs])].filter((f) => f !== p.eventTime).map(quoteIdentifier);
-  const sqlOpts = { exactDistinct: opts.exactDistinct ?? false, quote: quoteIdentifier, schema: pipelineColumns(p) };
+  const sqlOpts = { exactDistinct: opts.exactDistinct ?? false, quote: quoteIdentifier, schema: columnsOf };
   const parts = a.measures.map((m, i) => {
     const b = kinds[i]!.backfillSql(m.name, m.spec, sqlOpts);
     return Array.isArray(b) ? { pre: [], items: b } : (b as BackfillSql);
@@ -39,12 +40,19 @@ export function planSessionBackfill(p: Pipeline, a: Aggregate, w: SessionWindow,
   const columns = a.measures.flatMap((m, i) => kinds[i]!.viewColumns(m.name, m.spec, fieldType).map((c) => c.name));
   const eventTimeFrom = range.from - w.gapMs;
   const eventTimeTo = range.to + w.gapMs;
+  // Derived columns computed from the schema's, partition bounds on the table itself: as planBackfill does.
+  const derived = derivedColumnSql(p);
+  const raw = `${p.database}.${p.tables.raw}`;
+  const from = derived.size === 0
+    ? raw
+    : `(\n    SELECT ${[...p.schema.map((f) => quoteIdentifier(f.name)), ...[...derived].map(([n, x]) => `${x} AS ${quoteIdentifier(n)}`), 'dt', 'hour'].join(', ')}\n    FROM ${raw}\n    WHERE ${partitionBounds('', eventTimeFrom, eventTimeTo).join(' AND ')}\n  )`;
+  const filterSql = pipelineFilterSql(p);
   const sql = sessionBackfillSql({
-    from: `${p.database}.${p.tables.raw}`,
+    from,
     eventTime: quoteIdentifier(p.eventTime),
     groupBy: groups,
     carried,
-    where: [...partitionBounds('r.', eventTimeFrom, eventTimeTo), ...(pipelineFilterSql(p) !== null ? [pipelineFilterSql(p)!] : [])],
+    where: [...partitionBounds('r.', eventTimeFrom, eventTimeTo), ...(filterSql !== null ? [filterSql] : [])],
     items: parts.flatMap((b) => b.items),
     pre: parts.flatMap((b) => b.pre ?? []),
     columns,

@@ -7,74 +7,16 @@
  * Plus validation at load, the definition's round trip, and the view's shape.
  */
 import { describe, expect, it } from 'vitest';
-import {
-  aggregateView,
-  approxDistinct,
-  approxPercentile,
-  avg,
-  count,
-  countIf,
-  definePipeline,
-  field,
-  kinesisSource,
-  max,
-  maxBy,
-  min,
-  minBy,
-  partialsTable,
-  pipelineFromJson,
-  PipelineDefinitionError,
-  session,
-  sum,
-  tumbling,
-  type PipelineInput,
-} from '../core';
+import { aggregateView, count, definePipeline, partialsTable, pipelineFromJson, PipelineDefinitionError, session, tumbling, type PipelineInput } from '../core';
 import { finalizePartialRows } from '../core/partial-aggregate';
-import { compilePipeline, processBatch, type SourceRecord } from '../core/process-batch';
+import { compilePipeline, processBatch } from '../core/process-batch';
 import { runEvents } from '../core/run-events';
 import type { Row } from '../core/schema';
+import { GAP, sourceRecords as records, visits, visitsAgg as agg, visitsInput as input } from './support/session-lake';
 import { onePassSessions, sessionStream, type SessionEvent } from './support/session-streams';
 
 const MIN = 60_000;
-const GAP = 5 * MIN;
-
-const input: PipelineInput = {
-  name: 'visits',
-  source: kinesisSource({ stream: 'visits' }),
-  schema: { user_id: { type: 'string', required: false }, v: { type: 'double', required: false }, ts: 'timestamp' },
-  eventTime: 'ts',
-  aggregate: {
-    groupBy: ['user_id'],
-    window: session({ gap: '5 minutes' }),
-    measures: {
-      events: count(),
-      vals: count('v'),
-      total: sum('v'),
-      lo: min('v'),
-      hi: max('v'),
-      mean: avg('v'),
-      big: countIf(field('v').gt(100)),
-      first_v: minBy('v', 'ts'),
-      last_v: maxBy('v', 'ts'),
-      pct: approxPercentile('v', [0.5, 0.9]),
-      distinct_v: approxDistinct('v'),
-    },
-    view: 'visits_sessions_5m',
-  },
-};
-const visits = definePipeline(input);
-const agg = visits.aggregates[0]!;
 const compiled = compilePipeline(visits);
-
-/** Records of a batch, arriving a second after their event time (on time). */
-function records(batch: readonly SessionEvent[]): SourceRecord[] {
-  return batch.map((e) => ({
-    data: Buffer.from(JSON.stringify({ user_id: e.key, v: e.v, ts: e.t })).toString('base64'),
-    arrivalTime: e.t + 1_000,
-    position: String(e.id),
-    source: 'shardId-000000000000',
-  }));
-}
 
 function partialsOf(batch: readonly SessionEvent[]): Row[] {
   const out = processBatch(compiled, records(batch));
@@ -185,7 +127,7 @@ describe('session window definitions', () => {
     const v = aggregateView(visits, agg);
     expect(v.keepsPartitions).toBe(false);
     expect(v.columns.map((c) => c.name)).toEqual([
-      'window_start', 'window_end', 'user_id', 'events', 'vals', 'total', 'lo', 'hi', 'mean', 'big', 'first_v', 'last_v', 'pct_p50', 'pct_p90', 'distinct_v', 'closed', 'dt', 'hour',
+      'window_start', 'window_end', 'user_id', 'events', 'vals', 'total', 'cents', 'lo', 'hi', 'mean', 'big', 'first_v', 'last_v', 'pct_p50', 'pct_p90', 'distinct_v', 'closed', 'dt', 'hour',
     ]);
     expect(v.sql).toContain('FROM shardflow.visits_partials');
   });

@@ -95,6 +95,15 @@ describe('session merge SQL on DuckDB (local endpoint translation)', () => {
   });
 });
 
+describe('count_if through the local translation', () => {
+  it('counts 0, not NULL, when every condition is NULL (as Trino does; countIf backfills with it), with FILTER and OVER too', async () => {
+    const sql = `SELECT count_if(x > 1), count_if(x > 1) FILTER (WHERE y = 1), max(c) FROM (
+      SELECT x, y, count_if(x > 1) OVER (PARTITION BY y) AS c FROM (VALUES (CAST(NULL AS double), 1), (CAST(NULL AS double), 2)) t (x, y)) w`;
+    const r = await db.runAndReadAll(translateSql(sql).sql);
+    expect(r.getRowsJS()).toEqual([[0n, 0n, 0n]]);
+  });
+});
+
 describe('session backfill SQL on DuckDB (local endpoint translation)', () => {
   it('gives the sessions that start in [from, to) and end by to + gap, as one pass over all events does (property)', async () => {
     const gapMs = 5 * MIN;

@@ -576,6 +576,16 @@ class Translator {
         i = gclose + 1;
         continue;
       }
+      if (isWord(t, 'count_if') && next?.text === '(' && !(prev?.kind === 'op' && prev.text === '.')) {
+        // Trino's count_if counts 0 when no condition is true, NULLs included; DuckDB's is NULL when every condition is NULL.
+        const close = this.match.get(i + 1)!;
+        let end = close + 1;
+        if (isWord(this.tokens[end], 'filter') && this.tokens[end + 1]?.text === '(') end = this.match.get(end + 1)! + 1;
+        if (isWord(this.tokens[end], 'over') && this.tokens[end + 1]?.text === '(') end = this.match.get(end + 1)! + 1;
+        units.push([{ text: 'coalesce(', src: t.pos }, ...this.call(t, i + 2, close)!, ...this.seq(close + 1, end).flat(), { text: ', 0)', src: t.pos }]);
+        i = end;
+        continue;
+      }
       const decimalType = t.kind === 'ident' && next?.text === '(' && DECIMAL_SENSITIVE.has(t.text.toLowerCase()) ? this.decimalAggregate(i) : null;
       if (decimalType) {
         // The aggregate with its FILTER and OVER clauses, cast to Trino's result type.
