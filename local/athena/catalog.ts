@@ -154,7 +154,7 @@ export class LakeReader {
    * than 1,000 keys fails with InternalError there. S3 answers both alike (API reference,
    * ListObjects: without a delimiter, the next marker is the last key returned).
    */
-  private async listPrefix(table: LakeTable, prefix: string, signal?: AbortSignal): Promise<LakeObject[]> {
+  async listPrefix(table: LakeTable, prefix: string, signal?: AbortSignal): Promise<LakeObject[]> {
     const out: LakeObject[] = [];
     let marker: string | undefined;
     for (;;) {

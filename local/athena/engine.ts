@@ -17,11 +17,12 @@
  * chunk by chunk into the sink and stop at the row/byte caps; a query past its
  * time limit is interrupted.
  */
+import { setMaxListeners } from 'node:events';
 import type { DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
 import { COMPACTED_PREFIX, FROM_COLUMN, type LakeTable, type LakeView } from '../../core';
 import { duckdbType, emptyRelationSql, hiveTypeName, quoteIdent, quoteString, tableRelationSql, type CatalogDatabase, type LakeObject, type LakeReader, type PathColumn, type SourceTypes } from './catalog';
 import { LakeIndex } from './lake-index';
-import { partitionsOfTimeRange, planFromParseTree, type PartitionPredicate, type QueryPlan, type TableReference } from './query-plan';
+import { daysOfTimeRange, partitionsOfTimeRange, planFromParseTree, type PartitionKey, type PartitionPredicate, type QueryPlan, type TableReference } from './query-plan';
 import { columnInfo, formatValue, stringColumn, type ColumnInfo } from './result-format';
 import { openSandboxedDuckDB, SandboxPool, type SandboxOptions } from './sandbox';
 import { guardParseTree, GuardViolation } from './sql-guard';
@@ -174,6 +175,8 @@ export class AthenaQueryEngine {
     const timer = new AbortController();
     const timeout = setTimeout(() => timer.abort(), timeoutMs);
     const signal = opts.signal ? AbortSignal.any([opts.signal, timer.signal]) : timer.signal;
+    // Each of the parallel lake fetches (catalog.ts fetchAll) listens for the abort.
+    setMaxListeners(64, signal);
     try {
       return await this.runStatement(source, { ...opts, signal }, sink);
     } catch (err) {
@@ -264,7 +267,7 @@ export class AthenaQueryEngine {
 
   private async query(source: string, opts: RunOptions, sink: ResultSink): Promise<QuerySummary> {
     const translation = translateSql(source, opts.parameters ?? []);
-    const instance = await this.acquire();
+    let instance = await this.acquire();
     let conn: DuckDBConnection;
     try {
       conn = await instance.connect();
@@ -291,22 +294,46 @@ export class AthenaQueryEngine {
       // reads its base tables whole.
       for (const [view, refs] of needs.views) {
         const vp = await this.viewPlan(conn, view);
-        const preds = refs.map((r) => (view.keepsPartitions ? viewPartitions(view, r) : null));
-        for (const table of vp.tables) needs.tables.set(table, [...(needs.tables.get(table) ?? []), ...preds]);
+        const reads = refs.map((r): TableRead => (view.keepsPartitions ? viewRead(view, r) : { partitions: null, days: null }));
+        for (const table of vp.tables) needs.tables.set(table, [...(needs.tables.get(table) ?? []), ...reads]);
       }
-      cat = await this.prepareCatalog(conn, instance);
       let scanned = 0;
       let objectsRead = 0;
       const path = /"\$path"/i.test(translation.sql) ? this.lake.pathColumn : null;
-      let changed = false;
-      for (const [table, preds] of needs.tables) {
-        const r = await this.tableRelation(conn, table, preds.includes(null) ? null : (p) => preds.some((f) => f!(p)), path, opts.signal);
+      const relations = new Map<string, string>();
+      for (const [table, reads] of needs.tables) {
+        const keep: PartitionPredicate | null = reads.some((r) => !r.partitions) ? null : (p) => reads.some((r) => r.partitions!(p));
+        const days = reads.some((r) => !r.days) ? null : [...new Set(reads.flatMap((r) => r.days!))];
+        const r = await this.tableRelation(conn, table, keep, days, path, opts.signal);
         scanned += r.scanned;
         objectsRead += r.objects;
-        const key = viewKey(table.database, table.name);
-        if (cat.relations.get(key) === r.sql) continue;
-        await conn.run(`CREATE OR REPLACE VIEW ${key} AS ${r.sql}`);
-        cat.relations.set(key, r.sql);
+        relations.set(viewKey(table.database, table.name), r.sql);
+      }
+      // An idle instance whose table views already read these objects answers without redefining
+      // them (binding a view of many files reads every footer): queries of different shapes in
+      // turn each keep an instance of their own.
+      const matches = (c: InstanceCatalog | undefined): number => (c ? 1 + [...relations].filter(([k, v]) => c.relations.get(k) === v).length : 0);
+      if (this.pool && relations.size > 0 && matches(cat) < 1 + relations.size) {
+        const better = this.pool.take((i) => (matches(this.catalogs.get(i)) > matches(cat) ? matches(this.catalogs.get(i)) : 0));
+        if (better) {
+          opts.signal?.removeEventListener('abort', onAbort);
+          // Planning ran only reads on the first instance; shown as after any query.
+          const first = cat;
+          const clean = first ? await catalogDigest(conn).then((d) => d === first.digest, () => false) : await catalogAbsent(conn);
+          conn.closeSync();
+          this.release(instance, clean);
+          instance = better;
+          conn = await instance.connect();
+          cat = this.catalogs.get(instance);
+          opts.signal?.addEventListener('abort', onAbort);
+        }
+      }
+      cat = await this.prepareCatalog(conn, instance);
+      let changed = false;
+      for (const [key, sql] of relations) {
+        if (cat.relations.get(key) === sql) continue;
+        await conn.run(`CREATE OR REPLACE VIEW ${key} AS ${sql}`);
+        cat.relations.set(key, sql);
         changed = true;
       }
       if (changed) cat.digest = await catalogDigest(conn);
@@ -384,10 +411,11 @@ export class AthenaQueryEngine {
     conn: DuckDBConnection,
     table: LakeTable,
     keep: PartitionPredicate | null,
+    days: readonly string[] | null,
     path: PathColumn | null,
     signal?: AbortSignal,
   ): Promise<{ sql: string; scanned: number; objects: number }> {
-    let objects = await this.index.objects(table, keep, signal);
+    let objects = await this.index.objects(table, keep, days, signal);
     const files: string[] = [];
     let scanned = 0;
     if (table.filesName) {
@@ -472,8 +500,8 @@ export class AthenaQueryEngine {
   }
 
   /** Lake tables and views a plan reads, with the partition predicates of each table reference (null = all partitions) and the view references. */
-  private resolve(plan: GuardedPlan, translation: Translation, source: string, database: string): { tables: Map<LakeTable, (PartitionPredicate | null)[]>; views: Map<LakeView, TableReference[]> } {
-    const tables = new Map<LakeTable, (PartitionPredicate | null)[]>();
+  private resolve(plan: GuardedPlan, translation: Translation, source: string, database: string): { tables: Map<LakeTable, TableRead[]>; views: Map<LakeView, TableReference[]> } {
+    const tables = new Map<LakeTable, TableRead[]>();
     const views = new Map<LakeView, TableReference[]>();
     for (const ref of plan.tables) {
       const schema = ref.schema.toLowerCase();
@@ -486,7 +514,7 @@ export class AthenaQueryEngine {
       const db = this.database(schema || database, source, pos);
       const table = db.tables.get(name);
       const view = db.views.get(name);
-      if (table) tables.set(table, [...(tables.get(table) ?? []), ref.partitions]);
+      if (table) tables.set(table, [...(tables.get(table) ?? []), { partitions: ref.partitions, days: ref.days }]);
       else if (view) views.set(view, [...(views.get(view) ?? []), ref]);
       else throw new AthenaQueryError('TABLE_NOT_FOUND', `Table '${CATALOG}.${db.name}.${name}' does not exist`, at);
     }
@@ -494,17 +522,25 @@ export class AthenaQueryEngine {
   }
 }
 
+/** What one reference reads of a table: the partitions (null: all) and the days they can be on (null: any). */
+interface TableRead {
+  readonly partitions: PartitionPredicate | null;
+  readonly days: readonly string[] | null;
+}
+
 /**
- * The partitions of its base tables a reference to a partition-keeping view needs: those its
+ * What a reference to a partition-keeping view reads of its base tables: the partitions its
  * dt/hour predicates select, and of those, the ones a range on the view's partition-time
- * column can touch. Null: all.
+ * column can touch.
  */
-function viewPartitions(view: LakeView, ref: TableReference): PartitionPredicate | null {
+function viewRead(view: LakeView, ref: TableReference): TableRead {
   const range = view.partitionTime ? ref.timeRanges.get(view.partitionTime.toLowerCase()) : undefined;
   const byTime = range ? partitionsOfTimeRange(range) : null;
   const byPartition = ref.partitions;
-  if (byTime && byPartition) return (p) => byPartition(p) && byTime(p);
-  return byTime ?? byPartition;
+  const partitions = byTime && byPartition ? (p: PartitionKey) => byPartition(p) && byTime(p) : (byTime ?? byPartition);
+  const timeDays = range ? daysOfTimeRange(range) : null;
+  const days = ref.days && timeDays ? ref.days.filter((d) => timeDays.includes(d)) : (ref.days ?? timeDays);
+  return { partitions, days };
 }
 
 async function catalogDigest(conn: DuckDBConnection): Promise<string> {

@@ -34,6 +34,8 @@ export interface TableReference {
    * partition-time column (core/lake-table.ts LakeView.partitionTime) into partitions.
    */
   readonly timeRanges: ReadonlyMap<string, TimeRange>;
+  /** The dt values the conjuncts allow, when they name a finite set (=, IN, or both ends of a range); null: any. */
+  readonly days: readonly string[] | null;
 }
 
 /** A range of instants, epoch milliseconds (UTC); an absent end is unbounded. */
@@ -94,6 +96,7 @@ export function planFromParseTree(jsonText: string): QueryPlan | ParseFailure {
           location: location(ref.query_location),
           partitions: preds.length === 0 ? null : (p) => preds.every((f) => f(p)),
           timeRanges: timeRanges(conjuncts, ref, alone),
+          days: dayValues(conjuncts, ref, alone),
         });
       }
     }
@@ -101,7 +104,7 @@ export function planFromParseTree(jsonText: string): QueryPlan | ParseFailure {
   // Base tables outside any SELECT's FROM (none known today): read them whole.
   walk(root, (node) => {
     if (node.type === 'BASE_TABLE' && !owned.has(node)) {
-      tables.push({ catalog: str(node.catalog_name), schema: str(node.schema_name), table: str(node.table_name), location: location(node.query_location), partitions: null, timeRanges: new Map() });
+      tables.push({ catalog: str(node.catalog_name), schema: str(node.schema_name), table: str(node.table_name), location: location(node.query_location), partitions: null, timeRanges: new Map(), days: null });
     }
   });
   return { tables, cteNames, columnNames: outputNames(root) };
@@ -213,6 +216,66 @@ function timeRanges(conjuncts: readonly Json[], ref: Json, unqualifiedOk: boolea
     }
   }
   return out;
+}
+
+/** At most this many days are enumerated from a range; a wider one lists the table whole. */
+const MAX_DAYS = 400;
+
+/** The yyyy-MM-dd days from `lo` to `hi` inclusive, or null when more than MAX_DAYS. */
+export function daysBetween(lo: string, hi: string): string[] | null {
+  const out: string[] = [];
+  for (let t = Date.parse(`${lo}T00:00:00Z`); t <= Date.parse(`${hi}T00:00:00Z`); t += 86_400_000) {
+    if (out.length === MAX_DAYS) return null;
+    out.push(new Date(t).toISOString().slice(0, 10));
+  }
+  return out;
+}
+
+/** The days a range of instants touches (UTC), or null when unbounded or too wide. */
+export function daysOfTimeRange(range: TimeRange): string[] | null {
+  if (!range.lo || !range.hi) return null;
+  return daysBetween(new Date(range.lo.ms).toISOString().slice(0, 10), new Date(range.hi.ms).toISOString().slice(0, 10));
+}
+
+/** The dt values `ref`'s conjuncts allow, when finite. A superset is always correct (partitions are still tested). */
+function dayValues(conjuncts: readonly Json[], ref: Json, unqualifiedOk: boolean): string[] | null {
+  let set: Set<string> | null = null;
+  let lo: string | undefined;
+  let hi: string | undefined;
+  const only = (vals: readonly string[]): void => {
+    set = set ? new Set(vals.filter((v) => set!.has(v))) : new Set(vals);
+  };
+  for (const e of conjuncts) {
+    if (e.class === 'COMPARISON' && typeof e.type === 'string' && FLIP[e.type]) {
+      let op = e.type;
+      let other = e.right;
+      if (partitionColumn(e.left, ref, unqualifiedOk) !== 'dt') {
+        if (partitionColumn(e.right, ref, unqualifiedOk) !== 'dt') continue;
+        op = FLIP[e.type]!;
+        other = e.left;
+      }
+      const c = constant(other, 'dt');
+      if (typeof c !== 'string') continue;
+      if (op === 'COMPARE_EQUAL') only([c]);
+      else if (op === 'COMPARE_GREATERTHAN' || op === 'COMPARE_GREATERTHANOREQUALTO') lo = lo === undefined || c > lo ? c : lo;
+      else hi = hi === undefined || c < hi ? c : hi;
+    } else if (e.class === 'BETWEEN' && partitionColumn(e.input, ref, unqualifiedOk) === 'dt') {
+      const a = constant(e.lower, 'dt');
+      const b = constant(e.upper, 'dt');
+      if (typeof a !== 'string' || typeof b !== 'string') continue;
+      lo = lo === undefined || a > lo ? a : lo;
+      hi = hi === undefined || b < hi ? b : hi;
+    } else if (e.class === 'OPERATOR' && e.type === 'COMPARE_IN') {
+      const [first, ...rest] = e.children as unknown[];
+      if (partitionColumn(first, ref, unqualifiedOk) !== 'dt') continue;
+      const vals = rest.map((x) => constant(x, 'dt'));
+      if (vals.every((v): v is string => typeof v === 'string')) only(vals);
+    }
+  }
+  const bounded = (vals: Iterable<string>): string[] => [...vals].filter((v) => (lo === undefined || v >= lo) && (hi === undefined || v <= hi)).sort();
+  if (set) return bounded(set);
+  if (lo !== undefined && hi !== undefined) return lo > hi ? [] : daysBetween(lo, hi);
+  return null;
 }
 
 /**

@@ -181,6 +181,7 @@ export class QueryStore {
   private readonly byToken = new Map<string, string>();
   private readonly headers = new Map<string, ResultHeader>();
   private readonly pages = new Map<string, Row[]>();
+  private readonly saving = new Map<string, Promise<void>>();
 
   private constructor(private readonly dir: string) {}
 
@@ -225,11 +226,24 @@ export class QueryStore {
     await this.save(rec);
   }
 
-  /** Writes a record whole (write to a temp file, then rename, so a crash never leaves half a file). */
-  async save(rec: QueryRecord): Promise<void> {
-    const file = path.join(this.dir, 'queries', `${rec.id}.json`);
-    await fs.writeFile(`${file}.tmp`, JSON.stringify(rec));
-    await fs.rename(`${file}.tmp`, file);
+  /**
+   * Writes a record whole (write to a temp file, then rename, so a crash never leaves half a
+   * file). Saves of one record run one after the other, each writing the record as it is then,
+   * so a caller need not wait for one save before the next.
+   */
+  save(rec: QueryRecord): Promise<void> {
+    const prev = this.saving.get(rec.id);
+    const next = (prev ? prev.catch(() => undefined) : Promise.resolve()).then(async () => {
+      const file = path.join(this.dir, 'queries', `${rec.id}.json`);
+      await fs.writeFile(`${file}.tmp`, JSON.stringify(rec));
+      await fs.rename(`${file}.tmp`, file);
+    });
+    this.saving.set(rec.id, next);
+    const forget = (): void => {
+      if (this.saving.get(rec.id) === next) this.saving.delete(rec.id);
+    };
+    next.then(forget, forget);
+    return next;
   }
 
   /** The header of a result, or undefined when there is none. */

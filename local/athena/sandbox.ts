@@ -102,6 +102,20 @@ export class SandboxPool {
     return this.openedCount;
   }
 
+  /**
+   * The idle instance `score` rates highest (above 0), taken out of the pool, or undefined:
+   * the engine prefers the instance whose catalog already matches a query.
+   */
+  take(score: (instance: DuckDBInstance) => number): DuckDBInstance | undefined {
+    let best = -1;
+    let bestScore = 0;
+    this.idle.forEach((inst, i) => {
+      const sc = score(inst);
+      if (sc > bestScore) [best, bestScore] = [i, sc];
+    });
+    return best < 0 ? undefined : this.idle.splice(best, 1)[0];
+  }
+
   /** Gives back an instance the caller has cleaned (clean = false closes it). */
   release(instance: DuckDBInstance, clean: boolean): void {
     if (clean && !this.closed && this.idle.length < this.maxIdle) this.idle.push(instance);

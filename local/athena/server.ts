@@ -223,7 +223,8 @@ export async function startAthenaEndpoint(opts: AthenaEndpointOptions): Promise<
     running.set(rec.id, ac);
     rec.state = 'RUNNING';
     rec.startedAt = Date.now();
-    await store.save(rec);
+    // Not waited for: the final save follows it (QueryStore.save keeps one record's saves in order).
+    store.save(rec).catch(() => undefined);
     let outcome: QuerySummary;
     const output = parseOutputLocation(rec.outputLocation.slice(0, rec.outputLocation.lastIndexOf('/') + 1));
     try {
@@ -344,9 +345,11 @@ export async function startAthenaEndpoint(opts: AthenaEndpointOptions): Promise<
         submittedAt: Date.now(),
         dataScannedBytes: 0,
       };
-      await store.add(rec);
+      // Queued while its record is written: the record is in memory already, and its saves stay in order.
+      const added = store.add(rec);
       queue.push(rec);
       pump();
+      await added;
       return { QueryExecutionId: id };
     },
     GetQueryExecution(b: Body): Body {
