@@ -226,6 +226,7 @@ async function e2eRounds(rt: LocalRuntime, athena: AthenaClient, kinesis: Kinesi
 export async function benchLocalE2e(): Promise<BenchSuiteOutput> {
   const dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'shardflow-bench-e2e-'));
   const all = cases();
+  const loadBefore = os.loadavg()[0]!;
   const rt = await startLocalRuntime({
     // clickstream itself for the pruning queries below (its stream stays idle meanwhile).
     pipelines: [...all.map((c) => c.pipeline), clickstream],
@@ -297,10 +298,11 @@ export async function benchLocalE2e(): Promise<BenchSuiteOutput> {
     await fs.rm(dataDir, { recursive: true, force: true });
   }
 
+  const load = `${loadBefore.toFixed(1)} at the start, ${os.loadavg()[0]!.toFixed(1)} at the end, on ${os.cpus().length} CPUs`;
   const markdown = [
     '## Local runtime end to end, and partition pruning',
     '',
-    `End to end: ${EVENTS.toLocaleString('en-US')} events per send through the real services (kinesalite, a Kafka broker, s3rver, the DuckDB Athena endpoint) and the real handler, timed from the first send call to a query of the aggregate view that counts every event sent (checked). Baseline: the same send into a stream or topic of the same size on the same emulator or broker that nothing consumes. ${ROUNDS} timed rounds after a warm-up, each case's two runs back to back in alternating order; ratio = Σ send-only time / Σ end-to-end time. The producer, kinesalite, s3rver and the runtime share one Node.js process (as in the tests; \`shardflow send\` is a process of its own), so the consumer's CPU competes with the send's.`,
+    `End to end: ${EVENTS.toLocaleString('en-US')} events per send through the real services (kinesalite, a Kafka broker, s3rver, the DuckDB Athena endpoint) and the real handler, timed from the first send call to a query of the aggregate view that counts every event sent (checked). Baseline: the same send into a stream or topic of the same size on the same emulator or broker that nothing consumes. ${ROUNDS} timed rounds after a warm-up, each case's two runs back to back in alternating order; ratio = Σ send-only time / Σ end-to-end time. The producer, kinesalite, s3rver and the runtime share one Node.js process (as in the tests; \`shardflow send\` is a process of its own), so the consumer's CPU competes with the send's. Machine load average (1 min): ${load}.`,
     '',
     '| measure | events/s | baseline | baseline events/s | ratio | notes |',
     '|---|---:|---|---:|---:|---|',
