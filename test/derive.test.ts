@@ -8,7 +8,7 @@
 import type { AthenaClient } from '@aws-sdk/client-athena';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  col, coalesce, compareWithView, concat, count, dateTrunc, definePipeline, field, hourOf, kinesisSource, lakeTables, lit, lower, max,
+  and, col, coalesce, compareWithView, not, or, concat, count, dateTrunc, definePipeline, field, hourOf, kinesisSource, lakeTables, lit, lower, max,
   pipelineFilterCriteria, pipelineFromJson, planBackfill, sum, tumbling, when, type Pipeline, type PipelineInput,
 } from '../core';
 import { runEvents } from '../core/run-events';
@@ -171,6 +171,19 @@ describe('the handler engine with nested fields and derived columns', () => {
     const p = definePipeline({ ...input, filter: field('size').eq('large'), aggregate: undefined });
     const r = runEvents(p, Array.from({ length: 10 }, (_, i) => order(i)), { arrivalTime: T0 + 300_000 });
     expect(r.raw.map((x) => x.order_id)).toEqual(['o2', 'o3', 'o7', 'o8']);
+  });
+
+  it('and/or/not take expressions too, converting filter-language arguments', () => {
+    const p = definePipeline({ ...input, filter: or(and(col('amount_cents').gt(1000), field('order_id').startsWith('o1')), not(col('size').ne('small')), field('order_id').in(['o4'])), aggregate: undefined });
+    expect(p.filter).toMatchObject({ expr: 'or' });
+    const r = runEvents(p, Array.from({ length: 20 }, (_, i) => order(i)), { arrivalTime: T0 + 300_000 });
+    const want = Array.from({ length: 20 }, (_, i) => order(i)).filter((o) => {
+      const cents = Math.round(o.amount! * 100);
+      return (cents > 1000 && o.order_id.startsWith('o1')) || cents < 1000 || o.order_id === 'o4';
+    });
+    expect(r.raw.map((x) => x.order_id)).toEqual(want.map((o) => o.order_id));
+    // Without an expression among them they stay the filter language.
+    expect(and(field('a').eq(1), not(field('b').isNull()))).toEqual({ op: 'and', args: [{ op: 'eq', field: 'a', value: 1 }, { op: 'not', arg: { op: 'isNull', field: 'b' } }] });
   });
 
   it('decodes nested records the same with the fast record decoder as with JSON.parse', () => {
