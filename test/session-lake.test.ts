@@ -12,7 +12,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { compareWithView, planBackfill, utcDate } from '../core';
 import { runAthenaQuery } from '../functions/query-runner/athena-query';
 import { DEFAULT_LAKE_BUCKET } from '../local/athena/server';
-import { GAP, visits, viewDifferences, writeSessionLake, type SessionLake } from './support/session-lake';
+import { silentLogger } from '../functions/shared/logger';
+import { createStreamProcessor } from '../functions/stream-processor/handler';
+import { kinesisEvent, kinesisRecord } from './support/events';
+import { athenaTime, GAP, visits, viewDifferences, writeSessionLake, type SessionLake } from './support/session-lake';
 import { TestLake } from './support/test-lake';
 
 let lake: TestLake;
@@ -70,5 +73,19 @@ describe('the session view on the local endpoint', () => {
     const want = written.sessions.filter((s) => Number(s.window_start) >= range.from && Number(s.window_start) < range.to && Number(s.window_end) <= range.to + GAP);
     expect(cmp.matched).toBe(want.length);
     expect(want.length).toBeGreaterThan(20);
+  });
+
+  it('closed: false for a session that an event on time can still change, true once its end + allowed lateness has passed', async () => {
+    const now = Date.now();
+    const handler = createStreamProcessor(visits, { s3: lake.s3, bucket: lake.bucket, logger: silentLogger });
+    // Two sessions of one user: one ended 12 minutes ago (end + 10 min lateness passed), one still open.
+    const ts = [now - 25 * 60_000, now - 22 * 60_000, now - 60_000];
+    const res = await handler(kinesisEvent(ts.map((t, i) => kinesisRecord({ user_id: 'recent', v: 1, ts: t }, { seq: 1_000_000 + i, arrivalMs: t + 1_000 }))));
+    expect(res.batchItemFailures).toEqual([]);
+    const answer = await local("SELECT window_start, window_end, events, closed FROM visits_sessions_5m WHERE user_id = 'recent' ORDER BY window_start");
+    expect(answer.rows.map((r) => [athenaTime(r[0]!) - now, athenaTime(r[1]!) - now, r[2], r[3]])).toEqual([
+      [ts[0]! - now, ts[1]! + GAP - now, '2', 'true'],
+      [ts[2]! - now, ts[2]! + GAP - now, '1', 'false'],
+    ]);
   });
 });
