@@ -80,6 +80,28 @@ function encodeHeaders(headers: IHeaders | undefined): MSKRecord['headers'] {
   return out;
 }
 
+/**
+ * Bytes of a record's JSON in the event (for the 6 MB payload limit), without
+ * stringifying it: `fixed` is the JSON of the batch's record shape with offset
+ * and timestamp 0, value null, no key and no headers (mskRecordFixedBytes); the
+ * rest is what varies by record. Base64 and digits need no JSON escaping.
+ */
+export function mskRecordBytes(r: MSKRecord, fixed: number): number {
+  const key = (r as { key?: string }).key;
+  return (
+    fixed +
+    String(r.offset).length - 1 +
+    String(r.timestamp).length - 1 +
+    (r.value === null ? 0 : r.value.length + 2 - 4) +
+    (key === undefined ? 0 : key.length + ',"key":""'.length) +
+    (r.headers.length === 0 ? 0 : Buffer.byteLength(JSON.stringify(r.headers)) - 2)
+  );
+}
+
+export function mskRecordFixedBytes(topic: string, partition: number): number {
+  return Buffer.byteLength(JSON.stringify({ topic, partition, offset: 0, timestamp: 0, timestampType: 'CREATE_TIME', value: null, headers: [] }));
+}
+
 export class KafkaEventSourceMapping {
   readonly uuid: string;
   readonly options: ResolvedMappingOptions;
@@ -223,6 +245,7 @@ export class KafkaEventSourceMapping {
 
     // Every message of the fetch, in offset order; filtered ones are settled at once.
     const all: PendingMessage[] = [];
+    const fixedBytes = mskRecordFixedBytes(batch.topic, batch.partition);
     for (const m of batch.messages) {
       const record = this.toRecord(batch.topic, batch.partition, m);
       counters.m.eventsIn += 1;
@@ -237,7 +260,7 @@ export class KafkaEventSourceMapping {
           value: decodeRecordPayload(m.value ? m.value.toString('utf8') : ''),
         } as FilterableRecord);
       if (!keep) counters.m.eventsFiltered += 1;
-      all.push({ record, offset: record.offset, arrivalMs: record.timestamp, bytes: Buffer.byteLength(JSON.stringify(record)) + 1, settled: !keep });
+      all.push({ record, offset: record.offset, arrivalMs: record.timestamp, bytes: mskRecordBytes(record, fixedBytes) + 1, settled: !keep });
     }
 
     let committed = -1; // index in `all` of the last message behind the commit point

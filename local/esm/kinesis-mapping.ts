@@ -135,6 +135,17 @@ class Lane {
   }
 }
 
+/**
+ * Bytes of a record's JSON that vary from record to record of one shard; the
+ * rest (ARNs, region, shard id, field names) is the same for all of them, so a
+ * shard reader measures it once instead of stringifying every record for the
+ * 6 MB payload limit. Base64, digits and numbers need no JSON escaping.
+ */
+export function kinesisRecordVariableBytes(r: KinesisStreamRecord): number {
+  const k = r.kinesis;
+  return Buffer.byteLength(JSON.stringify(k.partitionKey)) + k.data.length + 2 * k.sequenceNumber.length + String(k.approximateArrivalTimestamp).length;
+}
+
 interface StreamIdentity {
   readonly arn: string;
   readonly region: string;
@@ -314,6 +325,8 @@ class ShardReader {
   private checkpointSeq: string | undefined;
   private lastReadSeq: string | undefined;
   private shardEnded = false;
+  /** JSON bytes every record of this shard has beside kinesisRecordVariableBytes. */
+  private fixedRecordBytes: number | undefined;
 
   constructor(
     private readonly mapping: KinesisEventSourceMapping,
@@ -455,7 +468,9 @@ class ShardReader {
           approximateArrivalTimestamp: record.kinesis.approximateArrivalTimestamp,
           data: decodeRecordPayload(data.toString('utf8')),
         } as FilterableRecord);
-      const pending: PendingRecord = { record, seq, arrivalMs, bytes: Buffer.byteLength(JSON.stringify(record)) + 1, readAt: Date.now(), settled: !keep };
+      const variable = kinesisRecordVariableBytes(record);
+      this.fixedRecordBytes ??= Buffer.byteLength(JSON.stringify(record)) - variable;
+      const pending: PendingRecord = { record, seq, arrivalMs, bytes: this.fixedRecordBytes + variable + 1, readAt: Date.now(), settled: !keep };
       this.inflight.push(pending);
       if (keep) this.lanes[partitionKeyLane(record.kinesis.partitionKey, this.lanes.length)]!.push(pending);
       else {

@@ -115,7 +115,7 @@ async function waitForReceived(rt: LocalRuntime, pipeline: string, n: number, ti
     const s = rt.status().find((x) => x.pipeline === pipeline)!;
     if (s.counts.received >= n) return;
     if (Date.now() > deadline) throw new Error(`${pipeline}: ${s.counts.received}/${n} processed after ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 5));
+    await new Promise((r) => setTimeout(r, 20));
   }
 }
 
