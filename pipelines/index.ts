@@ -2,5 +2,6 @@
 import type { Pipeline } from '../core';
 import clickstream from './clickstream';
 import iot from './iot';
+import orders from './orders';
 
-export const pipelines: readonly Pipeline[] = [clickstream, iot];
+export const pipelines: readonly Pipeline[] = [clickstream, iot, orders];

@@ -71,7 +71,7 @@ describe('shardflow CLI', () => {
   });
 
   it.each([
-    [['send', 'nope'], /unknown pipeline "nope" \(known: clickstream, iot\)/],
+    [['send', 'nope'], /unknown pipeline "nope" \(known: clickstream, iot, orders\)/],
     [['query', 'SELEC 1'], /SYNTAX_ERROR: line 1:1/],
     [['query', 'SELECT * FROM nope'], /TABLE_NOT_FOUND: line 1:15: Table 'awsdatacatalog.shardflow.nope' does not exist/],
     [['send', 'clickstream', '--count', '0'], /--count must be a whole number ≥ 1 \(given "0"\)/],
