@@ -1,14 +1,16 @@
-import { col, count, definePipeline, kinesisSource, max, sum, tumbling } from '../core';
+import { approxPercentile, col, count, countIf, definePipeline, field, kinesisSource, session, sum, tumbling } from '../core';
 
 /**
- * Orders on Kinesis, with the customer as a nested object:
- * `{"order_id": "o1", "customer": {"id": "c7", "country": "DE"}, "amount": 12.5, "ts": "…"}`.
- * Revenue per country per 5 minutes, in cents computed per event.
+ * Web shop orders on Kinesis, as shops send them: the customer is a nested
+ * object (`{"order_id": "o1", "customer": {"id": "c7", "country": "DE"},
+ * "amount": 12.5, "ts": "…"}`), and not every customer has a country.
+ * Revenue and order-size percentiles per country every 5 minutes, and each
+ * customer's shopping sessions (orders less than 30 minutes apart).
  */
 export default definePipeline({
   name: 'orders',
-  description: 'Orders per customer country per 5 minutes, revenue in cents',
-  source: kinesisSource({ stream: 'orders', shards: 1 }),
+  description: 'Orders per country per 5 minutes, and per-customer sessions with a 30-minute gap',
+  source: kinesisSource({ stream: 'orders', shards: 2 }),
   schema: {
     order_id: 'string',
     customer_id: { type: 'string', path: 'customer.id' },
@@ -16,22 +18,39 @@ export default definePipeline({
     amount: 'double',
     ts: 'timestamp',
   },
+  // Whole cents for billing systems that keep integers: amounts come with two decimals, and the cast
+  // rounds to the nearest (as Trino's does), so 19.99 × 100 = 1998.9999999999998 becomes 1999.
+  derive: { amount_cents: col('amount').mul(100).cast('bigint') },
   eventTime: 'ts',
-  derive: {
-    // Trino's CAST(double AS bigint) rounds half away from zero: 12.345 → 1235.
-    amount_cents: col('amount').mul(100).cast('bigint'),
-  },
-  filter: col('amount_cents').gt(0),
-  allowedLateness: '10 minutes',
-  aggregate: {
-    groupBy: ['country'],
-    window: tumbling('5 minutes'),
-    measures: {
-      orders: count(),
-      revenue_cents: sum('amount_cents'),
-      max_amount: max('amount'),
+  // Mobile shops queue orders while offline: an hour of lateness before an order counts as late.
+  allowedLateness: '1 hour',
+  aggregates: [
+    {
+      groupBy: ['country'],
+      window: tumbling('5 minutes'),
+      measures: {
+        orders: count(),
+        revenue: sum('amount'),
+        amount: approxPercentile('amount', [0.5, 0.95]),
+        large_orders: countIf(field('amount').gt(100)),
+      },
+      view: 'orders_by_country_5m',
     },
-    view: 'orders_by_country_5m',
+    {
+      groupBy: ['customer_id'],
+      window: session({ gap: '30 minutes' }),
+      measures: {
+        orders: count(),
+        revenue: sum('amount'),
+      },
+      view: 'orders_sessions_30m',
+    },
+  ],
+  tables: {
+    raw: 'orders_events',
+    partials: 'orders_partials',
+    late: 'orders_late',
+    quarantine: 'orders_quarantine',
   },
   database: 'shardflow',
 });

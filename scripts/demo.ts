@@ -1,8 +1,8 @@
 /**
  * `npm run demo`: the whole pipeline on this machine, end to end. Starts the
- * local services, sends sample events to both example pipelines (clickstream
- * on Kinesis, iot on Kafka), waits until they are processed, queries the
- * aggregate views through the Athena API, prints them, and stops.
+ * local services, sends sample events to every example pipeline (clickstream
+ * and orders on Kinesis, iot on Kafka), waits until they are processed, queries
+ * every aggregate view through the Athena API, prints them, and stops.
  * State goes to .shardflow-demo/ (wiped at start; `shardflow dev` uses .shardflow/).
  */
 import fs from 'node:fs/promises';
@@ -36,7 +36,7 @@ try {
     const records = [...generateEvents(p, COUNT - 2 * EXTRA, { seed: 7 })].map((e, i) => toOutgoing(p, e, i));
     // Real streams carry bad and late data too: a few of each, to show where they go.
     for (const [i, e] of [...generateEvents(p, EXTRA, { seed: 8 })].entries()) {
-      records.push(toOutgoing(p, { ...e, [p.eventTime]: new Date(Date.now() - 30 * 60_000).toISOString() }, COUNT + i)); // 30 min late
+      records.push(toOutgoing(p, { ...e, [p.eventTime]: new Date(Date.now() - p.allowedLatenessMs - 20 * 60_000).toISOString() }, COUNT + i)); // 20 min past the lateness limit
       records.push({ data: i % 2 === 0 ? `{"truncated": ` : JSON.stringify({ ...e, [p.eventTime]: 'yesterday' }), partitionKey: `bad-${i}` });
     }
     const report = p.source.kind === 'kinesis'
