@@ -15,8 +15,8 @@ import { compileExprPredicate, ExprEvalError, exprToSql } from '../expr-compile'
 import type { FilterExpr } from '../filter';
 import { compilePredicate, filterToSql } from '../filter-compile';
 import type { Row, SchemaField } from '../schema';
+import { counterParts } from './count';
 import type { MeasureKind } from './types';
-import { num } from './types';
 
 export interface CountIfSpec {
   readonly fn: 'countIf';
@@ -78,22 +78,9 @@ export const countIfKind: MeasureKind<CountIfSpec> = {
   },
   normalize: (spec) => ({ fn: 'countIf', condition: isExprNode(spec.condition) ? toNode(spec.condition) : spec.condition }),
   inputs: (spec) => inputsOf(spec.condition),
-  partialColumns: (name) => [{ name, type: 'bigint' }],
-  slots: () => 1,
+  ...counterParts<CountIfSpec>(),
   constants: (spec, schema) => predicate(spec.condition, schema),
   update: (_spec, s) => `if (${s.constant}(row)) nums[${s.at}] += 1;`,
-  writePartial(row, name, _spec, g, _i, at) {
-    row[name] = g.nums[at]!;
-  },
-  merge(acc, r, name) {
-    acc[name] = num(acc[name]) + num(r[name]);
-  },
-  viewColumns: (name) => [{ name, type: 'bigint' }],
-  viewSql: (name) => ({ inner: [`SUM(${name}) AS ${name}`], outer: [name] }),
-  finalize(out, merged, name) {
-    out[name] = merged[name] ?? 0;
-  },
   // The raw table's columns (and the backfill's derived ones) have the pipeline's names, so the condition reads them as they are.
   backfillSql: (name, spec, o) => [`count_if(${conditionSql(spec.condition, o.schema, o.quote)}) AS ${name}`],
-  compare: (_c, bv, sv) => (Number(bv) === Number(sv) ? null : `counts differ by ${Number(bv) - Number(sv)}`),
 };

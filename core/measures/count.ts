@@ -18,20 +18,32 @@ export const countKind: MeasureKind<CountSpec> = {
     if (spec.field !== undefined) needField('count', spec.field, ctx);
   },
   inputs: (spec) => (spec.field === undefined ? [] : [spec.field]),
-  partialColumns: (name) => [{ name, type: 'bigint' }],
-  slots: () => 1,
+  ...counterParts<CountSpec>(),
   update: (spec, s) => (spec.field === undefined ? `nums[${s.at}] += 1;` : `if (${s.read(spec.field)} != null) nums[${s.at}] += 1;`),
-  writePartial(row, name, _spec, g, _i, at) {
-    row[name] = g.nums[at]!;
-  },
-  merge(acc, r, name) {
-    acc[name] = num(acc[name]) + num(r[name]);
-  },
-  viewColumns: (name) => [{ name, type: 'bigint' }],
-  viewSql: (name) => ({ inner: [`SUM(${name}) AS ${name}`], outer: [name] }),
-  finalize(out, merged, name) {
-    out[name] = merged[name] ?? 0;
-  },
   backfillSql: (name, spec, o) => [`COUNT(${spec.field === undefined ? '*' : o.quote(spec.field)}) AS ${name}`],
-  compare: (_c, bv, sv) => (bv === sv || Number(bv) === Number(sv) ? null : `counts differ by ${Number(bv) - Number(sv)}`),
 };
+
+/**
+ * What every counting kind (count, countIf) shares: one bigint slot per partial,
+ * summed by the view, 0 for a window without events, compared exactly.
+ */
+export function counterParts<S extends { readonly fn: string }>(): Pick<
+  MeasureKind<S>, 'partialColumns' | 'slots' | 'writePartial' | 'merge' | 'viewColumns' | 'viewSql' | 'finalize' | 'compare'
+> {
+  return {
+    partialColumns: (name) => [{ name, type: 'bigint' }],
+    slots: () => 1,
+    writePartial(row, name, _spec, g, _i, at) {
+      row[name] = g.nums[at]!;
+    },
+    merge(acc, r, name) {
+      acc[name] = num(acc[name]) + num(r[name]);
+    },
+    viewColumns: (name) => [{ name, type: 'bigint' }],
+    viewSql: (name) => ({ inner: [`SUM(${name}) AS ${name}`], outer: [name] }),
+    finalize(out, merged, name) {
+      out[name] = merged[name] ?? 0;
+    },
+    compare: (_c, bv, sv) => (bv === sv || Number(bv) === Number(sv) ? null : `counts differ by ${Number(bv) - Number(sv)}`),
+  };
+}
