@@ -76,7 +76,9 @@ export async function resolveInputFiles(specs: readonly string[], format?: Input
     } else if (st) {
       await add(spec, formatOfPath(spec) ?? 'ndjson');
     } else if (isDynamicPattern(spec)) {
-      const files = (await glob(spec, { onlyFiles: true, expandDirectories: false })).sort();
+      // Matches are named as the pattern was: tinyglobby gives paths relative to the working folder
+      // (`../x/a.csv` for `/tmp/x/*.csv` when run in /tmp/repo) unless asked for absolute ones.
+      const files = (await glob(spec, { onlyFiles: true, expandDirectories: false, absolute: path.isAbsolute(spec) })).sort();
       if (files.length === 0) throw new InputFileError(`--file ${spec}: the pattern matches no file`);
       for (const f of files) await add(f, formatOfPath(f) ?? 'ndjson');
     } else {
