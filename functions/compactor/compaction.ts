@@ -29,11 +29,11 @@ import {
   DeleteObjectCommand,
   DeleteObjectsCommand,
   GetObjectCommand,
-  ListObjectsV2Command,
   PutObjectCommand,
   type S3Client,
 } from '@aws-sdk/client-s3';
 import { parquetReadObjects } from 'hyparquet';
+import { listObjects, type ListedObject } from '../shared/s3-list';
 import {
   COMPACTED_PREFIX,
   encodeParquet,
@@ -164,24 +164,9 @@ async function putJson(s3: S3Client, bucket: string, key: string, v: unknown): P
   await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: JSON.stringify(v, null, 2), ContentType: 'application/json' }));
 }
 
-export interface ListedObject {
-  readonly key: string;
-  readonly etag: string;
-  readonly size: number;
-  /** Epoch ms. */
-  readonly lastModified: number;
-}
-
-export async function listPartitionObjects(s3: S3Client, bucket: string, prefix: string): Promise<ListedObject[]> {
-  const out: ListedObject[] = [];
-  let token: string | undefined;
-  do {
-    const page = await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }));
-    for (const o of page.Contents ?? []) if (o.Key) out.push({ key: o.Key, etag: (o.ETag ?? '').replace(/"/g, ''), size: o.Size ?? 0, lastModified: o.LastModified?.getTime() ?? 0 });
-    token = page.IsTruncated ? page.NextContinuationToken : undefined;
-  } while (token);
-  return out;
-}
+export type { ListedObject } from '../shared/s3-list';
+/** Every object under a prefix, in key order (functions/shared/s3-list.ts). */
+export const listPartitionObjects = listObjects;
 
 /**
  * The current objects of a listing: those no compacted object names in its

@@ -10,7 +10,8 @@
  */
 import { createHash } from 'node:crypto';
 import { GetQueryExecutionCommand, type AthenaClient } from '@aws-sdk/client-athena';
-import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { listObjects } from '../shared/s3-list';
 import { LAKE_STATE_PREFIXES, partitionOf, partitionPath, renderQuery, runInterval, type Pipeline, type RunInterval, type ScheduledQuery } from '../../core';
 import { QueryFailedError, QueryTimeoutError, startQuery, waitForQuery, withApiRetries } from './athena-query';
 
@@ -259,13 +260,7 @@ export async function recordStateMachineRun(pipeline: Pipeline, run: StateMachin
 /** Run records of a pipeline (optionally one query), oldest interval first. */
 export async function listQueryRuns(s3: S3Client, bucket: string, pipeline: string, query?: string): Promise<QueryRunRecord[]> {
   const prefix = `${RUN_RECORD_PREFIX}${pipeline}/${query ? `${query}/` : ''}`;
-  const keys: string[] = [];
-  let token: string | undefined;
-  do {
-    const page = await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }));
-    for (const o of page.Contents ?? []) if (o.Key?.endsWith('.json')) keys.push(o.Key);
-    token = page.IsTruncated ? page.NextContinuationToken : undefined;
-  } while (token);
+  const keys = (await listObjects(s3, bucket, prefix)).map((o) => o.key).filter((k) => k.endsWith('.json'));
   const out: QueryRunRecord[] = [];
   for (const key of keys) {
     const obj = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));

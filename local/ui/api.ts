@@ -8,10 +8,11 @@
  * rows, paged by Athena's own NextToken.
  */
 import { GetQueryExecutionCommand, GetQueryResultsCommand, type AthenaClient } from '@aws-sdk/client-athena';
-import { GetObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { aggregateView, lakeTables, measureKind, nextFireTimes, pipelineColumns, pipelineFilterSql, quoteIdentifier, type Pipeline } from '../../core';
 import { runAthenaQuery, startQuery, QueryFailedError } from '../../functions/query-runner/athena-query';
 import { listQueryRuns } from '../../functions/query-runner/run-scheduled-query';
+import { listObjects } from '../../functions/shared/s3-list';
 import type { PipelineStatus, RuntimeInfo } from '../runtime';
 import type { StatusHistory } from './history';
 
@@ -261,13 +262,7 @@ async function failedBatches(src: UiSources, p: Pipeline): Promise<Json> {
   const uuid = src.status().find((s) => s.pipeline === p.name)?.mapping?.uuid;
   if (!uuid) return { destination: `s3://${src.info.failureBucket}/`, batches: [] };
   const prefix = `aws/lambda/${uuid}/`;
-  const objects: { key: string; at: number; size: number }[] = [];
-  let token: string | undefined;
-  do {
-    const page = await src.s3.send(new ListObjectsV2Command({ Bucket: src.info.failureBucket, Prefix: prefix, ContinuationToken: token }));
-    for (const o of page.Contents ?? []) objects.push({ key: o.Key!, at: o.LastModified?.getTime() ?? 0, size: o.Size ?? 0 });
-    token = page.IsTruncated ? page.NextContinuationToken : undefined;
-  } while (token);
+  const objects = (await listObjects(src.s3, src.info.failureBucket, prefix)).map((o) => ({ key: o.key, at: o.lastModified, size: o.size }));
   objects.sort((a, b) => b.at - a.at || b.key.localeCompare(a.key));
   const batches: Json[] = [];
   for (const o of objects.slice(0, MAX_FAILED_BATCHES)) {
