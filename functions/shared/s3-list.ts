@@ -18,11 +18,12 @@ export interface ListedObject {
  * delimiter, S3 sends no NextMarker: the next page starts after the last key
  * (ListObjects API reference, "NextMarker").
  */
-export async function listObjects(s3: S3Client, bucket: string, prefix: string): Promise<ListedObject[]> {
+export async function listObjects(s3: S3Client, bucket: string, prefix: string, signal?: AbortSignal): Promise<ListedObject[]> {
   const out: ListedObject[] = [];
   let marker: string | undefined;
   for (;;) {
-    const page = await s3.send(new ListObjectsCommand({ Bucket: bucket, Prefix: prefix, Marker: marker }));
+    signal?.throwIfAborted();
+    const page = await s3.send(new ListObjectsCommand({ Bucket: bucket, Prefix: prefix, Marker: marker }), { abortSignal: signal });
     const contents = page.Contents ?? [];
     for (const o of contents) if (o.Key) out.push({ key: o.Key, etag: (o.ETag ?? '').replace(/"/g, ''), size: o.Size ?? 0, lastModified: o.LastModified?.getTime() ?? 0 });
     const next = page.NextMarker ?? contents.at(-1)?.Key;

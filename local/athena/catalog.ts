@@ -11,8 +11,9 @@
 import { createHash, randomUUID } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { GetObjectCommand, ListObjectsCommand, type S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { aggregateViews, formatExtension, FROM_COLUMN, lakeTables, type LakeColumn, type LakeTable, type LakeView, type Pipeline } from '../../core';
+import { listObjects } from '../../functions/shared/s3-list';
 import type { PartitionKey, PartitionPredicate } from './query-plan';
 
 export interface CatalogDatabase {
@@ -148,27 +149,10 @@ export class LakeReader {
     return (await this.listPrefix(table, table.location, signal)).filter((o) => !keep || keep(o.partition));
   }
 
-  /**
-   * ListObjects (version 1) with markers rather than ListObjectsV2: s3rver 3.7 makes V2's
-   * continuation token with DES, which OpenSSL 3 (Node 17+) refuses, so a V2 listing of more
-   * than 1,000 keys fails with InternalError there. S3 answers both alike (API reference,
-   * ListObjects: without a delimiter, the next marker is the last key returned).
-   */
+  /** Objects of a table under `prefix`, paged by ListObjects markers (functions/shared/s3-list.ts says why not V2). */
   async listPrefix(table: LakeTable, prefix: string, signal?: AbortSignal): Promise<LakeObject[]> {
-    const out: LakeObject[] = [];
-    let marker: string | undefined;
-    for (;;) {
-      signal?.throwIfAborted();
-      const page = await this.opts.s3.send(new ListObjectsCommand({ Bucket: this.opts.bucket, Prefix: prefix, Marker: marker }), { abortSignal: signal });
-      const contents = page.Contents ?? [];
-      for (const o of contents) {
-        const obj = o.Key ? this.objectOf(table, o.Key, o.ETag ?? '', o.Size ?? 0) : null;
-        if (obj) out.push(obj);
-      }
-      const last = page.NextMarker ?? contents[contents.length - 1]?.Key;
-      if (!page.IsTruncated || !last) return out;
-      marker = last;
-    }
+    const listed = await listObjects(this.opts.s3, this.opts.bucket, prefix, signal);
+    return listed.map((o) => this.objectOf(table, o.key, o.etag, o.size)).filter((o): o is LakeObject => o !== null);
   }
 
   /**
