@@ -2,13 +2,17 @@
  * What keeps Trino from outliving its test, and from failing late: the
  * watchdog local/trino/server.ts runs the JVM under (exercised here on a
  * stand-in child, so no JVM is needed), and the harness's refusal under CI
- * when Trino is not installed.
+ * when Trino is not installed; and the client's resubmission of statements
+ * a node refused before it ran them.
  */
 import { spawn } from 'node:child_process';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { TrinoClient, TrinoQueryError } from '../local/trino/client';
 import { WATCHDOG } from '../local/trino/server';
 import { startTestTrino } from './support/trino';
 
@@ -82,6 +86,52 @@ describe('startTestTrino', () => {
       );
     } finally {
       await fs.rm(empty, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('TrinoClient and a node that is not yet (or no longer) scheduling', () => {
+  /** A stand-in coordinator: the first `refusals` statements fail NO_NODES_AVAILABLE (as Trino's first response carries it), then one row. */
+  async function coordinator(refusals: number): Promise<{ url: string; posts: () => number; close: () => Promise<void> }> {
+    let posts = 0;
+    const server = http.createServer((req, res) => {
+      res.setHeader('Content-Type', 'application/json');
+      const stats = { state: 'FINISHED', processedRows: 0, processedBytes: 0, physicalInputBytes: 0, totalSplits: 0, completedSplits: 0, elapsedTimeMillis: 1 };
+      if (req.method === 'POST') {
+        posts++;
+        const id = `q${posts}`;
+        const error = { message: 'No nodes available to run query', errorName: 'NO_NODES_AVAILABLE', errorType: 'INSUFFICIENT_RESOURCES' };
+        res.end(JSON.stringify(posts <= refusals ? { id, stats: { ...stats, state: 'FAILED' }, error } : { id, columns: [{ name: '_col0', type: 'integer' }], data: [[1]], stats }));
+        return;
+      }
+      res.statusCode = 404;
+      res.end('{}');
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+    const { port } = server.address() as AddressInfo;
+    return { url: `http://127.0.0.1:${port}`, posts: () => posts, close: () => new Promise((r) => server.close(() => r())) };
+  }
+
+  it('resubmits a statement refused with NO_NODES_AVAILABLE (nothing ran) and returns its rows', async () => {
+    const c = await coordinator(2);
+    try {
+      const r = await new TrinoClient(c.url).query('SELECT 1');
+      expect(r.rows).toEqual([[1]]);
+      expect(c.posts()).toBe(3);
+    } finally {
+      await c.close();
+    }
+  });
+
+  it('gives up after noNodesRetryMs with the error Trino gave', async () => {
+    const c = await coordinator(Number.POSITIVE_INFINITY);
+    try {
+      const err = await new TrinoClient(c.url).query('SELECT 1', { noNodesRetryMs: 300 }).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(TrinoQueryError);
+      expect((err as TrinoQueryError).errorName).toBe('NO_NODES_AVAILABLE');
+      expect(c.posts()).toBeGreaterThan(1);
+    } finally {
+      await c.close();
     }
   });
 });

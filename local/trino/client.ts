@@ -69,6 +69,12 @@ export interface TrinoQueryOptions extends TrinoSession {
   readonly signal?: AbortSignal;
   /** Prepared statements the SQL may EXECUTE, by name (X-Trino-Prepared-Statement). */
   readonly preparedStatements?: Readonly<Record<string, string>>;
+  /**
+   * How long to keep resubmitting a statement Trino refused with NO_NODES_AVAILABLE, in ms. That error is
+   * raised while scheduling, before any split ran, so a resubmission cannot run anything twice; a single
+   * node that is its own worker reports it while its announcement is late (a loaded machine). @default 30000
+   */
+  readonly noNodesRetryMs?: number;
 }
 
 interface StatementResponse {
@@ -90,6 +96,18 @@ export class TrinoClient {
 
   /** Runs one statement to the end and returns all of its rows. */
   async query(sql: string, opts: TrinoQueryOptions = {}): Promise<TrinoResult> {
+    const retryUntil = Date.now() + (opts.noNodesRetryMs ?? 30_000);
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.queryOnce(sql, opts);
+      } catch (err) {
+        if (!(err instanceof TrinoQueryError) || err.errorName !== 'NO_NODES_AVAILABLE' || Date.now() >= retryUntil || opts.signal?.aborted) throw err;
+        await new Promise((r) => setTimeout(r, Math.min(1_000, 100 * 2 ** attempt)));
+      }
+    }
+  }
+
+  private async queryOnce(sql: string, opts: TrinoQueryOptions): Promise<TrinoResult> {
     const s = { ...this.defaults, ...opts };
     const headers: Record<string, string> = {
       'X-Trino-User': s.user ?? 'shardflow',

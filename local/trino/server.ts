@@ -194,6 +194,10 @@ export async function startTrino(opts: TrinoOptions): Promise<RunningTrino> {
         // Two cores: fewer threads than Trino's server defaults keep start-up and context switches down.
         'task.concurrency': 2,
         'task.max-worker-threads': 8,
+        // One node that is its own worker: the heartbeat detector can only ever mark this node failed, which it
+        // did on a loaded CI machine (late pings over 1 % of a window), and every query then failed with
+        // NO_NODES_AVAILABLE. With it off the node stays active for as long as the process lives.
+        'failure-detector.enabled': false,
       }),
     );
     await fs.writeFile(path.join(etc, 'log.properties'), properties({ 'io.trino': 'WARN', 'io.airlift': 'WARN' }));
@@ -268,14 +272,18 @@ export async function startTrino(opts: TrinoOptions): Promise<RunningTrino> {
     });
     await lock.recordChild(proc.pid);
     const endpoint = `http://127.0.0.1:${port}`;
+    const probeClient = new TrinoClient(endpoint, { catalog: 'system' });
     try {
       await waitUntilReady({
         service: SERVICE,
         process: proc,
+        // `starting: false` comes before the node has announced itself and the node manager has seen the
+        // announcement; a query until then fails NO_NODES_AVAILABLE. Ready is: a query scheduled on a node ran.
         probe: async () => {
           const r = await fetch(`${endpoint}/v1/info`);
-          if (!r.ok) return false;
-          return ((await r.json()) as { starting?: boolean }).starting === false;
+          if (!r.ok || ((await r.json()) as { starting?: boolean }).starting !== false) return false;
+          const nodes = await probeClient.query("SELECT count(*) FROM system.runtime.nodes WHERE state = 'active'", { timeoutMs: 5_000 });
+          return Number(nodes.rows[0]?.[0]) >= 1;
         },
         timeoutMs: opts.startTimeoutMs ?? 240_000,
         intervalMs: 250,
