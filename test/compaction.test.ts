@@ -7,13 +7,14 @@
  * storage table, agrees with the local endpoint's own rule throughout.
  */
 import type { AthenaClient } from '@aws-sdk/client-athena';
-import { DeleteObjectsCommand, type S3Client } from '@aws-sdk/client-s3';
+import { DeleteObjectsCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { currentView, lakeTable } from '../core';
+import { currentView, encodeParquet, lakeTable, type LakeColumn } from '../core';
 import {
   compactPartition,
   compactPipeline,
   listPartitionObjects,
+  manifestKeyOf,
   RETIRE_AFTER_MS,
   recoverCompactions,
   SimulatedCrash,
@@ -97,6 +98,27 @@ const objectsIn = async (table: string, h: number) =>
   (await listPartitionObjects(s3, BUCKET, `tables/${table}/dt=${day}/hour=${hh(h)}/`)).map((o) => o.key.slice(o.key.lastIndexOf('/') + 1));
 
 describe('compactPartition', () => {
+  it('refuses sources that hold a column the table no longer declares with two types, naming it and both objects, and compacts nothing', async () => {
+    const raw = lakeTable(clickstream, 'raw');
+    const prefix = `${raw.location}dt=2026-02-01/hour=05/`;
+    const put = async (name: string, extra: LakeColumn, value: string | number) => {
+      const row = { event_id: name, user_id: 'u1', category: 'books', value: 1, ts: Date.UTC(2026, 1, 1, 5), [extra.name]: value };
+      await s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: `${prefix}${name}.parquet`, Body: encodeParquet([...raw.columns, extra], [row]) }));
+    };
+    await put('a', { name: 'coupon', type: 'string' }, 'SPRING');
+    await put('b', { name: 'coupon', type: 'double' }, 0.5);
+    try {
+      await expect(compactPartition({ s3, bucket: BUCKET, pipeline: clickstream, partition: { dt: '2026-02-01', hour: '05' }, now: LATER })).rejects.toThrow(
+        `column coupon, which clickstream_events no longer declares, is string in ${prefix}a.parquet and double in ${prefix}b.parquet: one compacted object cannot keep both; nothing was compacted`,
+      );
+      expect((await listPartitionObjects(s3, BUCKET, prefix)).map((o) => o.key.slice(prefix.length)).sort()).toEqual(['a.parquet', 'b.parquet']);
+    } finally {
+      // The other tests compact every sealed hour of the table.
+      const manifest = manifestKeyOf(raw.name, { dt: '2026-02-01', hour: '05' });
+      await s3.send(new DeleteObjectsCommand({ Bucket: BUCKET, Delete: { Objects: [...['a', 'b'].map((n) => ({ Key: `${prefix}${n}.parquet` })), { Key: manifest }] } }));
+    }
+  });
+
   it('refuses a partition that a late or retried batch may still write, and says until when', async () => {
     await expect(compactPartition({ s3, bucket: BUCKET, pipeline: clickstream, partition: { dt: day, hour: '09' }, now: () => Date.UTC(2026, 2, 1, 12) }))
       .rejects.toThrow(/partition tables\/clickstream_events\/dt=2026-03-01\/hour=09\/ of table clickstream_events is not sealed until 2026-03-02T11:10:00.000Z/);

@@ -32,7 +32,7 @@ import {
   PutObjectCommand,
   type S3Client,
 } from '@aws-sdk/client-s3';
-import { parquetReadObjects } from 'hyparquet';
+import { parquetMetadata, parquetReadObjects, type SchemaElement } from 'hyparquet';
 import { listObjects, type ListedObject } from '../shared/s3-list';
 import {
   COMPACTED_PREFIX,
@@ -42,6 +42,7 @@ import {
   lakeTable,
   lakeTables,
   partitionPath,
+  type ColumnType,
   type LakeColumn,
   type LakeRow,
   type LakeTable,
@@ -198,22 +199,86 @@ function lakeValue(v: unknown, col: LakeColumn): LakeValue {
 }
 
 /**
- * Merges Parquet objects into one: every column of the table, plus `_from`
- * (the source's S3 URI). A column absent from a source (added later) is null.
- * Returns the bytes and the row count of each source.
+ * The lake type of a top-level Parquet field as core's writer writes each
+ * (core/parquet/columns): a LIST group holds bigints; INT64 with a timestamp
+ * annotation is a timestamp. Undefined for a type the writer never writes.
+ */
+function lakeTypeOfField(el: SchemaElement): ColumnType | undefined {
+  if ((el.num_children ?? 0) > 0) return el.converted_type === 'LIST' || el.logical_type?.type === 'LIST' ? 'array<bigint>' : undefined;
+  switch (el.type) {
+    case 'BOOLEAN':
+      return 'boolean';
+    case 'INT32':
+      return 'int';
+    case 'INT64':
+      return el.logical_type?.type === 'TIMESTAMP' || el.converted_type === 'TIMESTAMP_MILLIS' || el.converted_type === 'TIMESTAMP_MICROS' ? 'timestamp' : 'bigint';
+    case 'FLOAT':
+    case 'DOUBLE':
+      return 'double';
+    case 'BYTE_ARRAY':
+      return 'string';
+    default:
+      return undefined;
+  }
+}
+
+/** The top-level fields of a Parquet file: name and the element (children skipped). */
+function topLevelFields(schema: readonly SchemaElement[]): SchemaElement[] {
+  const out: SchemaElement[] = [];
+  let i = 1;
+  const skip = (at: number): number => {
+    let next = at + 1;
+    for (let c = 0; c < (schema[at]!.num_children ?? 0); c++) next = skip(next);
+    return next;
+  };
+  for (let c = 0; c < (schema[0]?.num_children ?? 0); c++) {
+    out.push(schema[i]!);
+    i = skip(i);
+  }
+  return out;
+}
+
+/**
+ * Merges Parquet objects into one: every column of the table, every other
+ * column a source holds, plus `_from` (the source's S3 URI). A column absent
+ * from a source (added later) is null. A column the definition no longer has
+ * (an optional field or a measure removed: docs/schema-evolution.md) is kept
+ * with its values, as the sources kept it, so that adding it back reads them
+ * again; its type is the sources' (int and bigint merge as bigint). Returns the
+ * bytes and the row count of each source.
  */
 async function mergeParquet(s3: S3Client, bucket: string, table: LakeTable, keys: readonly string[]): Promise<{ bytes: Uint8Array; rows: number[] }> {
-  const columns = [...table.columns, FROM_COLUMN];
-  const merged: LakeRow[] = [];
-  const rows: number[] = [];
+  const declared = new Set([...table.columns, FROM_COLUMN].map((c) => c.name));
+  const kept = new Map<string, { type: ColumnType; key: string }>();
+  const sources: { key: string; read: Record<string, unknown>[] }[] = [];
   for (const key of keys) {
     const bytes = await getBytes(s3, bucket, key);
     if (bytes === null) throw new CompactionError(`source ${key} vanished while compaction read it`);
-    const read = await parquetReadObjects({ file: toArrayBuffer(bytes) });
+    const file = toArrayBuffer(bytes);
+    for (const el of topLevelFields(parquetMetadata(file).schema)) {
+      if (declared.has(el.name)) continue;
+      const type = lakeTypeOfField(el);
+      if (type === undefined) throw new CompactionError(`source ${key}: column ${el.name} has a Parquet type the lake does not write (${el.type ?? 'group'}); nothing was compacted`);
+      const seen = kept.get(el.name);
+      if (!seen) kept.set(el.name, { type, key });
+      else if (seen.type !== type) {
+        const ints = new Set([seen.type, type]);
+        if (ints.size === 2 && ints.has('int') && ints.has('bigint')) kept.set(el.name, { type: 'bigint', key });
+        else throw new CompactionError(`column ${el.name}, which ${table.name} no longer declares, is ${seen.type} in ${seen.key} and ${type} in ${key}: one compacted object cannot keep both; nothing was compacted`);
+      }
+    }
+    sources.push({ key, read: await parquetReadObjects({ file }) });
+  }
+  const extra: LakeColumn[] = [...kept].map(([name, { type }]) => ({ name, type }));
+  const columns = [...table.columns, ...extra, FROM_COLUMN];
+  const merged: LakeRow[] = [];
+  const rows: number[] = [];
+  for (const { key, read } of sources) {
     const from = `s3://${bucket}/${key}`;
     for (const r of read) {
       const row: Record<string, LakeValue> = {};
       for (const c of table.columns) row[c.name] = lakeValue(r[c.name], c);
+      for (const c of extra) row[c.name] = lakeValue(r[c.name], c);
       row[FROM_COLUMN.name] = from;
       merged.push(row);
     }
