@@ -3,7 +3,8 @@
  * local services, sends sample events to every example pipeline (clickstream
  * and orders on Kinesis, iot on Kafka), waits until they are processed, queries
  * every aggregate view through the Athena API, prints them, and stops.
- * State goes to .shardflow-demo/ (wiped at start; `shardflow dev` uses .shardflow/).
+ * State goes to .shardflow-demo/ (wiped at start; `shardflow dev` uses .shardflow/),
+ * or to SHARDFLOW_DEMO_DIR (test/demo.test.ts).
  */
 import fs from 'node:fs/promises';
 import { Kafka, logLevel } from 'kafkajs';
@@ -18,7 +19,7 @@ import { pipelines } from '../pipelines';
 
 const COUNT = Number(process.env.DEMO_EVENTS ?? 5_000);
 const EXTRA = 10; // late and malformed events per pipeline, within COUNT
-const dataDir = '.shardflow-demo';
+const dataDir = process.env.SHARDFLOW_DEMO_DIR ?? '.shardflow-demo';
 const say = (s: string) => process.stderr.write(`demo: ${s}\n`);
 
 await fs.rm(dataDir, { recursive: true, force: true });
