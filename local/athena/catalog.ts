@@ -9,6 +9,7 @@
  * read_json of the cached files.
  */
 import { createHash, randomUUID } from 'node:crypto';
+import fsSync from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
@@ -105,7 +106,21 @@ export interface LakeReaderOptions {
    * is not the listed ETag (rewritten meanwhile, or a multipart ETag) is fetched with GetObject.
    */
   readonly objectFile?: (key: string) => string | null;
+  /**
+   * The emulator's object files may be read where they are (the engine's sandbox lets DuckDB
+   * read the lake bucket's directory, `objectRoot`): the first version of a key this reader
+   * meets is read in place, with no copy; a later version (its ETag differs) is copied into the
+   * cache as without this, so that no path ever stands for two contents (DuckDB caches a file's
+   * footer by path, and so does the engine). Absent: every object is copied.
+   */
+  readonly inPlace?: { readonly objectRoot: string };
 }
+
+/** How s3rver names an object's file (local/services/s3-files.ts). */
+const OBJECT_FILE_SUFFIX = '._S3rver_object';
+
+/** Objects listed from the store's files between two yields of the event loop. */
+const LIST_BATCH = 64;
 
 /** Objects fetched at once (the S3 emulator answers in parallel; the copies are small). */
 const FETCH_CONCURRENCY = 16;
@@ -114,6 +129,8 @@ const FETCH_CONCURRENCY = 16;
 export class LakeReader {
   /** Cache files known whole, with their size: a query re-reading them needs no stat. */
   private readonly cached = new Map<string, number>();
+  /** In place: the ETag each key's object file is read for (LakeReaderOptions.inPlace). */
+  private readonly inPlaceTag = new Map<string, string>();
 
   constructor(private readonly opts: LakeReaderOptions) {}
 
@@ -123,7 +140,7 @@ export class LakeReader {
 
   /** What tableRelationSql needs to rebuild `"$path"` from the files this reader fetched. */
   get pathColumn(): PathColumn {
-    return { cacheDir: this.opts.cacheDir };
+    return { cacheDir: this.opts.cacheDir, ...(this.opts.inPlace ? { objectRoot: this.opts.inPlace.objectRoot, bucket: this.opts.bucket } : {}) };
   }
 
   /** Athena's `"$path"` of an object. */
@@ -151,8 +168,52 @@ export class LakeReader {
 
   /** Objects of a table under `prefix`, paged by ListObjects markers (functions/shared/s3-list.ts says why not V2). */
   async listPrefix(table: LakeTable, prefix: string, signal?: AbortSignal): Promise<LakeObject[]> {
+    if (this.opts.inPlace && this.opts.objectFile?.(`${prefix}x`)) return this.listFiles(table, this.opts.inPlace.objectRoot, prefix, signal);
     const listed = await listObjects(this.opts.s3, this.opts.bucket, prefix, signal);
     return listed.map((o) => this.objectOf(table, o.key, o.etag, o.size)).filter((o): o is LakeObject => o !== null);
+  }
+
+  /**
+   * listPrefix from the emulator's store (in place): what its ListObjects would answer, read from
+   * its files without the HTTP round trip and the XML (s3rver reads the same files): the object
+   * files under the prefix's directory, each with its ETag (the `.md5` file s3rver writes beside
+   * it) and size. An object whose `.md5` is not there yet is still being written and is left out:
+   * its change report follows (lake-index.ts).
+   */
+  private async listFiles(table: LakeTable, root: string, prefix: string, signal?: AbortSignal): Promise<LakeObject[]> {
+    // Prefixes come from the catalog and the query's dt/hour constants: none may leave the bucket's directory.
+    if (!prefix.endsWith('/') || prefix.split('/').slice(0, -1).some((seg) => seg === '' || seg === '.' || seg === '..') || /[\\\0]/.test(prefix)) return [];
+    const dir = path.join(root, prefix);
+    if (!dir.startsWith(root)) return [];
+    let names: string[];
+    try {
+      names = await fs.readdir(dir, { recursive: true });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+      throw err;
+    }
+    const candidates = names
+      .filter((n) => n.endsWith(OBJECT_FILE_SUFFIX))
+      .map((n) => `${prefix}${n.slice(0, -OBJECT_FILE_SUFFIX.length)}`)
+      .filter((key) => this.objectOf(table, key, '', 0) !== null);
+    // Synchronous reads in small batches: a thread-pool round trip per tiny file cost more than
+    // the read itself, and yielding between batches keeps the worker's messages flowing.
+    const out: (LakeObject | null)[] = [];
+    for (let i = 0; i < candidates.length; i++) {
+      if (i % LIST_BATCH === 0 && i > 0) {
+        await new Promise((r) => setImmediate(r));
+        signal?.throwIfAborted();
+      }
+      const key = candidates[i]!;
+      const file = path.join(dir, key.slice(prefix.length)) + OBJECT_FILE_SUFFIX;
+      try {
+        const md5 = fsSync.readFileSync(`${file}.md5`, 'utf8');
+        out.push(this.objectOf(table, key, md5.trim(), fsSync.statSync(file).size));
+      } catch {
+        out.push(null);
+      }
+    }
+    return out.filter((o): o is LakeObject => o !== null).sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
   }
 
   /**
@@ -161,6 +222,14 @@ export class LakeReader {
    * ETag digest in the file name makes a rewritten object a new cache entry.
    */
   async fetch(obj: LakeObject, signal?: AbortSignal): Promise<string> {
+    if (this.opts.inPlace) {
+      const local = this.opts.objectFile?.(obj.key);
+      if (local?.startsWith(this.opts.inPlace.objectRoot)) {
+        const tag = this.inPlaceTag.get(obj.key);
+        if (tag === undefined) this.inPlaceTag.set(obj.key, obj.etag);
+        if (tag === undefined || tag === obj.etag) return local;
+      }
+    }
     const dir = path.join(this.opts.cacheDir, this.opts.bucket, path.dirname(obj.key));
     const tag = createHash('sha256').update(obj.etag).digest('hex').slice(0, 16);
     const file = path.join(dir, `${tag}--${path.basename(obj.key)}`);
@@ -255,17 +324,25 @@ export function tableRelationSql(table: LakeTable, files: readonly string[], sou
 }
 
 /**
- * Athena's hidden `"$path"` column (`s3://bucket/key`), rebuilt from the cached
- * file's name (LakeReader.fetch: `<cacheDir>/<bucket>/<key dir>/<tag>--<name>`).
+ * Athena's hidden `"$path"` column (`s3://bucket/key`), rebuilt from the file's
+ * name: a cached copy's (LakeReader.fetch: `<cacheDir>/<bucket>/<key dir>/<tag>--<name>`)
+ * or an object file read in place (`<objectRoot><key>._S3rver_object`, local/services/s3-files.ts).
  * DuckDB views have no hidden columns, so it is added only to queries that name it.
  */
 export interface PathColumn {
   readonly cacheDir: string;
+  /** The lake bucket's directory in the S3 emulator's store, ending in '/' (LakeReaderOptions.inPlace). */
+  readonly objectRoot?: string;
+  /** The lake bucket, for in-place files. */
+  readonly bucket?: string;
 }
 
 function pathExpression(p: PathColumn): string {
   const root = path.join(p.cacheDir, '/');
-  return `'s3://' || regexp_replace(substr(filename, ${root.length + 1}), '/[0-9a-f]{16}--([^/]*)$', '/\\1')`;
+  const cached = `'s3://' || regexp_replace(substr(filename, ${root.length + 1}), '/[0-9a-f]{16}--([^/]*)$', '/\\1')`;
+  if (!p.objectRoot || !p.bucket) return cached;
+  const inPlace = `${quoteString(`s3://${p.bucket}/`)} || regexp_replace(substr(filename, ${p.objectRoot.length + 1}), '\\._S3rver_object$', '')`;
+  return `CASE WHEN starts_with(filename, ${quoteString(p.objectRoot)}) THEN ${inPlace} ELSE ${cached} END`;
 }
 
 /** SQL that lists the column types of a file set (for tableRelationSql's `source`). */

@@ -97,6 +97,10 @@ export class QueryCancelled extends Error {
 interface InstanceCatalog {
   /** Table view → the SELECT it is defined as now. */
   readonly relations: Map<string, string>;
+  /** Table views still the empty relation they were made as (no query has read the table on this instance). */
+  readonly unread: Set<string>;
+  /** Table view → the shape of the read it was defined for (readShape). */
+  readonly shapes: Map<string, string>;
   /** Digest of every view's definition and the counts of other objects, as the engine left them. */
   digest: string;
 }
@@ -104,11 +108,25 @@ interface InstanceCatalog {
 /** Where Trino would report a table (its qualified name) in a view key. */
 const viewKey = (db: string, name: string): string => `${CATALOG}.${quoteIdent(db)}.${quoteIdent(name)}`;
 
-/** The catalog's fingerprint: every view's text, and any database or table a query should never leave. */
+/**
+ * The catalog's fingerprint: the object id of every view (CREATE OR REPLACE gives a view a new
+ * one, so a changed view shows even with the same text), and any database or table a query
+ * should never leave. Ids, not the views' text: hashing the text of views over a day of files
+ * cost tens of milliseconds per query.
+ */
 const CATALOG_DIGEST_SQL =
   "SELECT (SELECT count(*) FROM duckdb_databases() WHERE NOT internal AND database_name NOT IN ('memory', '" + CATALOG + "')) || ':' || " +
   "(SELECT count(*) FROM duckdb_tables()) || ':' || " +
-  "(SELECT count(*) || ':' || coalesce(md5(string_agg(database_name || '.' || schema_name || '.' || view_name || '=' || sql, chr(10) ORDER BY database_name, schema_name, view_name)), '') FROM duckdb_views() WHERE NOT internal)";
+  "(SELECT count(*) || ':' || coalesce(string_agg(database_name || '.' || schema_name || '.' || view_name || '#' || view_oid, chr(10) ORDER BY database_name, schema_name, view_name), '') FROM duckdb_views() WHERE NOT internal)";
+
+/** Parsed and allow-listed queries kept, by translated text (the parse tree depends on nothing else). */
+const PLAN_CACHE_SIZE = 256;
+
+/** A pooled instance's open connection, kept between queries, and the schema it is USE-ing. */
+interface Session {
+  readonly conn: DuckDBConnection;
+  database: string | undefined;
+}
 
 export class AthenaQueryEngine {
   private readonly pool: SandboxPool | undefined;
@@ -123,6 +141,10 @@ export class AthenaQueryEngine {
   private readonly typesOf = new Map<string, SourceTypes>();
   /** Per cached compacted file: the objects its `_from` names. */
   private readonly fromOf = new Map<string, readonly string[]>();
+  /** Guarded parse trees by translated SQL, least recently used first. */
+  private readonly plans = new Map<string, GuardedPlan>();
+  /** Per pooled instance: its connection, kept while its queries end cleanly. */
+  private readonly sessions = new WeakMap<DuckDBInstance, Session>();
 
   constructor(
     private readonly catalog: ReadonlyMap<string, CatalogDatabase>,
@@ -260,7 +282,7 @@ export class AthenaQueryEngine {
       await conn.run(`USE ${CATALOG}.${quoteIdent(db.name)}`);
       for (const view of db.views.values()) await conn.run(`CREATE VIEW ${viewKey(db.name, view.name)} AS ${translateSql(view.sql).sql}`);
     }
-    const cat: InstanceCatalog = { relations, digest: await catalogDigest(conn) };
+    const cat: InstanceCatalog = { relations, unread: new Set(relations.keys()), shapes: new Map(), digest: await catalogDigest(conn) };
     this.catalogs.set(instance, cat);
     return cat;
   }
@@ -268,13 +290,15 @@ export class AthenaQueryEngine {
   private async query(source: string, opts: RunOptions, sink: ResultSink): Promise<QuerySummary> {
     const translation = translateSql(source, opts.parameters ?? []);
     let instance = await this.acquire();
-    let conn: DuckDBConnection;
+    let session: Session;
     try {
-      conn = await instance.connect();
+      session = await this.session(instance);
     } catch (err) {
       this.release(instance, false);
       throw err;
     }
+    let conn = session.conn;
+    let succeeded = false;
     // DuckDB clears an interrupt when a statement starts, so one that lands between statements is repeated until the query ends.
     let interrupting: NodeJS.Timeout | undefined;
     const onAbort = (): void => {
@@ -285,7 +309,7 @@ export class AthenaQueryEngine {
     let cat: InstanceCatalog | undefined = this.catalogs.get(instance);
     try {
       opts.signal?.throwIfAborted();
-      const plan = await parse(conn, translation, source);
+      const plan = await this.parsed(conn, translation, source);
       const needs = this.resolve(plan, translation, source, opts.database);
       opts.signal?.throwIfAborted();
       // A view that keeps its base tables' partitions (core/lake-table.ts keepsPartitions) reads the
@@ -301,6 +325,7 @@ export class AthenaQueryEngine {
       let objectsRead = 0;
       const path = /"\$path"/i.test(translation.sql) ? this.lake.pathColumn : null;
       const relations = new Map<string, string>();
+      const shapes = new Map<string, string>();
       for (const [table, reads] of needs.tables) {
         const keep: PartitionPredicate | null = reads.some((r) => !r.partitions) ? null : (p) => reads.some((r) => r.partitions!(p));
         const days = reads.some((r) => !r.days) ? null : [...new Set(reads.flatMap((r) => r.days!))];
@@ -308,36 +333,49 @@ export class AthenaQueryEngine {
         scanned += r.scanned;
         objectsRead += r.objects;
         relations.set(viewKey(table.database, table.name), r.sql);
+        shapes.set(viewKey(table.database, table.name), readShape(keep, days, path !== null));
       }
       // An idle instance whose table views already read these objects answers without redefining
-      // them (binding a view of many files reads every footer): queries of different shapes in
-      // turn each keep an instance of their own.
-      const matches = (c: InstanceCatalog | undefined): number => (c ? 1 + [...relations].filter(([k, v]) => c.relations.get(k) === v).length : 0);
-      if (this.pool && relations.size > 0 && matches(cat) < 1 + relations.size) {
-        const better = this.pool.take((i) => (matches(this.catalogs.get(i)) > matches(cat) ? matches(this.catalogs.get(i)) : 0));
+      // them (binding a view of many files reads every footer); failing that, one whose views
+      // were made for reads of the same shape (the same partitions, objects written since).
+      const score = (c: InstanceCatalog | undefined): number =>
+        c ? 1 + [...relations].reduce((n, [k, v]) => n + (c.relations.get(k) === v ? 2 : c.shapes.get(k) === shapes.get(k) ? 1 : 0), 0) : 0;
+      if (this.pool && relations.size > 0 && score(cat) < 1 + 2 * relations.size) {
+        // Else, when this instance's views serve another shape of query, a new instance while the
+        // pool has room: shapes queried in turn each keep their own.
+        const displaces = (c: InstanceCatalog | undefined): boolean => !!c && [...relations].some(([k, v]) => c.relations.get(k) !== v && !c.unread.has(k) && c.shapes.get(k) !== shapes.get(k));
+        const better =
+          this.pool.take((i) => (score(this.catalogs.get(i)) > score(cat) ? score(this.catalogs.get(i)) : 0)) ??
+          (displaces(cat) ? await this.pool.openSpare() : undefined);
         if (better) {
           opts.signal?.removeEventListener('abort', onAbort);
-          // Planning ran only reads on the first instance; shown as after any query.
-          const first = cat;
-          const clean = first ? await catalogDigest(conn).then((d) => d === first.digest, () => false) : await catalogAbsent(conn);
-          conn.closeSync();
-          this.release(instance, clean);
+          // Planning ran only reads on the first instance; shown as after any query, while this one runs.
+          this.pool.returning(this.settle(instance, session, cat, true));
           instance = better;
-          conn = await instance.connect();
+          session = await this.session(instance);
+          conn = session.conn;
           cat = this.catalogs.get(instance);
           opts.signal?.addEventListener('abort', onAbort);
         }
       }
+      if (!this.catalogs.has(instance)) session.database = undefined;
       cat = await this.prepareCatalog(conn, instance);
       let changed = false;
       for (const [key, sql] of relations) {
         if (cat.relations.get(key) === sql) continue;
         await conn.run(`CREATE OR REPLACE VIEW ${key} AS ${sql}`);
         cat.relations.set(key, sql);
+        cat.unread.delete(key);
+        cat.shapes.set(key, shapes.get(key)!);
         changed = true;
       }
       if (changed) cat.digest = await catalogDigest(conn);
-      if (this.catalog.has(opts.database.toLowerCase())) await conn.run(`USE ${CATALOG}.${quoteIdent(opts.database.toLowerCase())}`);
+      // Unqualified names resolve in the query's database; a database the catalog lacks leaves DuckDB's default.
+      const schema = this.catalog.has(opts.database.toLowerCase()) ? `${CATALOG}.${quoteIdent(opts.database.toLowerCase())}` : 'memory';
+      if (session.database !== schema) {
+        await conn.run(`USE ${schema}`);
+        session.database = schema;
+      }
       // An abort from here on interrupts the statement; one that came while nothing ran is seen now.
       opts.signal?.throwIfAborted();
       const fail = (err: Error): never => {
@@ -370,6 +408,7 @@ export class AthenaQueryEngine {
         }
         await sink.rows(rows);
       }
+      succeeded = true;
       return { columns, headerRow: true, dataScannedBytes: scanned, statementType: 'DML', substatementType: 'SELECT', rowCount, objectsRead };
     } catch (err) {
       if (opts.signal?.aborted) throw new QueryCancelled();
@@ -377,14 +416,48 @@ export class AthenaQueryEngine {
     } finally {
       opts.signal?.removeEventListener('abort', onAbort);
       clearInterval(interrupting);
-      let clean = false;
-      if (this.pool && cat) {
-        // Nothing a query may run changes the catalog (the allow-list admits no DDL); this shows it did not.
-        clean = await catalogDigest(conn).then((d) => d === cat!.digest, () => false);
-      } else if (this.pool) clean = await catalogAbsent(conn);
-      conn.closeSync();
-      this.release(instance, clean);
+      // The check runs while the caller writes the result; the pool waits for it before opening another instance.
+      if (this.pool) this.pool.returning(this.settle(instance, session, cat, succeeded));
+      else await this.settle(instance, session, cat, false);
     }
+  }
+
+  /** The instance's kept connection (pooled), or a new one. */
+  private async session(instance: DuckDBInstance): Promise<Session> {
+    const kept = this.sessions.get(instance);
+    if (kept) return kept;
+    const s: Session = { conn: await instance.connect(), database: undefined };
+    if (this.pool) this.sessions.set(instance, s);
+    return s;
+  }
+
+  /**
+   * Gives an instance back after a query: clean when its catalog is exactly what the engine left
+   * (nothing a query may run changes it, as the allow-list admits no DDL; this shows it did not),
+   * else closed. The connection is kept for the next query only after a query that succeeded.
+   */
+  private async settle(instance: DuckDBInstance, session: Session, cat: InstanceCatalog | undefined, keepConnection: boolean): Promise<void> {
+    let clean = false;
+    if (this.pool) clean = cat ? await catalogDigest(session.conn).then((d) => d === cat.digest, () => false) : await catalogAbsent(session.conn);
+    if (!clean || !keepConnection) {
+      this.sessions.delete(instance);
+      session.conn.closeSync();
+    }
+    this.release(instance, clean);
+  }
+
+  /** The guarded parse tree of a translated query, parsed once per text. */
+  private async parsed(conn: DuckDBConnection, translation: Translation, source: string): Promise<GuardedPlan> {
+    const known = this.plans.get(translation.sql);
+    if (known) {
+      this.plans.delete(translation.sql);
+      this.plans.set(translation.sql, known);
+      return known;
+    }
+    const plan = await parse(conn, translation, source);
+    this.plans.set(translation.sql, plan);
+    if (this.plans.size > PLAN_CACHE_SIZE) this.plans.delete(this.plans.keys().next().value!);
+    return plan;
   }
 
   private release(instance: DuckDBInstance, clean: boolean): void {
@@ -521,6 +594,15 @@ export class AthenaQueryEngine {
     return { tables, views };
   }
 }
+
+/** The partitions a table read selects, as text (null days: any day), and whether it has "$path". */
+function readShape(keep: PartitionPredicate | null, days: readonly string[] | null, withPath: boolean): string {
+  const hours = (dt: string): string => HOURS.filter((hour) => !keep || keep({ dt, hour })).join(',');
+  const selection = days === null ? (keep ? '*:predicate' : '*') : [...days].sort().map((d) => `${d}:${hours(d)}`).join(';');
+  return `${selection}${withPath ? '+path' : ''}`;
+}
+
+const HOURS = Array.from({ length: 24 }, (_, h) => h);
 
 /** What one reference reads of a table: the partitions (null: all) and the days they can be on (null: any). */
 interface TableRead {

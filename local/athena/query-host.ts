@@ -14,14 +14,14 @@ import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { QueryCancelled } from './engine';
 import type { LakeChange } from './lake-index';
-import type { FromWorker, QuerySummary, ToWorker, WorkerInit } from './query-worker';
+import type { FromWorker, QueryDone, ToWorker, WorkerInit } from './query-worker';
 import { AthenaQueryError } from './sql-translate';
 
 /** How long past its time limit a query may keep running before the worker is killed. */
 const DEFAULT_GRACE_MS = 5_000;
 
 interface Pending {
-  readonly resolve: (o: QuerySummary) => void;
+  readonly resolve: (o: QueryDone) => void;
   readonly reject: (e: Error) => void;
   readonly timer: NodeJS.Timeout;
   readonly child: ChildProcess;
@@ -82,8 +82,8 @@ export class QueryHost {
   }
 
   /** Runs a query in the worker, which also writes its result object and result pages. */
-  run(id: string, query: string, opts: { database: string; parameters?: readonly string[]; output: { bucket: string; prefix: string }; signal?: AbortSignal }): Promise<QuerySummary> {
-    return new Promise<QuerySummary>((resolve, reject) => {
+  run(id: string, query: string, opts: { database: string; parameters?: readonly string[]; output: { bucket: string; prefix: string }; signal?: AbortSignal }): Promise<QueryDone> {
+    return new Promise<QueryDone>((resolve, reject) => {
       void this.worker().then(
         (child) => {
           const hardLimit = this.init.engine.limits.timeoutMs + this.graceMs;
@@ -145,7 +145,7 @@ export class QueryHost {
         if (!p) return;
         this.pending.delete(m.id);
         clearTimeout(p.timer);
-        if (m.type === 'done') p.resolve(m.summary);
+        if (m.type === 'done') p.resolve({ summary: m.summary, ...(m.result ? { result: m.result } : {}), ...(m.object ? { object: m.object } : {}) });
         else if (m.type === 'cancelled') p.reject(new QueryCancelled());
         else p.reject(new AthenaQueryError(m.error.code, m.error.detail, m.error.at, m.error.category));
       });

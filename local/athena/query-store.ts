@@ -3,10 +3,12 @@
  * one set per result under `dataDir`, so that a restarted endpoint still answers
  * GetQueryExecution and GetQueryResults for old ids, as Athena does for 45 days.
  *
- * A result is written by the query worker (writeResult) as pages of
+ * A result is written by the query worker (ResultWriter) as pages of
  * RESULT_PAGE_ROWS rows plus a small header file, so that the endpoint's event
  * loop only ever parses the page a GetQueryResults call needs, never a whole
- * result of up to maxResultBytes.
+ * result of up to maxResultBytes. A result of one page is the header file
+ * alone, its rows inline; the worker also hands a small one to the endpoint
+ * with its summary (QueryStore.keep), so GetQueryResults reads no file for it.
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
@@ -55,7 +57,7 @@ export interface StoredResult {
 
 type Row = readonly (string | null)[];
 
-/** `results/<id>.json`: what a result holds; its rows are in `results/<id>/<page>.json`. */
+/** `results/<id>.json`: what a result holds; its rows are in `results/<id>/<page>.json`, or inline (`rows`) when they fit one page. */
 export interface ResultHeader {
   readonly columns: readonly ColumnInfo[];
   readonly headerRow: boolean;
@@ -73,6 +75,14 @@ async function writeWhole(file: string, text: string): Promise<void> {
 
 /** Result text held in memory before the rest goes to a file (the result object is uploaded from it). */
 const CSV_MEMORY_CHARS = 4 * 1024 * 1024;
+/** A result this small (its object's text, in characters) also goes to the endpoint with the query's summary. */
+const HANDED_RESULT_CHARS = 256 * 1024;
+
+/** A whole one-page result: its header and its rows. */
+export interface SmallResult {
+  readonly header: ResultHeader;
+  readonly rows: readonly Row[];
+}
 
 /**
  * A result written as it is read (engine.ts ResultSink): pages of RESULT_PAGE_ROWS rows as
@@ -89,6 +99,8 @@ export class ResultWriter {
   private text: string[] = [];
   private textChars = 0;
   private spill: fs.FileHandle | undefined;
+  private spilled = false;
+  private dirMade = false;
   private readonly dir: string;
 
   constructor(private readonly dataDir: string, private readonly id: string) {
@@ -98,7 +110,6 @@ export class ResultWriter {
   async start(columns: readonly ColumnInfo[], headerRow: boolean): Promise<void> {
     this.columns = columns;
     this.headerRow = headerRow;
-    await fs.mkdir(this.dir, { recursive: true });
     if (headerRow) this.append(toCsv(columns.map((c) => c.Name), []));
   }
 
@@ -122,18 +133,35 @@ export class ResultWriter {
     return { file: this.spillFile, length: size };
   }
 
-  /** Writes the last page and the header; the result is then whole. */
+  /**
+   * The result whole, when it is one page of at most HANDED_RESULT_CHARS of text: what the
+   * endpoint keeps in memory for GetQueryResults (call after the last rows()).
+   */
+  small(): SmallResult | undefined {
+    if (this.pages > 0 || this.spilled || this.textChars > HANDED_RESULT_CHARS) return undefined;
+    return { header: { columns: this.columns, headerRow: this.headerRow, rowCount: this.rowCount, pageRows: RESULT_PAGE_ROWS }, rows: this.page };
+  }
+
+  /** Writes the last page and the header (with the rows inline when there is one page); the result is then whole. */
   async commit(): Promise<void> {
-    if (this.page.length > 0) await this.flushPage();
-    const header: ResultHeader = { columns: this.columns, headerRow: this.headerRow, rowCount: this.rowCount, pageRows: RESULT_PAGE_ROWS };
+    const inline = this.pages === 0;
+    if (!inline && this.page.length > 0) await this.flushPage();
+    const header: ResultHeader & { rows?: readonly Row[] } = { columns: this.columns, headerRow: this.headerRow, rowCount: this.rowCount, pageRows: RESULT_PAGE_ROWS, ...(inline ? { rows: this.page } : {}) };
     await writeWhole(path.join(this.dataDir, 'results', `${this.id}.json`), JSON.stringify(header));
     await this.discardText();
   }
 
-  /** Removes what was written (a failed query). */
+  /** Removes what was written (a failed query), the header included. */
   async abort(): Promise<void> {
     await this.discardText();
-    await fs.rm(this.dir, { recursive: true, force: true });
+    await fs.rm(path.join(this.dataDir, 'results', `${this.id}.json`), { force: true });
+    if (this.dirMade) await fs.rm(this.dir, { recursive: true, force: true });
+  }
+
+  private async ensureDir(): Promise<void> {
+    if (this.dirMade) return;
+    await fs.mkdir(this.dir, { recursive: true });
+    this.dirMade = true;
   }
 
   private get spillFile(): string {
@@ -146,7 +174,11 @@ export class ResultWriter {
   }
 
   private async flushText(): Promise<void> {
-    this.spill ??= await fs.open(this.spillFile, 'w', 0o600);
+    if (!this.spill) {
+      await this.ensureDir();
+      this.spill = await fs.open(this.spillFile, 'w', 0o600);
+      this.spilled = true;
+    }
     await this.spill.write(this.text.join(''));
     this.text = [];
     this.textChars = 0;
@@ -156,10 +188,11 @@ export class ResultWriter {
     this.text = [];
     await this.spill?.close().catch(() => undefined);
     this.spill = undefined;
-    await fs.rm(this.spillFile, { force: true });
+    if (this.spilled) await fs.rm(this.spillFile, { force: true });
   }
 
   private async flushPage(): Promise<void> {
+    await this.ensureDir();
     await writeWhole(path.join(this.dir, `${this.pages++}.json`), JSON.stringify(this.page));
     this.page = [];
   }
@@ -256,12 +289,31 @@ export class QueryStore {
     } catch {
       return undefined;
     }
-    // Results written before paging held their rows inline.
-    const header: ResultHeader = h.rows ? { columns: h.columns, headerRow: h.headerRow, rowCount: h.rows.length, pageRows: h.rows.length } : h;
+    // A one-page result holds its rows inline (and so did every result written before paging).
+    const header: ResultHeader = h.rows ? { columns: h.columns, headerRow: h.headerRow, rowCount: h.rows.length, pageRows: Math.max(1, h.rows.length) } : h;
     if (h.rows) this.remember(`${id}/0`, h.rows);
+    this.rememberHeader(id, header);
+    return header;
+  }
+
+  /** Forgets and removes a result (its query failed after the worker wrote it). */
+  async discardResult(id: string): Promise<void> {
+    this.headers.delete(id);
+    this.pages.delete(`${id}/0`);
+    await fs.rm(path.join(this.dir, 'results', `${id}.json`), { force: true });
+    await fs.rm(path.join(this.dir, 'results', id), { recursive: true, force: true });
+  }
+
+  /** A small result the query worker handed over with its summary (ResultWriter.small), kept for GetQueryResults. */
+  keep(id: string, result: SmallResult): void {
+    const pageRows = Math.max(1, result.rows.length);
+    this.rememberHeader(id, { ...result.header, pageRows });
+    this.remember(`${id}/0`, [...result.rows]);
+  }
+
+  private rememberHeader(id: string, header: ResultHeader): void {
     this.headers.set(id, header);
     while (this.headers.size > 256) this.headers.delete(this.headers.keys().next().value!);
-    return header;
   }
 
   /** Data rows [from, to) of a result (header row not counted), read page by page. */

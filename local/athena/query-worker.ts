@@ -17,7 +17,7 @@ import { s3ObjectFile } from '../services/s3-files';
 import { LakeReader, type CatalogDatabase } from './catalog';
 import { AthenaQueryEngine, QueryCancelled, type EngineOptions, type QueryOutcome, type QuerySummary, type ResultSink } from './engine';
 import { LakeIndex, type LakeChange } from './lake-index';
-import { ResultWriter } from './query-store';
+import { ResultWriter, type SmallResult } from './query-store';
 import { AthenaQueryError } from './sql-translate';
 import { trinoStatementEngine, type StatementEngine } from '../trino/engine';
 
@@ -43,9 +43,15 @@ export interface WorkerInit {
   /**
    * The lake is the S3 emulator in the endpoint's process, which reports every change to the
    * worker (`changes` messages): the lake index is kept by them instead of listing per query,
-   * and objects are copied from the emulator's files (`directory`) instead of downloaded.
+   * and DuckDB reads the emulator's object files (`directory`) in place (catalog.ts
+   * LakeReaderOptions.inPlace) instead of downloaded copies.
    */
   readonly watchedLake?: { readonly directory: string };
+  /**
+   * The endpoint stores small result objects itself, in the S3 emulator of its process (the
+   * `object` of `done`), instead of this worker uploading them over HTTP.
+   */
+  readonly resultsThroughEndpoint?: boolean;
 }
 
 export type { QuerySummary };
@@ -78,9 +84,31 @@ export interface QueryErrorData {
   readonly category: 1 | 2 | 3;
 }
 
+/** A query's end: its summary, and its result when small (the endpoint keeps it for GetQueryResults). */
+export interface QueryDone {
+  readonly summary: QuerySummary;
+  readonly result?: SmallResult;
+  /** The result object, for the endpoint to store before the query succeeds (WorkerInit.resultsThroughEndpoint). */
+  readonly object?: ResultObject;
+}
+
+/** A result object to store: where, its bytes and content type. */
+export interface ResultObject {
+  readonly bucket: string;
+  readonly key: string;
+  readonly body: Uint8Array;
+  readonly contentType: string;
+}
+
+/** The message of a result object that could not be stored, as Athena words it. */
+export function resultWriteError(err: Error, bucket: string, key: string): AthenaQueryError {
+  const reason = err.name === 'NoSuchBucket' ? `Unable to verify/create output bucket ${bucket}` : `Error writing query results to s3://${bucket}/${key}: ${err.message}`;
+  return new AthenaQueryError('GENERIC_INTERNAL_ERROR', reason, undefined, 1);
+}
+
 export type FromWorker =
   | { readonly type: 'ready' }
-  | { readonly type: 'done'; readonly id: string; readonly summary: QuerySummary }
+  | ({ readonly type: 'done'; readonly id: string } & QueryDone)
   | { readonly type: 'failed'; readonly id: string; readonly error: QueryErrorData }
   | { readonly type: 'cancelled'; readonly id: string };
 
@@ -101,34 +129,44 @@ function main(): void {
   let index: LakeIndex | undefined;
   let s3: S3Client | undefined;
   let dataDir = '';
+  let resultsThroughEndpoint = false;
   /**
    * Runs a query with its result written page by page as it is read (query-store.ts ResultWriter),
    * then uploads the result object: the rows never travel to the endpoint's process.
    */
-  const execute = async (m: Extract<ToWorker, { type: 'run' }>, signal: AbortSignal): Promise<QuerySummary> => {
+  const execute = async (m: Extract<ToWorker, { type: 'run' }>, signal: AbortSignal): Promise<QueryDone> => {
     const writer = new ResultWriter(dataDir, m.id);
     const sink: ResultSink = { start: (c, h) => writer.start(c, h), rows: (r) => writer.rows(r) };
     const opts = { database: m.database, parameters: m.parameters, signal };
     try {
       const summary = duckdb && engine === duckdb ? await duckdb.stream(m.query, opts, sink) : await runInto(engine!, m.query, opts, sink);
       const key = resultKey(m.output.prefix, m.id, summary.statementType);
+      const small = writer.small();
       const body = await writer.body();
-      try {
-        await s3!.send(
-          new PutObjectCommand({
-            Bucket: m.output.bucket,
-            Key: key,
-            ...('bytes' in body ? { Body: body.bytes } : { Body: createReadStream(body.file), ContentLength: body.length }),
-            ContentType: summary.headerRow ? 'text/csv' : 'text/plain',
-          }),
-        );
-      } catch (err) {
-        const e = err as Error;
-        const reason = e.name === 'NoSuchBucket' ? `Unable to verify/create output bucket ${m.output.bucket}` : `Error writing query results to s3://${m.output.bucket}/${key}: ${e.message}`;
-        throw new AthenaQueryError('GENERIC_INTERNAL_ERROR', reason, undefined, 1);
+      const contentType = summary.headerRow ? 'text/csv' : 'text/plain';
+      if (small && resultsThroughEndpoint && 'bytes' in body) {
+        await writer.commit();
+        return { summary, result: small, object: { bucket: m.output.bucket, key, body: body.bytes, contentType } };
       }
-      await writer.commit();
-      return summary;
+      // The result object and the endpoint's copy are written at once; the query succeeds once both are.
+      const put = async (): Promise<void> => {
+        try {
+          await s3!.send(
+            new PutObjectCommand({
+              Bucket: m.output.bucket,
+              Key: key,
+              ...('bytes' in body ? { Body: body.bytes } : { Body: createReadStream(body.file), ContentLength: body.length }),
+              ContentType: contentType,
+            }),
+          );
+        } catch (err) {
+          throw resultWriteError(err as Error, m.output.bucket, key);
+        }
+      };
+      const [stored, committed] = await Promise.allSettled([put(), writer.commit()]);
+      if (stored.status === 'rejected') throw stored.reason;
+      if (committed.status === 'rejected') throw committed.reason;
+      return { summary, ...(small ? { result: small } : {}) };
     } catch (err) {
       await writer.abort().catch(() => undefined);
       throw err;
@@ -139,6 +177,7 @@ function main(): void {
   process.on('message', (m: ToWorker) => {
     if (m.type === 'init') {
       dataDir = m.dataDir;
+      resultsThroughEndpoint = m.resultsThroughEndpoint === true;
       s3 = new S3Client({
         endpoint: m.s3.endpoint,
         region: m.s3.region,
@@ -153,7 +192,13 @@ function main(): void {
         s3,
         bucket: m.s3.bucket,
         cacheDir: path.resolve(m.cacheDir),
-        ...(watched ? { objectFile: (key: string) => s3ObjectFile(watched.directory, m.s3.bucket, key) } : {}),
+        ...(watched
+          ? {
+              objectFile: (key: string) => s3ObjectFile(watched.directory, m.s3.bucket, key),
+              // The sandbox lets DuckDB read the lake bucket's directory (server.ts readableDirs).
+              inPlace: { objectRoot: path.join(path.resolve(watched.directory), m.s3.bucket, '/') },
+            }
+          : {}),
       });
       const catalog = catalogFromData(m.catalog);
       index = new LakeIndex(reader, [...catalog.values()].flatMap((d) => [...d.tables.values()]), watched !== undefined);
@@ -168,7 +213,7 @@ function main(): void {
       running.set(m.id, ac);
       void execute(m, ac.signal)
         .then(
-          (summary) => send({ type: 'done', id: m.id, summary }),
+          (done) => send({ type: 'done', id: m.id, ...done }),
           (err: unknown) => {
             if (err instanceof QueryCancelled || ac.signal.aborted) return send({ type: 'cancelled', id: m.id });
             const e = err instanceof AthenaQueryError ? err : new AthenaQueryError('GENERIC_INTERNAL_ERROR', (err as Error).message, undefined, 1);

@@ -82,6 +82,8 @@ export class SandboxPool {
   private readonly idle: DuckDBInstance[] = [];
   private closed = false;
   private openedCount = 0;
+  /** Instances open now. */
+  private live = 0;
 
   constructor(
     private readonly opts: SandboxOptions,
@@ -89,12 +91,47 @@ export class SandboxPool {
     private readonly maxIdle: number,
   ) {}
 
+  /** Instances on their way back (returning()). */
+  private readonly inReturn = new Set<Promise<void>>();
+
+  /** An idle instance; if none, one being given back; if none either, a new one. */
   async acquire(): Promise<DuckDBInstance> {
-    if (this.closed) throw new Error('DuckDB sandbox pool is closed');
-    const warm = this.idle.pop();
-    if (warm) return warm;
+    for (;;) {
+      if (this.closed) throw new Error('DuckDB sandbox pool is closed');
+      const warm = this.idle.pop();
+      if (warm) return warm;
+      if (this.inReturn.size === 0) break;
+      // Checking an instance takes a millisecond or two; opening one and building its catalog far longer.
+      await Promise.race(this.inReturn);
+    }
+    return this.open();
+  }
+
+  /**
+   * A new instance if fewer than maxIdle are open (idle, in use or being given back), else
+   * undefined: the engine opens one for a query whose views the idle instances do not hold.
+   */
+  async openSpare(): Promise<DuckDBInstance | undefined> {
+    if (this.closed || this.live >= this.maxIdle) return undefined;
+    return this.open();
+  }
+
+  private async open(): Promise<DuckDBInstance> {
     this.openedCount++;
-    return openSandboxedDuckDB(this.opts);
+    this.live++;
+    try {
+      return await openSandboxedDuckDB(this.opts);
+    } catch (err) {
+      this.live--;
+      throw err;
+    }
+  }
+
+  /** An instance that `settled` gives back (release) once its owner has checked it. */
+  returning(settled: Promise<void>): void {
+    const p = settled.catch(() => undefined);
+    this.inReturn.add(p);
+    void p.finally(() => this.inReturn.delete(p));
   }
 
   /** Instances opened so far. */
@@ -119,11 +156,17 @@ export class SandboxPool {
   /** Gives back an instance the caller has cleaned (clean = false closes it). */
   release(instance: DuckDBInstance, clean: boolean): void {
     if (clean && !this.closed && this.idle.length < this.maxIdle) this.idle.push(instance);
-    else instance.closeSync();
+    else {
+      this.live--;
+      instance.closeSync();
+    }
   }
 
   close(): void {
     this.closed = true;
-    for (const i of this.idle.splice(0)) i.closeSync();
+    for (const i of this.idle.splice(0)) {
+      this.live--;
+      i.closeSync();
+    }
   }
 }

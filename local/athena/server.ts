@@ -14,8 +14,8 @@ import { assertPortFree, ServiceStartError, type RunningService } from '../servi
 import { buildCatalog, type CatalogDatabase } from './catalog';
 import { QueryCancelled } from './engine';
 import { QueryHost } from './query-host';
-import { catalogToData, resultKey, type QuerySummary } from './query-worker';
-import { QueryStore, type QueryRecord } from './query-store';
+import { catalogToData, resultKey, resultWriteError, type QuerySummary, type ResultObject } from './query-worker';
+import { QueryStore, type QueryRecord, type SmallResult } from './query-store';
 import { AthenaQueryError } from './sql-translate';
 
 export const DEFAULT_ATHENA_PORT = 4570;
@@ -37,9 +37,10 @@ export interface AthenaEndpointOptions {
     /**
      * The S3 emulator serving `endpoint`, when it runs in this process (local/services/s3.ts):
      * its change reports keep the query worker's object index, so queries list nothing, and lake
-     * objects are copied from its files. Without it every query lists the partitions it reads.
+     * objects are read from its files in place, and small result objects are stored in it directly.
+     * Without it every query lists the partitions it reads.
      */
-    readonly emulator?: Pick<S3Emulator, 'onObjectChange' | 'directory'>;
+    readonly emulator?: Pick<S3Emulator, 'onObjectChange' | 'directory' | 'putObject'>;
   };
   readonly pipelines: readonly Pipeline[];
   /** Query history, results and the lake object cache. */
@@ -92,6 +93,15 @@ class ApiError extends Error {
 const AWS_JSON = 'application/x-amz-json-1.1';
 /** StartQueryExecution's largest legal request (a 262,144-character QueryString, escaped) fits with room to spare. */
 const MAX_REQUEST_BYTES = 2 * 1024 * 1024;
+
+/**
+ * How long GetQueryExecution may hold its answer for a QUEUED or RUNNING query, waiting for the
+ * query to change state. A client that polls every few milliseconds then learns of the end as it
+ * happens, with a handful of requests instead of hundreds competing with the query for the CPU;
+ * the answer is the same as an immediate one would be a moment later, and the hold stays well
+ * below any client's request timeout.
+ */
+const STATE_HOLD_MS = 100;
 
 const invalid = (message: string): ApiError => new ApiError('InvalidRequestException', message);
 
@@ -169,9 +179,10 @@ export async function startAthenaEndpoint(opts: AthenaEndpointOptions): Promise<
     cacheDir: path.join(dataDir, 'lake-cache'),
     dataDir,
     ...(opts.trino ? { trinoEndpoint: opts.trino.endpoint } : {}),
-    ...(opts.s3.emulator ? { watchedLake: { directory: path.resolve(opts.s3.emulator.directory) } } : {}),
+    ...(opts.s3.emulator ? { watchedLake: { directory: path.resolve(opts.s3.emulator.directory) }, resultsThroughEndpoint: true } : {}),
     engine: {
-      sandbox: { readableDirs: [path.join(dataDir, 'lake-cache')], tempDir: path.join(dataDir, 'duckdb-tmp'), memoryLimit: opts.queryMemoryLimit ?? '1GB', threads: queryThreads },
+      // Under the emulator, DuckDB reads the lake bucket's object files in place (query-worker.ts).
+      sandbox: { readableDirs: [path.join(dataDir, 'lake-cache'), ...(opts.s3.emulator ? [path.join(path.resolve(opts.s3.emulator.directory), bucket)] : [])], tempDir: path.join(dataDir, 'duckdb-tmp'), memoryLimit: opts.queryMemoryLimit ?? '1GB', threads: queryThreads },
       limits,
       ...(opts.queryInstances ? { instances: opts.queryInstances } : {}),
     },
@@ -194,6 +205,29 @@ export async function startAthenaEndpoint(opts: AthenaEndpointOptions): Promise<
   let active = 0;
   let stopping = false;
 
+  /** Held GetQueryExecution calls (STATE_HOLD_MS), by query id: answered when the query changes state. */
+  const stateWaiters = new Map<string, Set<() => void>>();
+  const stateChanged = (id: string): void => {
+    const waiting = stateWaiters.get(id);
+    if (!waiting) return;
+    stateWaiters.delete(id);
+    for (const wake of waiting) wake();
+  };
+  const nextState = (id: string): Promise<void> =>
+    new Promise<void>((resolve) => {
+      let waiting = stateWaiters.get(id);
+      if (!waiting) stateWaiters.set(id, (waiting = new Set()));
+      const set = waiting;
+      const wake = (): void => {
+        clearTimeout(timer);
+        set.delete(wake);
+        if (set.size === 0 && stateWaiters.get(id) === set) stateWaiters.delete(id);
+        resolve();
+      };
+      const timer = setTimeout(wake, STATE_HOLD_MS);
+      set.add(wake);
+    });
+
   const pump = (): void => {
     while (!stopping && active < maxConcurrent && queue.length > 0) {
       const rec = queue.shift()!;
@@ -215,6 +249,7 @@ export async function startAthenaEndpoint(opts: AthenaEndpointOptions): Promise<
       rec.stateChangeReason = err.message;
       rec.athenaError = { ErrorCategory: err.category, ErrorType: err.category === 2 ? 1000 : 100, Retryable: false, ErrorMessage: err.message };
     }
+    stateChanged(rec.id);
     await store.save(rec);
   };
 
@@ -223,12 +258,15 @@ export async function startAthenaEndpoint(opts: AthenaEndpointOptions): Promise<
     running.set(rec.id, ac);
     rec.state = 'RUNNING';
     rec.startedAt = Date.now();
+    stateChanged(rec.id);
     // Not waited for: the final save follows it (QueryStore.save keeps one record's saves in order).
     store.save(rec).catch(() => undefined);
     let outcome: QuerySummary;
+    let result: SmallResult | undefined;
+    let object: ResultObject | undefined;
     const output = parseOutputLocation(rec.outputLocation.slice(0, rec.outputLocation.lastIndexOf('/') + 1));
     try {
-      outcome = await host.run(rec.id, rec.query, { database: rec.database, parameters: rec.parameters, output, signal: ac.signal });
+      ({ summary: outcome, result, object } = await host.run(rec.id, rec.query, { database: rec.database, parameters: rec.parameters, output, signal: ac.signal }));
     } catch (err) {
       running.delete(rec.id);
       if (err instanceof QueryCancelled || ac.signal.aborted) return finish(rec, 'CANCELLED');
@@ -236,11 +274,21 @@ export async function startAthenaEndpoint(opts: AthenaEndpointOptions): Promise<
       return finish(rec, 'FAILED', e);
     }
     running.delete(rec.id);
+    if (object) {
+      // SUCCEEDED only once GetObject reads the result object, as on Athena.
+      try {
+        await opts.s3.emulator!.putObject(object.bucket, object.key, object.body, object.contentType);
+      } catch (err) {
+        await store.discardResult(rec.id);
+        return finish(rec, 'FAILED', resultWriteError(err as Error, object.bucket, object.key));
+      }
+    }
     rec.statementType = outcome.statementType;
     rec.substatementType = outcome.substatementType;
     rec.dataScannedBytes = outcome.dataScannedBytes;
     rec.outputLocation = `s3://${output.bucket}/${resultKey(output.prefix, rec.id, outcome.statementType)}`;
-    return finish(rec, 'SUCCEEDED');
+    if (result) store.keep(rec.id, result);
+    await finish(rec, 'SUCCEEDED');
   }
 
   const describe = (rec: QueryRecord): Body => ({
@@ -352,8 +400,10 @@ export async function startAthenaEndpoint(opts: AthenaEndpointOptions): Promise<
       await added;
       return { QueryExecutionId: id };
     },
-    GetQueryExecution(b: Body): Body {
-      return { QueryExecution: describe(record(b.QueryExecutionId)) };
+    async GetQueryExecution(b: Body): Promise<Body> {
+      const rec = record(b.QueryExecutionId);
+      if ((rec.state === 'QUEUED' || rec.state === 'RUNNING') && !stopping) await nextState(rec.id);
+      return { QueryExecution: describe(rec) };
     },
     BatchGetQueryExecution(b: Body): Body {
       const ids = b.QueryExecutionIds;
@@ -494,6 +544,7 @@ export async function startAthenaEndpoint(opts: AthenaEndpointOptions): Promise<
       if (stopped) return;
       stopped = true;
       stopping = true;
+      for (const id of [...stateWaiters.keys()]) stateChanged(id);
       unwatch?.();
       for (const ac of running.values()) ac.abort();
       // Killing the worker ends every query in it at once (they finish CANCELLED).

@@ -13,7 +13,8 @@
 import fs from 'node:fs/promises';
 import type { Server } from 'node:http';
 import S3rver from 's3rver';
-import { guardServer } from '../http-guard';
+import { guardServer, isValidBucketName } from '../http-guard';
+import { s3ObjectFile } from './s3-files';
 import { assertPortFree, ServiceStartError, type RunningService } from './service';
 
 export { s3ObjectFile } from './s3-files';
@@ -40,6 +41,10 @@ export const DEFAULT_MAX_OBJECT_BYTES = 1024 * 1024 * 1024;
 
 const SERVICE = 'S3 emulator (s3rver)';
 
+/** A key the HTTP guard would let through to the store: no dot segments, backslashes or control characters. */
+// eslint-disable-next-line no-control-regex
+const isSafeKey = (key: string): boolean => key.length > 0 && key.length <= 1024 && !/[\\\u0000-\u001f\u007f]/.test(key) && !key.split('/').some((s) => s === '.' || s === '..');
+
 /** An object stored (etag and size given) or removed (neither), as the emulator's store saw it. */
 export interface S3ObjectChange {
   readonly bucket: string;
@@ -61,11 +66,19 @@ export interface S3Emulator extends RunningService {
   onObjectChange(listener: S3ChangeListener): () => void;
   /** The directory of the store (objects as files, see s3ObjectFile). */
   readonly directory: string;
+  /**
+   * Stores an object from this process, as a PutObject would (change listeners included),
+   * without the HTTP round trip: the local Athena endpoint writes its result objects so.
+   * Resolves once GetObject reads the whole object; rejects with a NoSuchBucket error when the
+   * bucket does not exist.
+   */
+  putObject(bucket: string, key: string, body: Uint8Array, contentType: string): Promise<void>;
 }
 
 /** The hooks s3rver's FilesystemStore offers for writes; multipart completion goes through putObject. */
 interface S3rverStore {
-  putObject(object: { bucket: string; key: string }): Promise<{ md5: string; size: number }>;
+  putObject(object: { bucket: string; key: string; content?: unknown; metadata?: Record<string, string> }): Promise<{ md5: string; size: number }>;
+  getBucket(bucket: string): Promise<unknown>;
   copyObject(srcBucket: string, srcKey: string, destBucket: string, destKey: string, meta: unknown): Promise<Record<string, unknown>>;
   deleteObject(bucket: string, key: string): Promise<void>;
 }
@@ -112,7 +125,8 @@ export async function startS3Emulator(opts: S3EmulatorOptions): Promise<S3Emulat
     configureBuckets: (opts.buckets ?? []).map((name) => ({ name, configs: [] })),
   });
   const listeners = new Set<S3ChangeListener>();
-  watchStore((server as unknown as { store: S3rverStore }).store, listeners);
+  const store = (server as unknown as { store: S3rverStore }).store;
+  watchStore(store, listeners);
   let httpServer: Server;
   try {
     // run() resolves in the listen callback; the guard is in place before the first request is read.
@@ -137,6 +151,19 @@ export async function startS3Emulator(opts: S3EmulatorOptions): Promise<S3Emulat
     onObjectChange(listener) {
       listeners.add(listener);
       return () => listeners.delete(listener);
+    },
+    async putObject(bucket, key, body, contentType) {
+      if (!isValidBucketName(bucket) || !isSafeKey(key)) throw new Error(`S3 emulator: refusing to store ${bucket}/${key}`);
+      if (!(await store.getBucket(bucket))) throw Object.assign(new Error('The specified bucket does not exist'), { name: 'NoSuchBucket' });
+      const content = Buffer.from(body.buffer, body.byteOffset, body.byteLength);
+      await store.putObject({ bucket, key, content, metadata: { 'content-type': contentType } });
+      // The store answers a Buffer's PUT once it has queued the bytes, before its file holds them all.
+      const file = s3ObjectFile(opts.dataDir, bucket, key);
+      for (let i = 0; file && i < 1000; i++) {
+        const size = await fs.stat(file).then((st) => st.size, () => -1);
+        if (size === content.length) break;
+        await new Promise((r) => setImmediate(r));
+      }
     },
     async stop() {
       if (stopped) return;

@@ -1,0 +1,207 @@
+/**
+ * The local Athena endpoint's short paths (issue 11): result objects stored
+ * in the S3 emulator by the endpoint itself, small results handed over with
+ * the query's end, lake objects read where the emulator keeps them and listed
+ * from its files, parse trees and instances kept per query shape. Each must
+ * answer exactly what the long path answers.
+ */
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { CreateBucketCommand, GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { GetQueryExecutionCommand, type AthenaClient } from '@aws-sdk/client-athena';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { lakeTable } from '../core';
+import { fetchResults, runAthenaQuery, startQuery } from '../functions/query-runner/athena-query';
+import { silentLogger } from '../functions/shared/logger';
+import { createStreamProcessor } from '../functions/stream-processor/handler';
+import { startAthenaEndpoint, type AthenaEndpoint } from '../local/athena';
+import { buildCatalog, LakeReader } from '../local/athena/catalog';
+import { AthenaQueryEngine } from '../local/athena/engine';
+import { LakeIndex } from '../local/athena/lake-index';
+import { toCsv } from '../local/athena/result-format';
+import { localAthenaClient, localS3Client } from '../local/aws-clients';
+import { s3ObjectFile, startS3Emulator, type S3Emulator } from '../local/services/s3';
+import { freePort } from '../local/services/service';
+import clickstream from '../pipelines/clickstream';
+import { kinesisEvent, kinesisRecord } from './support/events';
+import { listKeys } from './support/lake';
+
+const BUCKET = 'lake';
+const DAY = '2026-06-01';
+const HOUR = Date.UTC(2026, 5, 1, 9);
+
+let tmp: string;
+let s3Service: S3Emulator;
+let s3: S3Client;
+const endpoints: AthenaEndpoint[] = [];
+const clients: AthenaClient[] = [];
+
+async function endpoint(watched: boolean): Promise<{ client: AthenaClient; dataDir: string }> {
+  const dataDir = path.join(tmp, `athena-${endpoints.length}`);
+  const ep = await startAthenaEndpoint({ port: await freePort(), s3: { endpoint: s3Service.endpoint, bucket: BUCKET, ...(watched ? { emulator: s3Service } : {}) }, pipelines: [clickstream], dataDir });
+  endpoints.push(ep);
+  const client = localAthenaClient(ep.endpoint);
+  clients.push(client);
+  return { client, dataDir };
+}
+
+let seq = 0;
+async function writeBatch(startMs: number, n: number): Promise<void> {
+  const handler = createStreamProcessor(clickstream, { s3, bucket: BUCKET, logger: silentLogger });
+  const records = Array.from({ length: n }, (_, i) => {
+    const ts = startMs + i * 1000;
+    const s = seq++;
+    return kinesisRecord({ event_id: `f${s}`, user_id: `u${s % 5}`, category: ['books', 'games', 'toys'][s % 3], value: 10 + (s % 7), ts }, { seq: s, arrivalMs: ts + 500 });
+  });
+  await handler(kinesisEvent(records));
+}
+
+async function filesUnder(dir: string): Promise<string[]> {
+  try {
+    return (await fs.readdir(dir, { recursive: true, withFileTypes: true })).filter((e) => e.isFile()).map((e) => path.join(e.parentPath, e.name));
+  } catch {
+    return [];
+  }
+}
+
+const count = async (client: AthenaClient, where = `dt = '${DAY}'`): Promise<number> =>
+  Number((await runAthenaQuery(client, { sql: `SELECT count(*) FROM clickstream_events WHERE ${where}` }, { pollInitialMs: 1, pollMaxMs: 5 })).rows[0]![0]);
+
+beforeAll(async () => {
+  tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'shardflow-fast-'));
+  s3Service = await startS3Emulator({ port: await freePort(), dataDir: path.join(tmp, 's3') });
+  s3 = localS3Client(s3Service.endpoint);
+  await s3.send(new CreateBucketCommand({ Bucket: BUCKET }));
+  for (let i = 0; i < 4; i++) await writeBatch(HOUR + i * 60_000, 6 + i);
+});
+
+afterAll(async () => {
+  for (const c of clients) c.destroy();
+  for (const ep of endpoints) await ep.stop();
+  s3.destroy();
+  await s3Service.stop();
+  await fs.rm(tmp, { recursive: true, force: true });
+});
+
+describe('result objects', () => {
+  it('a result object is readable by GetObject, whole, the moment GetQueryExecution says SUCCEEDED (watched and listing endpoints)', async () => {
+    for (const { client } of [await endpoint(true), await endpoint(false)]) {
+      for (let i = 0; i < 8; i++) {
+        const sql = `SELECT category, count(*) AS n, ${i} AS run FROM clickstream_events WHERE dt = '${DAY}' GROUP BY category ORDER BY category`;
+        const id = await startQuery(client, { sql });
+        let qe;
+        // Polled without a pause: the first SUCCEEDED is the moment that counts.
+        do qe = (await client.send(new GetQueryExecutionCommand({ QueryExecutionId: id }))).QueryExecution!;
+        while (qe.Status!.State === 'QUEUED' || qe.Status!.State === 'RUNNING');
+        expect(qe.Status!.State).toBe('SUCCEEDED');
+        const m = /^s3:\/\/([^/]+)\/(.+)$/.exec(qe.ResultConfiguration!.OutputLocation!)!;
+        const body = await (await s3.send(new GetObjectCommand({ Bucket: m[1], Key: m[2] }))).Body!.transformToString();
+        const { columnInfo, rows } = await fetchResults(client, qe);
+        expect(rows).toHaveLength(3);
+        expect(body).toBe(toCsv(columnInfo.map((c) => c.Name!), rows));
+      }
+    }
+  }, 60_000);
+
+  it('an output bucket that does not exist FAILS the query, as on Athena, on both endpoints', async () => {
+    for (const { client } of [await endpoint(true), await endpoint(false)]) {
+      const r = await runAthenaQuery(client, { sql: 'SELECT 1', outputLocation: 's3://no-such-results-bucket/x/' }, { pollInitialMs: 1, pollMaxMs: 5 }).catch((e: Error) => e);
+      expect(r).toBeInstanceOf(Error);
+      expect((r as Error).message).toContain('Unable to verify/create output bucket no-such-results-bucket');
+    }
+  }, 30_000);
+});
+
+describe('lake objects read in place (watched endpoint)', () => {
+  it('reads first versions where the emulator keeps them, copies a rewritten object, and answers "$path" the same for both', async () => {
+    const { client, dataDir } = await endpoint(true);
+    const cache = path.join(dataDir, 'lake-cache');
+    const keys = (await listKeys(s3, BUCKET, `${lakeTable(clickstream, 'raw').location}dt=${DAY}/`)).map((k) => k.key);
+    expect(keys.length).toBeGreaterThan(1);
+    const total = await count(client);
+    expect(total).toBeGreaterThan(0);
+    expect(await filesUnder(cache)).toEqual([]);
+    // The first object rewritten with the second's bytes: a new version of the key.
+    const second = await (await s3.send(new GetObjectCommand({ Bucket: BUCKET, Key: keys[1]! }))).Body!.transformToByteArray();
+    const first = await (await s3.send(new GetObjectCommand({ Bucket: BUCKET, Key: keys[0]! }))).Body!.transformToByteArray();
+    const firstRows = async (c: AthenaClient) => count(c, `"$path" = 's3://${BUCKET}/${keys[0]}'`);
+    const nFirst = await firstRows(client);
+    const nSecond = await count(client, `"$path" = 's3://${BUCKET}/${keys[1]}'`);
+    expect(nFirst).toBeGreaterThan(0);
+    await s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: keys[0]!, Body: second }));
+    expect(await count(client)).toBe(total - nFirst + nSecond);
+    expect(await firstRows(client)).toBe(nSecond);
+    expect(await filesUnder(cache)).toHaveLength(1);
+    // Back to its first bytes: that version is the one read in place.
+    await s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: keys[0]!, Body: first }));
+    expect(await count(client)).toBe(total);
+    expect(await firstRows(client)).toBe(nFirst);
+  }, 60_000);
+
+  it("lists a prefix from the emulator's files exactly as its ListObjects does", async () => {
+    const raw = lakeTable(clickstream, 'raw');
+    // Not data objects of the table: hidden names, another extension, outside any partition.
+    for (const key of [`${raw.location}dt=${DAY}/hour=09/_staging.parquet`, `${raw.location}dt=${DAY}/hour=09/notes.txt`, `${raw.location}loose.parquet`]) {
+      await s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: key, Body: 'x' }));
+    }
+    const cacheDir = path.join(tmp, 'list-cache');
+    const listed = new LakeReader({ s3, bucket: BUCKET, cacheDir });
+    const root = path.join(path.resolve(s3Service.directory), BUCKET, '/');
+    const fromFiles = new LakeReader({ s3, bucket: BUCKET, cacheDir, objectFile: (k) => s3ObjectFile(s3Service.directory, BUCKET, k), inPlace: { objectRoot: root } });
+    for (const prefix of [raw.location, `${raw.location}dt=${DAY}/`, `${raw.location}dt=${DAY}/hour=09/`, `${raw.location}dt=1999-01-01/`]) {
+      expect(await fromFiles.listPrefix(raw, prefix)).toEqual(await listed.listPrefix(raw, prefix));
+    }
+    expect((await fromFiles.listPrefix(raw, raw.location)).length).toBeGreaterThan(0);
+    // A prefix made of a query's constant never walks out of the bucket's directory: it is the
+    // emulator's to refuse, as it refuses that listing.
+    await expect(fromFiles.listPrefix(raw, `${raw.location}dt=../../../`)).rejects.toThrow(/segment/);
+  }, 30_000);
+});
+
+describe('work kept per query shape', () => {
+  it('two query shapes in turn keep an instance each; the same shape over new objects keeps its own', async () => {
+    const cache = path.join(tmp, 'shape-cache');
+    await fs.mkdir(cache, { recursive: true });
+    const catalog = buildCatalog([clickstream]);
+    const reader = new LakeReader({ s3, bucket: BUCKET, cacheDir: cache });
+    const index = new LakeIndex(reader, [...catalog.values()].flatMap((d) => [...d.tables.values()]), true);
+    const off = s3Service.onObjectChange((c) => index.apply([{ key: c.key, ...(c.etag !== undefined ? { etag: c.etag, size: c.size! } : {}) }]));
+    const engine = new AthenaQueryEngine(catalog, reader, { sandbox: { readableDirs: [cache], tempDir: path.join(tmp, 'shape-tmp'), memoryLimit: '256MB', threads: 1 }, limits: { timeoutMs: 60_000, maxResultRows: 10_000, maxResultBytes: 1 << 22 } }, index);
+    try {
+      // Another hour, so that the two shapes read different objects.
+      await writeBatch(HOUR + 2 * 3_600_000, 4);
+      const hour = async () => Number((await engine.run(`SELECT count(*) FROM clickstream_events WHERE dt = '${DAY}' AND hour = 9`, { database: 'shardflow' })).rows[0]![0]);
+      const all = async () => Number((await engine.run('SELECT count(*) FROM clickstream_events', { database: 'shardflow' })).rows[0]![0]);
+      const h0 = await hour();
+      const a0 = await all();
+      for (let i = 0; i < 3; i++) {
+        expect(await hour()).toBe(h0);
+        expect(await all()).toBe(a0);
+      }
+      expect(engine.instancesOpened).toBe(2);
+      await writeBatch(HOUR + 30 * 60_000, 5);
+      // The batch is all in hour 9: both shapes see the same new rows.
+      const added = (await hour()) - h0;
+      expect(added).toBeGreaterThan(0);
+      expect(await all()).toBe(a0 + added);
+      expect(engine.instancesOpened).toBe(2);
+    } finally {
+      off();
+      engine.close();
+    }
+  }, 60_000);
+
+  it('a query parsed once fails again with the same error and position, and its result does not leak into another database', async () => {
+    const { client } = await endpoint(true);
+    const bad = "SELECT 1\nFROM clickstream_events e JOIN no_such_table t ON true";
+    for (let i = 0; i < 2; i++) {
+      const r = await runAthenaQuery(client, { sql: bad }, { pollInitialMs: 1, pollMaxMs: 5 }).catch((e: Error) => e);
+      expect((r as Error).message).toContain("TABLE_NOT_FOUND: line 2:32: Table 'awsdatacatalog.shardflow.no_such_table' does not exist");
+    }
+    expect(await count(client)).toBeGreaterThan(0);
+    // Unqualified names resolve in the query's database on a kept connection too.
+    const other = await runAthenaQuery(client, { sql: 'SELECT count(*) FROM clickstream_events', database: 'no_such_db' }, { pollInitialMs: 1, pollMaxMs: 5 }).catch((e: Error) => e);
+    expect((other as Error).message).toContain("SCHEMA_NOT_FOUND");
+  }, 30_000);
+});
