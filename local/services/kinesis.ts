@@ -11,6 +11,7 @@ import path from 'node:path';
 import { ListStreamsCommand } from '@aws-sdk/client-kinesis';
 import { localKinesisClient } from '../aws-clients';
 import { guardServer, startGuardProxy, type HttpGuardOptions } from '../http-guard';
+import { installFastKinesaliteDb } from './kinesalite-fast';
 import { assertPortFree, freePort, ServiceStartError, type RunningService } from './service';
 import { lockDataDir, ServiceProcess, waitUntilReady, type DataDirLock } from './service-process';
 
@@ -147,6 +148,7 @@ async function startKinesalite(port: number, dataDir: string, timeoutMs: number,
   await fs.mkdir(dbPath, { recursive: true });
   await assertLevelDbOpens(service, dbPath);
 
+  installFastKinesaliteDb();
   const kinesalite = require('kinesalite') as KinesaliteFactory;
   const server = kinesalite({
     path: dbPath,
