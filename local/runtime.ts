@@ -63,10 +63,13 @@ export interface LocalRuntimeOptions {
 
 /**
  * The longest batching window `dev` uses unless told otherwise (LocalRuntimeOptions.batchingWindowMs).
- * The last batch of a send waits out the window, so it is the latency a send adds
- * before its events are in the view (scripts/bench/local-e2e.ts "drain"). Under load
- * batches still grow: a window runs from its first record's read, so records that
- * queued while the previous batch ran go at once, in one batch.
+ * Under load batches still grow: a window runs from its first record's read, so records
+ * that queued while the previous batch ran go at once, in one batch. A window this cap
+ * shortened also ends once the source has gone quiet and the batch holds at least
+ * EARLY_WINDOW_END_MIN_RECORDS records (endWindowWhenQuiet, local/esm/batch-retry.ts):
+ * the last batch of a send then goes without waiting out the window (the "drain" of
+ * scripts/bench/local-e2e.ts), while a trickle of events still waits the full window,
+ * making no more objects than before.
  */
 export const LOCAL_MAX_BATCHING_WINDOW_MS = 250;
 
@@ -267,6 +270,8 @@ export async function startLocalRuntime(opts: LocalRuntimeOptions): Promise<Loca
       const options = {
         batchSize: p.processing.batchSize,
         batchingWindowMs: opts.batchingWindowMs ?? Math.min(p.processing.batchingWindowMs, LOCAL_MAX_BATCHING_WINDOW_MS),
+        // The cap is dev's, not the pipeline's: a window it shortened may end once the source is quiet.
+        endWindowWhenQuiet: opts.batchingWindowMs === undefined && p.processing.batchingWindowMs > LOCAL_MAX_BATCHING_WINDOW_MS,
         parallelizationFactor: p.processing.parallelizationFactor,
         startingPosition: p.processing.startingPosition,
         maxRetryAttempts: p.processing.maxRetryAttempts,

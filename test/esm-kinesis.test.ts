@@ -395,3 +395,46 @@ describe('KinesisEventSourceMapping', () => {
     expect(calls[1]!.at - calls[0]!.at).toBeLessThan(slowMs + 700);
   });
 });
+
+describe('KinesisEventSourceMapping with endWindowWhenQuiet (a dev-capped window)', () => {
+  it('ends a window of at least 100 records once the shard is quiet: each burst is one batch, every record once and in order', async () => {
+    const stream = await freshStream();
+    const { calls, handler } = recorder();
+    // A window far longer than the test may run: only ending early delivers the batches.
+    const m = mapping(stream, handler, { batchSize: 10_000, batchingWindowMs: 300_000, endWindowWhenQuiet: true });
+    await m.start();
+
+    const seqs: string[] = [];
+    for (let burst = 0; burst < 3; burst++) {
+      seqs.push(...(await put(stream, bodies(250, (i) => `user-${i % 7}`, burst * 250))));
+      await waitFor(`burst ${burst}`, () => calls.length === burst + 1);
+    }
+
+    expect(calls.map((c) => c.records.length)).toEqual([250, 250, 250]);
+    expect(calls.flatMap((c) => c.records).map(n)).toEqual([...Array(750).keys()]);
+    expect(calls.flatMap((c) => c.records).map((r) => r.seq)).toEqual(seqs);
+    await waitFor('the checkpoint', () => m.metrics().partitions[0]?.checkpoint === seqs[749]);
+    expect(m.metrics().partitions[0]).toMatchObject({ eventsIn: 750, batches: 3, failures: 0 });
+  });
+
+  it('lets a window of fewer records wait out its length, quiet or not, so a trickle makes no more batches', async () => {
+    const stream = await freshStream();
+    const { calls, handler } = recorder();
+    const m = mapping(stream, handler, { batchSize: 10_000, batchingWindowMs: 5_000, endWindowWhenQuiet: true });
+    await m.start();
+
+    // Three records with quiet gaps between them, well inside one window.
+    for (let i = 0; i < 3; i++) {
+      await put(stream, bodies(1, () => 'pk', i));
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    await waitFor('the batch', () => calls.length > 0, 20_000);
+
+    expect(calls.map((c) => c.records.map(n))).toEqual([[0, 1, 2]]);
+  });
+
+  it('is off unless asked for', () => {
+    const m = mapping('esm-unused', async () => ({}), { batchingWindowMs: 250 });
+    expect(m.options.endWindowWhenQuiet).toBe(false);
+  });
+});

@@ -4,6 +4,7 @@
  * supervisor that starts them together. No skips: a missing dependency fails
  * with the service's own message.
  */
+import { spawn } from 'node:child_process';
 import fs from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
@@ -12,6 +13,7 @@ import {
   DescribeStreamCommand,
   GetRecordsCommand,
   GetShardIteratorCommand,
+  ListStreamsCommand,
   PutRecordsCommand,
   type KinesisClient,
 } from '@aws-sdk/client-kinesis';
@@ -101,6 +103,49 @@ describe('Kinesis emulator restart', () => {
     } finally {
       client.destroy();
       await svc.stop();
+    }
+  }, 60_000);
+});
+
+describe('kinesalite as a child process', () => {
+  it('does not outlive its supervisor: after a SIGKILL of it the port is free, and a new start on the same data keeps the stream', async () => {
+    const dataDir = path.join(root, 'kinesalite-orphan');
+    const port = await freePort();
+    const parent = spawn(process.execPath, ['--import', 'tsx', path.join(import.meta.dirname, 'support', 'kinesalite-parent.ts'), dataDir, String(port)], { stdio: ['ignore', 'pipe', 'inherit'] });
+    try {
+      await new Promise<void>((resolve, reject) => {
+        let out = '';
+        parent.stdout!.on('data', (b: Buffer) => {
+          out += b.toString();
+          if (out.includes('ready')) resolve();
+        });
+        parent.once('exit', (code) => reject(new Error(`parent exited (${code}) before it was ready`)));
+      });
+      parent.kill('SIGKILL');
+      // tether.mjs sees the liveness pipe close and stops kinesalite; poll (ordering, not a timing threshold).
+      const answers = async (): Promise<boolean> => {
+        const c = localKinesisClient(`http://127.0.0.1:${port}`);
+        try {
+          await c.send(new ListStreamsCommand({}));
+          return true;
+        } catch {
+          return false;
+        } finally {
+          c.destroy();
+        }
+      };
+      while (await answers()) await new Promise((r) => setTimeout(r, 50));
+
+      const svc = await startKinesisEmulator({ engine: 'kinesalite', port, dataDir });
+      const client = localKinesisClient(svc.endpoint);
+      try {
+        expect((await client.send(new ListStreamsCommand({}))).StreamNames).toEqual(['kept']);
+      } finally {
+        client.destroy();
+        await svc.stop();
+      }
+    } finally {
+      if (parent.exitCode === null && parent.signalCode === null) parent.kill('SIGKILL');
     }
   }, 60_000);
 });

@@ -58,6 +58,15 @@ export interface EventSourceMappingOptions extends Partial<Omit<ProcessingOption
   readonly retryBaseDelayMs?: number;
   /** Longest retry delay, in ms. @default 10000 */
   readonly retryMaxDelayMs?: number;
+  /**
+   * Not a Lambda setting: for a batching window that is only a dev cap on a longer deployed
+   * one (local/runtime.ts LOCAL_MAX_BATCHING_WINDOW_MS), a window holding at least
+   * EARLY_WINDOW_END_MIN_RECORDS records (or a full batchSize) ends as soon as the source has
+   * gone quiet (Kinesis: the shard read to its tip, nothing new for QUIET_MS), instead of
+   * waiting out the window for records that are not coming. Smaller batches still wait, so a
+   * low event rate makes no more objects than the window alone would. @default false
+   */
+  readonly endWindowWhenQuiet?: boolean;
 }
 
 export interface ResolvedMappingOptions {
@@ -71,7 +80,11 @@ export interface ResolvedMappingOptions {
   readonly functionTimeoutMs: number;
   readonly retryBaseDelayMs: number;
   readonly retryMaxDelayMs: number;
+  readonly endWindowWhenQuiet: boolean;
 }
+
+/** EventSourceMappingOptions.endWindowWhenQuiet: a window with fewer records runs its full length. */
+export const EARLY_WINDOW_END_MIN_RECORDS = 100;
 
 /** Mapping defaults: the pipeline's (core DEFAULT_PROCESSING) where it has one. */
 const DEFAULTS = {
@@ -85,6 +98,7 @@ const DEFAULTS = {
   functionTimeoutMs: 60_000,
   retryBaseDelayMs: 200,
   retryMaxDelayMs: 10_000,
+  endWindowWhenQuiet: false,
 } as const satisfies ResolvedMappingOptions;
 
 export class MappingConfigError extends Error {
@@ -111,6 +125,7 @@ export function resolveMappingOptions(where: string, o: EventSourceMappingOption
     functionTimeoutMs: o.functionTimeoutMs ?? DEFAULTS.functionTimeoutMs,
     retryBaseDelayMs: o.retryBaseDelayMs ?? DEFAULTS.retryBaseDelayMs,
     retryMaxDelayMs: o.retryMaxDelayMs ?? DEFAULTS.retryMaxDelayMs,
+    endWindowWhenQuiet: o.endWindowWhenQuiet ?? DEFAULTS.endWindowWhenQuiet,
   };
   const int = (name: keyof ResolvedMappingOptions, v: number, min: number, max: number, extra = ''): void => {
     if (!Number.isInteger(v) || v < min || v > max) {

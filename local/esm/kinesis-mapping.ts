@@ -25,6 +25,7 @@ import {
 import type { KinesisStreamEvent, KinesisStreamRecord } from 'aws-lambda';
 import { compileFilterCriteria, decodeRecordPayload, type FilterableRecord } from '../../core/event-pattern';
 import {
+  EARLY_WINDOW_END_MIN_RECORDS,
   invokeHandler,
   isoMillis,
   MappingStoppedError,
@@ -69,6 +70,12 @@ const GET_RECORDS_LIMIT = 10_000;
  */
 const IDLE_POLL_MIN_MS = 50;
 const IDLE_POLL_MAX_MS = 250;
+/**
+ * endWindowWhenQuiet: the shard counts as quiet once a poll came back empty and no
+ * record has been read for this long (the idle poll that follows an empty one), so a
+ * momentary gap between a producer's PutRecords calls does not cut a batch.
+ */
+const QUIET_MS = IDLE_POLL_MIN_MS;
 /** Back-off after a throttle or error, in ms (doubles up to the max). */
 const ERROR_BACKOFF_MIN_MS = 200;
 const ERROR_BACKOFF_MAX_MS = 5_000;
@@ -92,6 +99,9 @@ class Lane {
   private closed = false;
   private readonly signal = new Signal();
 
+  /** @param quiet whether the shard has gone quiet (endWindowWhenQuiet). */
+  constructor(private readonly quiet: () => boolean = () => false) {}
+
   push(p: PendingRecord): void {
     this.queue.push(p);
     this.queuedBytes += p.bytes;
@@ -103,10 +113,16 @@ class Lane {
     this.signal.notify();
   }
 
+  /** The shard's state changed (a poll came back empty): a waiting window looks again. */
+  poke(): void {
+    this.signal.notify();
+  }
+
   /**
    * The next batch: waits for a first record, then until the batch is full
    * (batchSize, or 6 MB of payload) or batchingWindowMs has passed since that
-   * record arrived in the lane. Returns [] once the lane is closed and empty.
+   * record arrived in the lane, or (endWindowWhenQuiet) the shard went quiet with at least
+   * EARLY_WINDOW_END_MIN_RECORDS records gathered. Returns [] once the lane is closed and empty.
    */
   async take(o: ResolvedMappingOptions): Promise<PendingRecord[]> {
     while (this.queue.length === 0) {
@@ -117,7 +133,9 @@ class Lane {
     // spent gathering records), not from this call: records that queued while the previous batch
     // was in the handler have been gathering all that time.
     const deadline = this.queue[0]!.readAt + o.batchingWindowMs;
+    const early = o.endWindowWhenQuiet ? Math.min(o.batchSize, EARLY_WINDOW_END_MIN_RECORDS) : Infinity;
     while (!this.closed && this.queue.length < o.batchSize && this.queuedBytes + EVENT_OVERHEAD_BYTES < MAX_INVOKE_PAYLOAD_BYTES) {
+      if (this.queue.length >= early && this.quiet()) break;
       const left = deadline - Date.now();
       if (left <= 0) break;
       await this.signal.wait(left);
@@ -327,6 +345,9 @@ class ShardReader {
   private shardEnded = false;
   /** JSON bytes every record of this shard has beside kinesisRecordVariableBytes. */
   private fixedRecordBytes: number | undefined;
+  /** Date.now() of the last poll that returned records, and whether the latest poll returned none. */
+  private lastRecordsAt = 0;
+  private lastPollEmpty = false;
 
   constructor(
     private readonly mapping: KinesisEventSourceMapping,
@@ -338,7 +359,8 @@ class ShardReader {
   ) {
     this.checkpointSeq = checkpoint;
     this.lastReadSeq = checkpoint;
-    this.lanes = Array.from({ length: mapping.options.parallelizationFactor }, () => new Lane());
+    const quiet = (): boolean => this.lastPollEmpty && Date.now() - this.lastRecordsAt >= QUIET_MS;
+    this.lanes = Array.from({ length: mapping.options.parallelizationFactor }, () => new Lane(quiet));
   }
 
   start(): void {
@@ -416,7 +438,14 @@ class ShardReader {
       }
       const records = out.Records ?? [];
       if (out.MillisBehindLatest !== undefined) this.counters.m.millisBehindLatest = out.MillisBehindLatest;
-      if (records.length > 0) this.accept(records);
+      if (records.length > 0) {
+        this.lastRecordsAt = Date.now();
+        this.lastPollEmpty = false;
+        this.accept(records);
+      } else {
+        this.lastPollEmpty = true;
+        if (this.mapping.options.endWindowWhenQuiet) for (const lane of this.lanes) lane.poke();
+      }
       this.mapping.emitMetrics();
       iterator = out.NextShardIterator;
       if (!iterator) {

@@ -1,16 +1,17 @@
 /**
- * Kinesis emulator: npm `kinesalite` in-process (LevelDB on disk) or npm
- * `kinesis-local` (kinesis-mock, the engine LocalStack runs) as a child process.
- * Either keeps streams and records under `dataDir` across restarts.
+ * Kinesis emulator: npm `kinesalite` (LevelDB on disk; kinesalite-process.ts) or npm
+ * `kinesis-local` (kinesis-mock, the engine LocalStack runs), each as a child process
+ * tethered to this one. Either keeps streams and records under `dataDir` across restarts.
  */
 import fs from 'node:fs/promises';
 import { existsSync } from 'node:fs';
-import type { Server } from 'node:http';
 import { createRequire } from 'node:module';
 import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { ListStreamsCommand } from '@aws-sdk/client-kinesis';
 import { localKinesisClient } from '../aws-clients';
-import { guardServer, startGuardProxy, type HttpGuardOptions } from '../http-guard';
+import { startGuardProxy } from '../http-guard';
+import { kinesisGuard, STATE_TRANSITION_MS } from './kinesalite-process';
 import { assertPortFree, freePort, ServiceStartError, type RunningService } from './service';
 import { lockDataDir, ServiceProcess, waitUntilReady, type DataDirLock } from './service-process';
 
@@ -29,21 +30,6 @@ export interface KinesisEmulatorOptions {
   readonly allowedOriginPorts?: readonly number[];
 }
 
-/**
- * Both engines answer any Host and any Origin (kinesalite grants every preflight
- * `Access-Control-Allow-Origin: *`); the guard refuses what a web page could send.
- */
-function kinesisGuard(service: string, port: number, allowedOriginPorts: readonly number[]): HttpGuardOptions {
-  return {
-    service,
-    ports: [port],
-    allowedOriginPorts,
-    // The AWS JSON 1.1 protocol the SDK speaks, and the CBOR/JSON variants kinesalite also reads.
-    contentTypes: ['application/x-amz-json-1.1', 'application/x-amz-cbor-1.1', 'application/cbor', 'application/json'],
-    errorFormat: 'json',
-  };
-}
-
 export const DEFAULT_KINESIS_PORT = 4568;
 
 /**
@@ -54,12 +40,6 @@ export const DEFAULT_KINESIS_PORT = 4568;
  * kinesis-local's cost grows with the records it holds.
  */
 export const DEFAULT_KINESIS_ENGINE: KinesisEngine = 'kinesalite';
-
-/**
- * Time a stream spends CREATING/DELETING/UPDATING, in ms. AWS takes ~30 s;
- * locally that only slows tests, and createStreamIfMissing waits for ACTIVE anyway.
- */
-const STATE_TRANSITION_MS = 10;
 
 /**
  * kinesis-local's save interval, in ms (its PERSIST_INTERVAL). Each save
@@ -94,101 +74,59 @@ async function answersListStreams(endpoint: string): Promise<boolean> {
 
 // ---- kinesalite -------------------------------------------------------------
 
-interface KinesaliteOptions {
-  path?: string;
-  createStreamMs?: number;
-  deleteStreamMs?: number;
-  updateStreamMs?: number;
-  shardLimit?: number;
-}
-type KinesaliteFactory = (opts: KinesaliteOptions) => Server;
-
-interface LevelDown {
-  open(cb: (err?: Error) => void): void;
-  close(cb: (err?: Error) => void): void;
-}
-
 /**
- * kinesalite opens LevelDB lazily and, when that fails (another process holds
- * the LOCK), emits an unhandled 'error' that would crash this process. Opening
- * it once here first turns that into a ServiceStartError.
+ * The child's module (kinesalite-process.ts) beside this one, and how Node runs it: in the
+ * checkout (TypeScript, this module loaded through tsx or vitest) with tsx's loader; in the
+ * installed package (compiled JavaScript) as it is.
  */
-async function assertLevelDbOpens(service: string, dbPath: string): Promise<void> {
-  let leveldown: (location: string) => LevelDown;
-  try {
-    leveldown = require('leveldown') as (location: string) => LevelDown;
-  } catch (err) {
-    throw new ServiceStartError(
-      service,
-      `cannot load leveldown (kinesalite's on-disk store): ${(err as Error).message}. Run \`npm ci\` on linux-x64/arm64 or darwin, where it ships prebuilt binaries.`,
-    );
-  }
-  const db = leveldown(dbPath);
-  await new Promise<void>((resolve, reject) => {
-    db.open((err) => {
-      if (err) {
-        reject(
-          new ServiceStartError(
-            service,
-            `cannot open its store ${dbPath}: ${err.message}. Is another emulator using the same dataDir?`,
-          ),
-        );
-        return;
-      }
-      db.close((closeErr) => (closeErr ? reject(closeErr) : resolve()));
-    });
-  });
+function kinesaliteEntry(): string[] {
+  const ext = path.extname(fileURLToPath(import.meta.url));
+  const entry = fileURLToPath(new URL(`./kinesalite-process${ext}`, import.meta.url));
+  if (ext !== '.ts') return [entry];
+  return ['--import', pathToFileURL(path.join(path.dirname(require.resolve('tsx/package.json')), 'dist', 'loader.mjs')).href, entry];
 }
+
+/** SIGTERM to SIGKILL, in ms: kinesalite closes LevelDB and its server on SIGTERM in well under a second. */
+const KINESALITE_STOP_GRACE_MS = 5_000;
 
 async function startKinesalite(port: number, dataDir: string, timeoutMs: number, origins: readonly number[]): Promise<RunningService> {
   const service = 'Kinesis emulator (kinesalite)';
-  await assertPortFree(service, port);
   const dbPath = path.join(dataDir, 'kinesalite');
   await fs.mkdir(dbPath, { recursive: true });
-  await assertLevelDbOpens(service, dbPath);
-
-  const kinesalite = require('kinesalite') as KinesaliteFactory;
-  const server = kinesalite({
-    path: dbPath,
-    createStreamMs: STATE_TRANSITION_MS,
-    deleteStreamMs: STATE_TRANSITION_MS,
-    updateStreamMs: STATE_TRANSITION_MS,
-    // kinesalite's default (10) mirrors an old AWS account limit; local pipelines may use more.
-    shardLimit: 500,
-  });
-  guardServer(server, kinesisGuard(service, port, origins));
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', (err: NodeJS.ErrnoException) =>
-      reject(
-        new ServiceStartError(
-          service,
-          err.code === 'EADDRINUSE' ? `port ${port} on 127.0.0.1 is already in use.` : `cannot listen on ${port}: ${err.message}`,
-        ),
-      ),
-    );
-    server.listen(port, '127.0.0.1', () => resolve());
-  });
-
-  const endpoint = `http://127.0.0.1:${port}`;
-  let stopped = false;
-  const stop = async (): Promise<void> => {
-    if (stopped) return;
-    stopped = true;
-    await new Promise<void>((resolve, reject) => {
-      // Closes LevelDB, then the HTTP server (kinesalite wraps server.close).
-      server.close((err?: Error) => (err ? reject(err) : resolve()));
-      // Idle keep-alive sockets from SDK clients would otherwise hold close() open.
-      server.closeIdleConnections();
-      setTimeout(() => server.closeAllConnections(), 2_000).unref();
-    });
-  };
+  // LevelDB's own LOCK refuses a second opener, but only once the child runs; the lock file also
+  // lets a start after a SIGKILLed supervisor stop that supervisor's child first (service-process.ts).
+  const lock = await lockDataDir(service, dataDir, { name: '.kinesalite.lock', staleStopGraceMs: KINESALITE_STOP_GRACE_MS });
+  let proc: ServiceProcess | undefined;
   try {
-    await waitUntilReady({ service, probe: () => answersListStreams(endpoint), timeoutMs, intervalMs: 50 });
+    await assertPortFree(service, port);
+    proc = new ServiceProcess({
+      service,
+      command: process.execPath,
+      args: [...kinesaliteEntry(), String(port), dbPath, JSON.stringify(origins)],
+      env: { ...process.env, SHARDFLOW_KINESALITE_CHILD: '1' },
+      logFile: path.join(dataDir, 'kinesalite.log'),
+      orphanGraceMs: KINESALITE_STOP_GRACE_MS,
+    });
+    await lock.recordChild(proc.pid);
+    const endpoint = `http://127.0.0.1:${port}`;
+    await waitUntilReady({ service, process: proc, probe: () => answersListStreams(endpoint), timeoutMs, intervalMs: 50 });
+    let stopping: Promise<void> | undefined;
+    const running = proc;
+    return {
+      name: 'kinesis',
+      endpoint,
+      port,
+      stop: () =>
+        (stopping ??= (async () => {
+          await running.stop(KINESALITE_STOP_GRACE_MS);
+          await lock.release();
+        })()),
+    };
   } catch (err) {
-    await stop().catch(() => undefined);
+    await proc?.stop(0);
+    await lock.release();
     throw err;
   }
-  return { name: 'kinesis', endpoint, port, stop };
 }
 
 // ---- kinesis-local (kinesis-mock) -------------------------------------------

@@ -16,15 +16,21 @@
  *   partition predicate on dt/hour against the same question without one:
  *   the ratio shows the pruning.
  *
- * Run alone: `npx tsx scripts/bench/local-e2e.ts` (E2E_ROUNDS, E2E_EVENTS override the sizes, E2E_WINDOW_MS the batching window).
+ * Each case runs at EVENTS per send (20,000: mostly the fixed latency of a batch and a
+ * query) and at LARGE_EVENTS (throughput: whether the consumer keeps up with the send).
+ *
+ * Run alone: `npx tsx scripts/bench/local-e2e.ts` (E2E_ROUNDS, E2E_EVENTS, E2E_LARGE_EVENTS (0: none) override the sizes,
+ * E2E_WINDOW_MS the batching window, E2E_PRODUCER=inline runs the producer in this process).
  */
+import { fork, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { GetRecordsCommand, GetShardIteratorCommand, ListShardsCommand, type GetRecordsCommandOutput, type KinesisClient } from '@aws-sdk/client-kinesis';
 import type { AthenaClient } from '@aws-sdk/client-athena';
-import { Kafka, logLevel, type Producer } from 'kafkajs';
+import { Kafka, logLevel } from 'kafkajs';
 import { definePipeline, kafkaSource, kinesisSource, toInput, type Pipeline } from '../../core';
 import { createStreamProcessor } from '../../functions/stream-processor/handler';
 import { silentLogger } from '../../functions/shared/logger';
@@ -38,20 +44,29 @@ import clickstream from '../../pipelines/clickstream';
 import iot from '../../pipelines/iot';
 import { clickstreamWorkload } from '../../test/support/clickstream-events';
 import { kinesisEvent, kinesisRecord } from '../../test/support/events';
-import { iotWorkload } from '../../test/support/iot-events';
+import { workload, type FromProducer, type ToProducer } from './e2e-producer';
 import { result, type BenchResult, type BenchSuiteOutput } from './types';
 
 /** Events per send, per round and case. */
 const EVENTS = Number(process.env.E2E_EVENTS ?? 20_000);
+/** Events per send of the larger-volume cases. */
+const LARGE_EVENTS = Number(process.env.E2E_LARGE_EVENTS ?? 200_000);
 /** Timed rounds per case, after one untimed warm-up round. */
 const ROUNDS = Number(process.env.E2E_ROUNDS ?? 3);
 /** The mappings' batching window; unset: what `dev` uses (LOCAL_MAX_BATCHING_WINDOW_MS, local/runtime.ts). */
 const WINDOW_MS = process.env.E2E_WINDOW_MS === undefined ? undefined : Number(process.env.E2E_WINDOW_MS);
+/**
+ * Where the producer runs: 'process' (default) a child process, as `shardflow send` runs beside
+ * `dev`; 'inline' this process, sharing the event loop with kinesalite, s3rver and the consumer.
+ */
+const PRODUCER = process.env.E2E_PRODUCER === 'inline' ? 'inline' : 'process';
 const DAY_EVENTS = 48_000;
 const SIZES = [2, 4] as const;
 
 interface Case {
   readonly label: string;
+  /** Events per send. */
+  readonly events: number;
   readonly kind: 'kinesis' | 'kafka';
   readonly size: number;
   /** The pipeline the runtime consumes into the lake. */
@@ -71,6 +86,9 @@ interface CaseTimes {
   queryMs: number[];
   /** Kinesis: GetRecords of the send-only records. */
   readBackMs: number[];
+  /** Lake objects and handler batches per end-to-end send. */
+  objects: number[];
+  batches: number[];
   expectedRaw: number;
 }
 
@@ -89,24 +107,33 @@ function variant(base: Pipeline, name: string, source: Pipeline['source']): Pipe
 }
 
 function cases(): Case[] {
-  return SIZES.flatMap((n): Case[] => [
-    {
-      label: `Kinesis (kinesalite), ${n} shards`,
-      kind: 'kinesis',
-      size: n,
-      pipeline: variant(clickstream, `bench_kinesis_${n}`, kinesisSource({ stream: `bench-kinesis-${n}`, shards: n })),
-      countMeasure: 'events',
-      sendOnlyTarget: `bench-send-only-${n}`,
-    },
-    {
-      label: `Kafka broker, ${n} partitions`,
-      kind: 'kafka',
-      size: n,
-      pipeline: variant(iot, `bench_kafka_${n}`, kafkaSource({ topic: `bench-kafka-${n}`, partitions: n })),
-      countMeasure: 'readings',
-      sendOnlyTarget: `bench-send-only-${n}`,
-    },
-  ]);
+  const sizes = LARGE_EVENTS > 0 ? [EVENTS, LARGE_EVENTS] : [EVENTS];
+  return sizes.flatMap((events, big) =>
+    SIZES.flatMap((n): Case[] => {
+      const suffix = big ? '_big' : '';
+      const count = big ? `, ${events.toLocaleString('en-US')} events` : '';
+      return [
+        {
+          label: `Kinesis (kinesalite), ${n} shards${count}`,
+          events,
+          kind: 'kinesis',
+          size: n,
+          pipeline: variant(clickstream, `bench_kinesis_${n}${suffix}`, kinesisSource({ stream: `bench-kinesis-${n}${suffix.replace('_', '-')}`, shards: n })),
+          countMeasure: 'events',
+          sendOnlyTarget: `bench-send-only-${n}`,
+        },
+        {
+          label: `Kafka broker, ${n} partitions${count}`,
+          events,
+          kind: 'kafka',
+          size: n,
+          pipeline: variant(iot, `bench_kafka_${n}${suffix}`, kafkaSource({ topic: `bench-kafka-${n}${suffix.replace('_', '-')}`, partitions: n })),
+          countMeasure: 'readings',
+          sendOnlyTarget: `bench-send-only-${n}`,
+        },
+      ];
+    }),
+  );
 }
 
 async function waitForReceived(rt: LocalRuntime, pipeline: string, n: number, timeoutMs = 300_000): Promise<void> {
@@ -117,16 +144,6 @@ async function waitForReceived(rt: LocalRuntime, pipeline: string, n: number, ti
     if (Date.now() > deadline) throw new Error(`${pipeline}: ${s.counts.received}/${n} processed after ${timeoutMs} ms`);
     await new Promise((r) => setTimeout(r, 20));
   }
-}
-
-/** The events of one send, and how many of them the view must count. */
-function workload(c: Case, round: number): { records: OutgoingRecord[]; raw: number } {
-  if (c.kind === 'kinesis') {
-    const w = clickstreamWorkload(EVENTS, { seed: 3 + round, startMs: Date.now(), arrivalStepMs: 0, onTheLimit: false });
-    return { records: w.records.map((r, i): OutgoingRecord => ({ data: r.text, partitionKey: `u${i % 97}` })), raw: w.counts.raw };
-  }
-  const w = iotWorkload(EVENTS, Date.now(), 4 + round);
-  return { records: w.records.map((r): OutgoingRecord => ({ data: r.text, partitionKey: r.key })), raw: w.counts.raw };
 }
 
 /** Iterators at the tip of every shard: reading them after a send reads exactly what it sent. */
@@ -156,25 +173,93 @@ async function readBack(kinesis: KinesisClient, iterators: string[]): Promise<nu
   return counts.reduce((a, b) => a + b, 0);
 }
 
+/** Prepares a send (untimed) and runs it (timed by the caller). */
+interface BenchProducer {
+  prepare(c: Case, round: number): Promise<{ records: number; raw: number }>;
+  send(c: Case, target: string): Promise<{ failed: number }>;
+  close(): Promise<void>;
+}
+
+/** The producer in this process (E2E_PRODUCER=inline). */
+async function inlineProducer(kinesis: KinesisClient, kafkaBroker: string): Promise<BenchProducer> {
+  const producer = new Kafka({ clientId: 'bench', brokers: [kafkaBroker], logLevel: logLevel.NOTHING }).producer({ allowAutoTopicCreation: false, idempotent: true, maxInFlightRequests: 1 });
+  await producer.connect();
+  let prepared: OutgoingRecord[] = [];
+  return {
+    prepare: async (c, round) => {
+      const w = workload(c.kind, c.events, round);
+      prepared = w.records;
+      return { records: w.records.length, raw: w.raw };
+    },
+    send: async (c, target) => {
+      const records = prepared;
+      prepared = [];
+      return c.kind === 'kinesis' ? sendToKinesis(kinesis, target, records) : sendToKafka(producer, target, records);
+    },
+    close: () => producer.disconnect().catch(() => undefined),
+  };
+}
+
+/** The producer as a child process (scripts/bench/e2e-producer.ts), one request at a time. */
+async function childProducer(kinesisEndpoint: string, kafkaBroker: string): Promise<BenchProducer> {
+  const require = createRequire(import.meta.url);
+  const tsx = pathToFileURL(path.join(path.dirname(require.resolve('tsx/package.json')), 'dist', 'loader.mjs')).href;
+  const child: ChildProcess = fork(fileURLToPath(new URL('./e2e-producer.ts', import.meta.url)), [], {
+    execArgv: ['--import', tsx],
+    env: { ...process.env, SHARDFLOW_BENCH_PRODUCER: '1' },
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  let waiting: { resolve: (m: FromProducer) => void; reject: (e: Error) => void } | undefined;
+  child.on('message', (m: FromProducer) => {
+    const w = waiting;
+    waiting = undefined;
+    if (m.type === 'error') w?.reject(new Error(`bench producer: ${m.message}`));
+    else w?.resolve(m);
+  });
+  child.once('exit', (code, signal) => waiting?.reject(new Error(`bench producer exited (${signal ?? code})`)));
+  const ask = (m: ToProducer): Promise<FromProducer> =>
+    new Promise((resolve, reject) => {
+      waiting = { resolve, reject };
+      child.send(m);
+    });
+  await ask({ type: 'init', kinesis: kinesisEndpoint, kafka: kafkaBroker });
+  return {
+    prepare: async (c, round) => {
+      const m = await ask({ type: 'prepare', kind: c.kind, events: c.events, round });
+      if (m.type !== 'prepared') throw new Error(`bench producer answered ${m.type} to prepare`);
+      return { records: m.records, raw: m.raw };
+    },
+    send: async (c, target) => {
+      const m = await ask({ type: 'send', kind: c.kind, target });
+      if (m.type !== 'sent') throw new Error(`bench producer answered ${m.type} to send`);
+      return { failed: m.failed };
+    },
+    close: async () => {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+      child.disconnect();
+      await exited;
+    },
+  };
+}
+
 const median = (xs: readonly number[]): number => {
   const s = [...xs].sort((a, b) => a - b);
   return s.length === 0 ? NaN : s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
 };
 const sum = (xs: readonly number[]): number => xs.reduce((a, b) => a + b, 0);
 
-async function e2eRounds(rt: LocalRuntime, athena: AthenaClient, kinesis: KinesisClient, producer: Producer, all: Case[]): Promise<Map<Case, CaseTimes>> {
-  const times = new Map<Case, CaseTimes>(all.map((c) => [c, { sendOnlyMs: [], e2eMs: [], e2eSendMs: [], drainMs: [], queryMs: [], readBackMs: [], expectedRaw: 0 }]));
-  const send = (c: Case, target: string, records: OutgoingRecord[]) =>
-    c.kind === 'kinesis' ? sendToKinesis(kinesis, target, records) : sendToKafka(producer, target, records);
+async function e2eRounds(rt: LocalRuntime, athena: AthenaClient, kinesis: KinesisClient, producer: BenchProducer, all: Case[]): Promise<Map<Case, CaseTimes>> {
+  const times = new Map<Case, CaseTimes>(all.map((c) => [c, { sendOnlyMs: [], e2eMs: [], e2eSendMs: [], drainMs: [], queryMs: [], readBackMs: [], objects: [], batches: [], expectedRaw: 0 }]));
   for (let round = 0; round <= ROUNDS; round++) {
     const timed = round > 0;
     for (const c of all) {
       const t = times.get(c)!;
       const sendOnly = async () => {
-        const { records } = workload(c, round);
+        const { records } = await producer.prepare(c, round);
         const iterators = c.kind === 'kinesis' ? await tipIterators(kinesis, c.sendOnlyTarget) : [];
         const started = performance.now();
-        const report = await send(c, c.sendOnlyTarget, records);
+        const report = await producer.send(c, c.sendOnlyTarget);
         const ms = performance.now() - started;
         if (report.failed > 0) throw new Error(`${c.label}: ${report.failed} records not sent to ${c.sendOnlyTarget}`);
         let readMs = NaN;
@@ -182,7 +267,7 @@ async function e2eRounds(rt: LocalRuntime, athena: AthenaClient, kinesis: Kinesi
           const r = performance.now();
           const read = await readBack(kinesis, iterators);
           readMs = performance.now() - r;
-          if (read !== records.length) throw new Error(`${c.label}: read back ${read} of ${records.length} records`);
+          if (read !== records) throw new Error(`${c.label}: read back ${read} of ${records} records`);
         }
         if (timed) {
           t.sendOnlyMs.push(ms);
@@ -190,21 +275,25 @@ async function e2eRounds(rt: LocalRuntime, athena: AthenaClient, kinesis: Kinesi
         }
       };
       const endToEnd = async () => {
-        const { records, raw } = workload(c, round);
-        const before = rt.status().find((s) => s.pipeline === c.pipeline.name)!.counts.received;
+        const { records, raw } = await producer.prepare(c, round);
+        const beforeCounts = rt.status().find((s) => s.pipeline === c.pipeline.name)!.counts;
+        const before = beforeCounts.received;
         t.expectedRaw += raw;
         const started = performance.now();
-        const report = await send(c, c.kind === 'kinesis' ? (c.pipeline.source as { stream: string }).stream : (c.pipeline.source as { topic: string }).topic, records);
+        const report = await producer.send(c, c.kind === 'kinesis' ? (c.pipeline.source as { stream: string }).stream : (c.pipeline.source as { topic: string }).topic);
         const sent = performance.now();
         if (report.failed > 0) throw new Error(`${c.label}: ${report.failed} records not sent`);
-        await waitForReceived(rt, c.pipeline.name, before + records.length);
+        await waitForReceived(rt, c.pipeline.name, before + records);
         const drained = performance.now();
         const r = await runAthenaQuery(athena, { sql: `SELECT sum(${c.countMeasure}) FROM ${c.pipeline.aggregates[0]!.view}` });
         const done = performance.now();
         // The view must count every event sent so far, or the time measured is not end to end.
         const got = Number(r.rows[0]![0]);
         if (got !== t.expectedRaw) throw new Error(`${c.label}: the view counts ${got} events, expected ${t.expectedRaw}`);
+        const after = rt.status().find((s) => s.pipeline === c.pipeline.name)!.counts;
         if (timed) {
+          t.objects.push(after.objects - beforeCounts.objects);
+          t.batches.push(after.batches - beforeCounts.batches);
           t.e2eMs.push(done - started);
           t.e2eSendMs.push(sent - started);
           t.drainMs.push(drained - sent);
@@ -236,12 +325,12 @@ export async function benchLocalE2e(): Promise<BenchSuiteOutput> {
   });
   const athena = localAthenaClient(rt.info.endpoints.athena);
   const kinesis = localKinesisClient(rt.info.endpoints.kinesis!);
-  const producer = new Kafka({ clientId: 'bench', brokers: [rt.info.endpoints.kafka!], logLevel: logLevel.NOTHING }).producer({ idempotent: true, maxInFlightRequests: 1 });
+  let producer: BenchProducer | undefined;
   const results: BenchResult[] = [];
   const rows: string[] = [];
   const e2eRows: string[] = [];
   try {
-    await producer.connect();
+    producer = PRODUCER === 'inline' ? await inlineProducer(kinesis, rt.info.endpoints.kafka!) : await childProducer(rt.info.endpoints.kinesis!, rt.info.endpoints.kafka!);
     for (const n of SIZES) {
       await createStreamIfMissing(kinesis, `bench-send-only-${n}`, n);
       await createTopicIfMissing([rt.info.endpoints.kafka!], `bench-send-only-${n}`, n);
@@ -254,14 +343,14 @@ export async function benchLocalE2e(): Promise<BenchSuiteOutput> {
       results.push(
         result(
           `local e2e: ${c.label} → handler → lake → view`,
-          (EVENTS * ROUNDS * 1000) / sum(t.e2eMs),
+          (c.events * ROUNDS * 1000) / sum(t.e2eMs),
           `send only into the same ${c.kind === 'kinesis' ? 'emulator' : 'broker'}, ${c.size} ${c.kind === 'kinesis' ? 'shards' : 'partitions'}, not consumed`,
-          (EVENTS * ROUNDS * 1000) / sum(t.sendOnlyMs),
-          `goal ≥ 0.8; ${EVENTS} events × ${ROUNDS} interleaved rounds; per round ${perRound.join(', ')}${bound !== null ? `; read-back bound ${bound.toFixed(2)}` : ''}`,
+          (c.events * ROUNDS * 1000) / sum(t.sendOnlyMs),
+          `goal ≥ 0.8; ${c.events} events × ${ROUNDS} interleaved rounds; per round ${perRound.join(', ')}${bound !== null ? `; read-back bound ${bound.toFixed(2)}` : ''}`,
         ),
       );
       e2eRows.push(
-        `| ${c.label} | ${median(t.sendOnlyMs).toFixed(0)} | ${median(t.e2eMs).toFixed(0)} | ${median(t.e2eSendMs).toFixed(0)} | ${median(t.drainMs).toFixed(0)} | ${median(t.queryMs).toFixed(0)} | ${c.kind === 'kinesis' ? median(t.readBackMs).toFixed(0) : '–'} | ${(sum(t.sendOnlyMs) / sum(t.e2eMs)).toFixed(3)} | ${bound !== null ? bound.toFixed(2) : '–'} |`,
+        `| ${c.label} | ${median(t.sendOnlyMs).toFixed(0)} | ${median(t.e2eMs).toFixed(0)} | ${median(t.e2eSendMs).toFixed(0)} | ${median(t.drainMs).toFixed(0)} | ${median(t.queryMs).toFixed(0)} | ${c.kind === 'kinesis' ? median(t.readBackMs).toFixed(0) : '–'} | ${(sum(t.sendOnlyMs) / sum(t.e2eMs)).toFixed(3)} | ${bound !== null ? bound.toFixed(2) : '–'} | ${median(t.batches)} | ${median(t.objects)} |`,
       );
     }
 
@@ -291,7 +380,7 @@ export async function benchLocalE2e(): Promise<BenchSuiteOutput> {
     results.push(result('local Athena: one hour of a day, dt/hour predicate', 1000 / p.ms, 'same question without a partition predicate', 1000 / u.ms, `queries/s; median of 5 wall ms ${p.ms.toFixed(0)} vs ${u.ms.toFixed(0)}; bytes scanned ${p.bytes} vs ${u.bytes}`));
     rows.push(`| pruned: \`${pruned}\` | ${p.ms.toFixed(0)} | ${p.bytes.toLocaleString('en-US')} |`, `| unpruned: \`${unpruned}\` | ${u.ms.toFixed(0)} | ${u.bytes.toLocaleString('en-US')} |`);
   } finally {
-    await producer.disconnect().catch(() => undefined);
+    await producer?.close();
     kinesis.destroy();
     athena.destroy();
     await rt.stop();
@@ -302,16 +391,16 @@ export async function benchLocalE2e(): Promise<BenchSuiteOutput> {
   const markdown = [
     '## Local runtime end to end, and partition pruning',
     '',
-    `End to end: ${EVENTS.toLocaleString('en-US')} events per send through the real services (kinesalite, a Kafka broker, s3rver, the DuckDB Athena endpoint) and the real handler, timed from the first send call to a query of the aggregate view that counts every event sent (checked). Baseline: the same send into a stream or topic of the same size on the same emulator or broker that nothing consumes. ${ROUNDS} timed rounds after a warm-up, each case's two runs back to back in alternating order; ratio = Σ send-only time / Σ end-to-end time. The producer, kinesalite, s3rver and the runtime share one Node.js process (as in the tests; \`shardflow send\` is a process of its own), so the consumer's CPU competes with the send's. Machine load average (1 min): ${load}.`,
+    `End to end: ${EVENTS.toLocaleString('en-US')}${LARGE_EVENTS > 0 ? ` and ${LARGE_EVENTS.toLocaleString('en-US')}` : ''} events per send through the real services (kinesalite, a Kafka broker, s3rver, the DuckDB Athena endpoint) and the real handler, timed from the first send call to a query of the aggregate view that counts every event sent (checked). Baseline: the same send into a stream or topic of the same size on the same emulator or broker that nothing consumes. ${ROUNDS} timed rounds after a warm-up, each case's two runs back to back in alternating order; ratio = Σ send-only time / Σ end-to-end time. ${PRODUCER === 'process' ? 'The producer is a process of its own, as `shardflow send` is beside `shardflow dev` (both legs alike); kinesalite, s3rver and the runtime share the runtime\'s process.' : 'The producer, kinesalite, s3rver and the runtime share one Node.js process (E2E_PRODUCER=inline), so the consumer\'s CPU competes with the send\'s.'} Machine load average (1 min): ${load}.`,
     '',
     '| measure | events/s | baseline | baseline events/s | ratio | notes |',
     '|---|---:|---|---:|---:|---|',
     ...results.map((r) => `| ${r.name} | ${r.events_per_s.toLocaleString('en-US')} | ${r.baseline} | ${r.baseline_events_per_s.toLocaleString('en-US')} | ${r.ratio} | ${r.notes ?? ''} |`),
     '',
-    'Where the end-to-end time goes (medians over the rounds, ms): the send itself while the pipeline consumes, then from the send\'s end until the runtime has committed every event (the last batching window and batch), then the view query. Kinesis read-back is GetRecords of the send-only records from the same emulator; send / (send + read-back) is the ratio a handler that cost nothing would reach.',
+    'Where the end-to-end time goes (medians over the rounds, ms): the send itself while the pipeline consumes, then from the send\'s end until the runtime has committed every event (the last batch: its window ends once the source is quiet, see LOCAL_MAX_BATCHING_WINDOW_MS in local/runtime.ts), then the view query. Kinesis read-back is GetRecords of the send-only records from the same emulator, by a reader in the runtime\'s process; send / (send + read-back) is the ratio a handler that cost nothing would reach. Batches and lake objects: the handler\'s, per end-to-end send (median).',
     '',
-    '| case | send only | end to end | of which send | drain | view query | Kinesis read-back | ratio | read-back bound |',
-    '|---|---:|---:|---:|---:|---:|---:|---:|---:|',
+    '| case | send only | end to end | of which send | drain | view query | Kinesis read-back | ratio | read-back bound | batches per send | lake objects per send |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
     ...e2eRows,
     '',
     `Pruning: ${DAY_EVENTS.toLocaleString('en-US')} clickstream events over one day (24 hourly partitions), same answer both ways (checked):`,

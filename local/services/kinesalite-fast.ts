@@ -1,0 +1,157 @@
+/**
+ * kinesalite's sequence-number and hash-key arithmetic on native BigInt.
+ *
+ * kinesalite 3.3 does it with bignumber.js (decimal strings of up to 57 digits,
+ * parsed and printed digit by digit): parseSequence for every record it stores
+ * (the shard's start, once per record) and every record GetRecords returns,
+ * stringifySequence for every record stored, an MD5-to-BigNumber per partition
+ * key. Profiled under the local-e2e benchmark that was ~9 s of ~41 s of the
+ * runtime process's CPU — more than LevelDB, the handler and s3rver together —
+ * and it is work the consumer's GetRecords adds to every send.
+ *
+ * The replacements compute the same strings and objects (test/kinesalite-fast.test.ts
+ * compares them with the originals); any input they do not recognise (not a
+ * plain decimal string, a hex form BigInt cannot read) goes to the original.
+ * kinesalite's actions call these through the `db` module's exports at call
+ * time, so replacing the exports is enough; incrementSequence is replaced too
+ * because the original calls its siblings directly.
+ */
+import { createHash } from 'node:crypto';
+import { createRequire } from 'node:module';
+
+interface SeqObj {
+  shardCreateTime: number;
+  seqIx?: string | number;
+  byte1?: string;
+  seqTime?: number;
+  seqRand?: string;
+  shardIx?: number;
+  version?: number | null;
+}
+
+interface KinesaliteDb {
+  parseSequence(seq: unknown): SeqObj;
+  stringifySequence(obj: SeqObj): string;
+  incrementSequence(seqObj: SeqObj | string, seqTime?: number | null): string;
+  partitionKeyToHashKey(partitionKey: string): { comparedTo(other: unknown): number };
+  shardIxToHex(shardIx: number | undefined): string;
+}
+
+const require = createRequire(import.meta.url);
+
+const P124 = 1n << 124n;
+const P124_NEXT = (1n << 125n) * 16n;
+const P185 = 1n << 185n;
+const P185_NEXT = P185 + (P185 >> 1n);
+const DECIMAL = /^\d+$/;
+const HEX = /^[0-9a-f]+$/;
+
+/** The originals, for the fallback and for tests. */
+export let originalKinesaliteDb: Pick<KinesaliteDb, 'parseSequence' | 'stringifySequence' | 'incrementSequence' | 'partitionKeyToHashKey'> | undefined;
+
+function shardIxToHex(shardIx: number | undefined): string {
+  return ('0000000' + (shardIx || 0).toString(16)).slice(-8);
+}
+
+/** kinesalite's seqIx: a number or a decimal string; null when BigInt would not read it as bignumber.js does. */
+function seqIxBig(v: string | number | undefined): bigint | null {
+  const x = v || 0;
+  if (typeof x === 'number') return Number.isSafeInteger(x) && x >= 0 ? BigInt(x) : null;
+  return typeof x === 'string' && DECIMAL.test(x) ? BigInt(x) : null;
+}
+
+export function makeFastKinesaliteDb(orig: Pick<KinesaliteDb, 'parseSequence' | 'stringifySequence'>) {
+  function parseSequence(seq: unknown): SeqObj {
+    if (typeof seq !== 'string' || !DECIMAL.test(seq)) return orig.parseSequence(seq);
+    let n = BigInt(seq);
+    if (n < P124) n += P124;
+    const hex = n.toString(16);
+    const version = n < P124_NEXT ? 0 : n > P185 && n < P185_NEXT ? parseInt(hex.slice(hex.length - 1), 16) : null;
+    if (version === 2) {
+      const seqIxHex = hex.slice(11, 27);
+      let shardIxHex = hex.slice(38, 46);
+      if (parseInt(seqIxHex[0]!, 16) > 7) throw new Error('Sequence index too high');
+      if (parseInt(shardIxHex[0]!, 16) > 7) shardIxHex = '-' + shardIxHex;
+      const shardCreateSecs = parseInt(hex.slice(1, 10), 16);
+      if (shardCreateSecs >= 16025175000) throw new Error('Date too large: ' + shardCreateSecs);
+      return {
+        shardCreateTime: shardCreateSecs * 1000,
+        seqIx: BigInt('0x' + seqIxHex).toString(),
+        byte1: hex.slice(27, 29),
+        seqTime: parseInt(hex.slice(29, 38), 16) * 1000,
+        shardIx: parseInt(shardIxHex, 16),
+        version,
+      };
+    }
+    // Versions 0 and 1 (and errors): rare, and the original reads them from the same hex.
+    return orig.parseSequence(seq);
+  }
+
+  function stringifySequence(obj: SeqObj): string {
+    if (obj.version == null || obj.version == 2) {
+      const seqIx = seqIxBig(obj.seqIx);
+      if (seqIx !== null) {
+        const hex = [
+          '2',
+          ('00000000' + Math.floor(obj.shardCreateTime / 1000).toString(16)).slice(-9),
+          (obj.shardIx || 0).toString(16).slice(-1),
+          ('0000000000000000' + seqIx.toString(16)).slice(-16),
+          obj.byte1 || '00',
+          ('00000000' + Math.floor((obj.seqTime || obj.shardCreateTime) / 1000).toString(16)).slice(-9),
+          shardIxToHex(obj.shardIx),
+          '2',
+        ].join('');
+        if (HEX.test(hex)) return BigInt('0x' + hex).toString();
+      }
+    }
+    return orig.stringifySequence(obj);
+  }
+
+  function incrementSequence(seqObj: SeqObj | string, seqTime?: number | null): string {
+    const o = typeof seqObj === 'string' ? parseSequence(seqObj) : seqObj;
+    return stringifySequence({
+      shardCreateTime: o.shardCreateTime,
+      seqIx: o.seqIx,
+      seqTime: seqTime || o.seqTime! + 1000,
+      shardIx: o.shardIx,
+    });
+  }
+
+  // Shard hash-key bounds are a handful of decimal strings, compared with every record's key.
+  const bounds = new Map<string, bigint>();
+  const toBig = (x: unknown): bigint => {
+    if (typeof x === 'bigint') return x;
+    if (typeof x === 'number') return BigInt(x);
+    const s = typeof x === 'string' ? x : String((x as { toFixed(): string }).toFixed());
+    let b = bounds.get(s);
+    if (b === undefined) {
+      b = BigInt(s);
+      if (bounds.size < 10_000) bounds.set(s, b);
+    }
+    return b;
+  };
+  function partitionKeyToHashKey(partitionKey: string): { comparedTo(other: unknown): number } {
+    const v = BigInt('0x' + createHash('md5').update(partitionKey, 'utf8').digest('hex'));
+    return {
+      comparedTo(other: unknown): number {
+        const b = toBig(other);
+        return v < b ? -1 : v > b ? 1 : 0;
+      },
+    };
+  }
+
+  return { parseSequence, stringifySequence, incrementSequence, partitionKeyToHashKey };
+}
+
+/** Replaces kinesalite's bignumber.js arithmetic with the BigInt versions (idempotent). */
+export function installFastKinesaliteDb(): void {
+  const db = require('kinesalite/db') as KinesaliteDb;
+  if (originalKinesaliteDb) return;
+  originalKinesaliteDb = {
+    parseSequence: db.parseSequence,
+    stringifySequence: db.stringifySequence,
+    incrementSequence: db.incrementSequence,
+    partitionKeyToHashKey: db.partitionKeyToHashKey,
+  };
+  Object.assign(db, makeFastKinesaliteDb(originalKinesaliteDb));
+}
