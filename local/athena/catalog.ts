@@ -295,15 +295,17 @@ export type SourceTypes = ReadonlyMap<string, string>;
 /**
  * The SELECT that a table's view runs over local files. Columns are cast to
  * the lake types; a timestamp stored as epoch millis (integer) or ISO-8601
- * text is converted; a column absent from every file reads as NULL.
+ * text is converted; a column absent from every file reads as NULL. `unionByName`
+ * false: every file has the same columns (DuckDB then maps them by name without
+ * binding each file's schema).
  */
-export function tableRelationSql(table: LakeTable, files: readonly string[], source: SourceTypes, path: PathColumn | null = null): string {
+export function tableRelationSql(table: LakeTable, files: readonly string[], source: SourceTypes, path: PathColumn | null = null, unionByName = true): string {
   if (files.length === 0) return emptyRelationSql(table, path !== null);
   const list = `[${files.map(quoteString).join(', ')}]`;
   const withName = path ? ', filename = true' : '';
   const scan =
     table.format === 'parquet'
-      ? `read_parquet(${list}, hive_partitioning = true, union_by_name = true, hive_types = {'dt': VARCHAR, 'hour': INTEGER}${withName})`
+      ? `read_parquet(${list}, hive_partitioning = true, ${unionByName ? 'union_by_name = true, ' : ''}hive_types = {'dt': VARCHAR, 'hour': INTEGER}${withName})`
       : `read_json(${list}, format = 'newline_delimited', compression = 'gzip', hive_partitioning = true, hive_types = {'dt': VARCHAR, 'hour': INTEGER}${withName}, columns = {${table.columns
           .map((c) => `${quoteString(c.name)}: '${c.type === 'timestamp' ? 'VARCHAR' : duckdbType(c.type)}'`)
           .join(', ')}})`;

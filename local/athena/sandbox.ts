@@ -127,6 +127,11 @@ export class SandboxPool {
     }
   }
 
+  /** Resolves once every instance being given back is back (idle or closed). */
+  async returned(): Promise<void> {
+    await Promise.all(this.inReturn);
+  }
+
   /** An instance that `settled` gives back (release) once its owner has checked it. */
   returning(settled: Promise<void>): void {
     const p = settled.catch(() => undefined);
