@@ -6,45 +6,30 @@
  * answer exactly what the long path answers.
  */
 import fs from 'node:fs/promises';
-import os from 'node:os';
 import path from 'node:path';
-import { CreateBucketCommand, GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { GetQueryExecutionCommand, type AthenaClient } from '@aws-sdk/client-athena';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { lakeTable } from '../core';
 import { fetchResults, runAthenaQuery, startQuery } from '../functions/query-runner/athena-query';
 import { silentLogger } from '../functions/shared/logger';
 import { createStreamProcessor } from '../functions/stream-processor/handler';
-import { startAthenaEndpoint, type AthenaEndpoint } from '../local/athena';
-import { buildCatalog, LakeReader } from '../local/athena/catalog';
-import { AthenaQueryEngine } from '../local/athena/engine';
-import { LakeIndex } from '../local/athena/lake-index';
+import { LakeReader } from '../local/athena/catalog';
 import { toCsv } from '../local/athena/result-format';
-import { localAthenaClient, localS3Client } from '../local/aws-clients';
-import { s3ObjectFile, startS3Emulator, type S3Emulator } from '../local/services/s3';
-import { freePort } from '../local/services/service';
+import { s3ObjectFile } from '../local/services/s3';
 import clickstream from '../pipelines/clickstream';
 import { kinesisEvent, kinesisRecord } from './support/events';
 import { listKeys } from './support/lake';
+import { TestLake } from './support/test-lake';
 
 const BUCKET = 'lake';
 const DAY = '2026-06-01';
 const HOUR = Date.UTC(2026, 5, 1, 9);
 
-let tmp: string;
-let s3Service: S3Emulator;
+let lake: TestLake;
 let s3: S3Client;
-const endpoints: AthenaEndpoint[] = [];
-const clients: AthenaClient[] = [];
 
-async function endpoint(watched: boolean): Promise<{ client: AthenaClient; dataDir: string }> {
-  const dataDir = path.join(tmp, `athena-${endpoints.length}`);
-  const ep = await startAthenaEndpoint({ port: await freePort(), s3: { endpoint: s3Service.endpoint, bucket: BUCKET, ...(watched ? { emulator: s3Service } : {}) }, pipelines: [clickstream], dataDir });
-  endpoints.push(ep);
-  const client = localAthenaClient(ep.endpoint);
-  clients.push(client);
-  return { client, dataDir };
-}
+const endpoint = (watched: boolean): Promise<{ client: AthenaClient; dataDir: string }> => lake.addAthena([clickstream], { watched });
 
 let seq = 0;
 async function writeBatch(startMs: number, n: number): Promise<void> {
@@ -69,19 +54,13 @@ const count = async (client: AthenaClient, where = `dt = '${DAY}'`): Promise<num
   Number((await runAthenaQuery(client, { sql: `SELECT count(*) FROM clickstream_events WHERE ${where}` }, { pollInitialMs: 1, pollMaxMs: 5 })).rows[0]![0]);
 
 beforeAll(async () => {
-  tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'shardflow-fast-'));
-  s3Service = await startS3Emulator({ port: await freePort(), dataDir: path.join(tmp, 's3') });
-  s3 = localS3Client(s3Service.endpoint);
-  await s3.send(new CreateBucketCommand({ Bucket: BUCKET }));
+  lake = await TestLake.start('fast', BUCKET);
+  ({ s3 } = lake);
   for (let i = 0; i < 4; i++) await writeBatch(HOUR + i * 60_000, 6 + i);
 });
 
 afterAll(async () => {
-  for (const c of clients) c.destroy();
-  for (const ep of endpoints) await ep.stop();
-  s3.destroy();
-  await s3Service.stop();
-  await fs.rm(tmp, { recursive: true, force: true });
+  await lake?.stop();
 });
 
 describe('result objects', () => {
@@ -145,10 +124,10 @@ describe('lake objects read in place (watched endpoint)', () => {
     for (const key of [`${raw.location}dt=${DAY}/hour=09/_staging.parquet`, `${raw.location}dt=${DAY}/hour=09/notes.txt`, `${raw.location}loose.parquet`]) {
       await s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: key, Body: 'x' }));
     }
-    const cacheDir = path.join(tmp, 'list-cache');
+    const cacheDir = path.join(lake.tmp, 'list-cache');
     const listed = new LakeReader({ s3, bucket: BUCKET, cacheDir });
-    const root = path.join(path.resolve(s3Service.directory), BUCKET, '/');
-    const fromFiles = new LakeReader({ s3, bucket: BUCKET, cacheDir, objectFile: (k) => s3ObjectFile(s3Service.directory, BUCKET, k), inPlace: { objectRoot: root } });
+    const root = path.join(path.resolve(lake.emulator.directory), BUCKET, '/');
+    const fromFiles = new LakeReader({ s3, bucket: BUCKET, cacheDir, objectFile: (k) => s3ObjectFile(lake.emulator.directory, BUCKET, k), inPlace: { objectRoot: root } });
     for (const prefix of [raw.location, `${raw.location}dt=${DAY}/`, `${raw.location}dt=${DAY}/hour=09/`, `${raw.location}dt=1999-01-01/`]) {
       expect(await fromFiles.listPrefix(raw, prefix)).toEqual(await listed.listPrefix(raw, prefix));
     }
@@ -161,13 +140,7 @@ describe('lake objects read in place (watched endpoint)', () => {
 
 describe('work kept per query shape', () => {
   it('two query shapes in turn keep an instance each; the same shape over new objects keeps its own', async () => {
-    const cache = path.join(tmp, 'shape-cache');
-    await fs.mkdir(cache, { recursive: true });
-    const catalog = buildCatalog([clickstream]);
-    const reader = new LakeReader({ s3, bucket: BUCKET, cacheDir: cache });
-    const index = new LakeIndex(reader, [...catalog.values()].flatMap((d) => [...d.tables.values()]), true);
-    const off = s3Service.onObjectChange((c) => index.apply([{ key: c.key, ...(c.etag !== undefined ? { etag: c.etag, size: c.size! } : {}) }]));
-    const engine = new AthenaQueryEngine(catalog, reader, { sandbox: { readableDirs: [cache], tempDir: path.join(tmp, 'shape-tmp'), memoryLimit: '256MB', threads: 1 }, limits: { timeoutMs: 60_000, maxResultRows: 10_000, maxResultBytes: 1 << 22 } }, index);
+    const { engine, close } = await lake.watchedEngine([clickstream], 'shape');
     try {
       // Another hour, so that the two shapes read different objects.
       await writeBatch(HOUR + 2 * 3_600_000, 4);
@@ -187,8 +160,7 @@ describe('work kept per query shape', () => {
       expect(await all()).toBe(a0 + added);
       expect(engine.instancesOpened).toBe(2);
     } finally {
-      off();
-      engine.close();
+      close();
     }
   }, 60_000);
 

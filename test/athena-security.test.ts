@@ -4,7 +4,7 @@
  * queries, malformed requests. A scratch directory this test makes holds the
  * "secret" files and an "outside" directory nothing may write to.
  */
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
 import fs from 'node:fs/promises';
 import os from 'node:os';
@@ -18,6 +18,7 @@ import { startS3Emulator } from '../local/services/s3';
 import { freePort, type RunningService } from '../local/services/service';
 import clickstream from '../pipelines/clickstream';
 import { raw, statusOfHead } from './support/raw-http';
+import { spawnUntilReady } from './support/ready-parent';
 
 const BUCKET = 'lake';
 let tmp: string;
@@ -251,16 +252,8 @@ describe('queries run off the event loop that serves the emulators', () => {
 describe('the query worker process', () => {
   it('does not outlive its parent: SIGKILL of the endpoint process ends the worker too', async () => {
     const dir = path.join(tmp, 'killed-parent');
-    const parent = spawn(process.execPath, ['--import', 'tsx', path.join(import.meta.dirname, 'support', 'athena-worker-parent.ts'), dir], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const parent = await spawnUntilReady('athena-worker-parent.ts', [dir]);
     try {
-      await new Promise<void>((resolve, reject) => {
-        let out = '';
-        parent.stdout!.on('data', (b: Buffer) => {
-          out += b.toString();
-          if (out.includes('ready')) resolve();
-        });
-        parent.once('exit', (code) => reject(new Error(`parent exited (${code}) before it was ready`)));
-      });
       const children = execFileSync('ps', ['-o', 'pid=,args=', '--ppid', String(parent.pid)], { encoding: 'utf8' })
         .split('\n')
         .filter((line) => line.includes('query-worker.ts'))

@@ -8,49 +8,29 @@
  * DeleteObjects, CopyObject) and queries through the real Athena API at once,
  * on an endpoint told of the changes and on one that lists per query.
  */
-import fs from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
-import { CopyObjectCommand, CreateBucketCommand, DeleteObjectCommand, DeleteObjectsCommand, GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { CopyObjectCommand, DeleteObjectCommand, DeleteObjectsCommand, GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import type { AthenaClient } from '@aws-sdk/client-athena';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { lakeTable } from '../core';
 import { runAthenaQuery } from '../functions/query-runner/athena-query';
 import { silentLogger } from '../functions/shared/logger';
 import { createStreamProcessor } from '../functions/stream-processor/handler';
-import { startAthenaEndpoint, type AthenaEndpoint } from '../local/athena';
-import { buildCatalog, LakeReader } from '../local/athena/catalog';
-import { AthenaQueryEngine } from '../local/athena/engine';
-import { LakeIndex } from '../local/athena/lake-index';
 import { partitionsOfTimeRange, planFromParseTree, timestampConstant } from '../local/athena/query-plan';
-import { localAthenaClient, localS3Client } from '../local/aws-clients';
-import { startS3Emulator, type S3Emulator, type S3ObjectChange } from '../local/services/s3';
-import { freePort } from '../local/services/service';
+import { type S3ObjectChange } from '../local/services/s3';
 import clickstream from '../pipelines/clickstream';
 import { listKeys } from './support/lake';
+import { TestLake } from './support/test-lake';
 import { kinesisEvent, kinesisRecord } from './support/events';
 
 const BUCKET = 'lake';
 const HOUR = Date.UTC(2026, 4, 1, 10);
 const POLL = { pollInitialMs: 2, pollMaxMs: 10 };
 
-let tmp: string;
-let s3Service: S3Emulator;
+let lake: TestLake;
 let s3: S3Client;
-const endpoints: AthenaEndpoint[] = [];
-const clients: AthenaClient[] = [];
 
 async function endpoint(watched: boolean): Promise<AthenaClient> {
-  const ep = await startAthenaEndpoint({
-    port: await freePort(),
-    s3: { endpoint: s3Service.endpoint, bucket: BUCKET, ...(watched ? { emulator: s3Service } : {}) },
-    pipelines: [clickstream],
-    dataDir: path.join(tmp, `athena-${endpoints.length}`),
-  });
-  endpoints.push(ep);
-  const c = localAthenaClient(ep.endpoint);
-  clients.push(c);
-  return c;
+  return (await lake.addAthena([clickstream], { watched })).client;
 }
 
 async function rows(client: AthenaClient, sql: string): Promise<readonly (string | null)[][]> {
@@ -71,24 +51,18 @@ async function writeBatch(startMs: number, n: number): Promise<void> {
 }
 
 beforeAll(async () => {
-  tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'shardflow-warm-'));
-  s3Service = await startS3Emulator({ port: await freePort(), dataDir: path.join(tmp, 's3') });
-  s3 = localS3Client(s3Service.endpoint);
-  await s3.send(new CreateBucketCommand({ Bucket: BUCKET }));
+  lake = await TestLake.start('warm', BUCKET);
+  ({ s3 } = lake);
 });
 
 afterAll(async () => {
-  for (const c of clients) c.destroy();
-  for (const ep of endpoints) await ep.stop();
-  s3.destroy();
-  await s3Service.stop();
-  await fs.rm(tmp, { recursive: true, force: true });
+  await lake?.stop();
 });
 
 describe('S3 emulator change reports', () => {
   it('reports PutObject, CopyObject, DeleteObject and DeleteObjects before answering them', async () => {
     const seen: S3ObjectChange[] = [];
-    const off = s3Service.onObjectChange((c) => seen.push(c));
+    const off = lake.emulator.onObjectChange((c) => seen.push(c));
     try {
       await s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: 'scratch/a.txt', Body: 'hello' }));
       expect(seen).toEqual([{ bucket: BUCKET, key: 'scratch/a.txt', etag: '5d41402abc4b2a76b9719d911017c592', size: 5 }]);
@@ -152,13 +126,7 @@ describe('queries see every object written before they started', () => {
   }, 120_000);
 
   it('a watched engine lists each table once, however many queries and writes follow', async () => {
-    const cache = path.join(tmp, 'engine-cache');
-    await fs.mkdir(cache, { recursive: true });
-    const catalog = buildCatalog([clickstream]);
-    const reader = new LakeReader({ s3, bucket: BUCKET, cacheDir: cache });
-    const index = new LakeIndex(reader, [...catalog.values()].flatMap((d) => [...d.tables.values()]), true);
-    const off = s3Service.onObjectChange((c) => index.apply([{ key: c.key, ...(c.etag !== undefined ? { etag: c.etag, size: c.size! } : {}) }]));
-    const engine = new AthenaQueryEngine(catalog, reader, { sandbox: { readableDirs: [cache], tempDir: path.join(tmp, 'engine-tmp'), memoryLimit: '256MB', threads: 1 }, limits: { timeoutMs: 60_000, maxResultRows: 10_000, maxResultBytes: 1 << 22 } }, index);
+    const { engine, close } = await lake.watchedEngine([clickstream], 'engine');
     try {
       const count = async () => Number((await engine.run('SELECT count(*) FROM clickstream_events', { database: 'shardflow' })).rows[0]![0]);
       const before = await count();
@@ -171,8 +139,7 @@ describe('queries see every object written before they started', () => {
       expect(engine.listings).toBe(2);
       expect(engine.instancesOpened).toBe(1);
     } finally {
-      off();
-      engine.close();
+      close();
     }
   }, 60_000);
 });

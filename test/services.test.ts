@@ -4,7 +4,6 @@
  * supervisor that starts them together. No skips: a missing dependency fails
  * with the service's own message.
  */
-import { spawn } from 'node:child_process';
 import fs from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
@@ -24,6 +23,7 @@ import { startLocalServices } from '../local/services/index';
 import { createTopicIfMissing, startKafkaBroker } from '../local/services/kafka';
 import { startKinesisEmulator, type KinesisEngine } from '../local/services/kinesis';
 import { assertPortFree, freePort, ServiceStartError, type RunningService } from '../local/services/service';
+import { spawnUntilReady } from './support/ready-parent';
 
 let root: string;
 beforeAll(async () => {
@@ -111,16 +111,8 @@ describe('kinesalite as a child process', () => {
   it('does not outlive its supervisor: after a SIGKILL of it the port is free, and a new start on the same data keeps the stream', async () => {
     const dataDir = path.join(root, 'kinesalite-orphan');
     const port = await freePort();
-    const parent = spawn(process.execPath, ['--import', 'tsx', path.join(import.meta.dirname, 'support', 'kinesalite-parent.ts'), dataDir, String(port)], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const parent = await spawnUntilReady('kinesalite-parent.ts', [dataDir, String(port)]);
     try {
-      await new Promise<void>((resolve, reject) => {
-        let out = '';
-        parent.stdout!.on('data', (b: Buffer) => {
-          out += b.toString();
-          if (out.includes('ready')) resolve();
-        });
-        parent.once('exit', (code) => reject(new Error(`parent exited (${code}) before it was ready`)));
-      });
       parent.kill('SIGKILL');
       // tether.mjs sees the liveness pipe close and stops kinesalite; poll (ordering, not a timing threshold).
       const answers = async (): Promise<boolean> => {
