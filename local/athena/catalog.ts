@@ -15,6 +15,7 @@ import path from 'node:path';
 import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { aggregateViews, formatExtension, FROM_COLUMN, lakeTables, type LakeColumn, type LakeTable, type LakeView, type Pipeline } from '../../core';
 import { listObjects } from '../../functions/shared/s3-list';
+import { pathProblem } from '../http-guard';
 import type { PartitionKey, PartitionPredicate } from './query-plan';
 
 export interface CatalogDatabase {
@@ -182,7 +183,7 @@ export class LakeReader {
    */
   private async listFiles(table: LakeTable, root: string, prefix: string, signal?: AbortSignal): Promise<LakeObject[]> {
     // Prefixes come from the catalog and the query's dt/hour constants: none may leave the bucket's directory.
-    if (!prefix.endsWith('/') || prefix.split('/').slice(0, -1).some((seg) => seg === '' || seg === '.' || seg === '..') || /[\\\0]/.test(prefix)) return [];
+    if (!prefix.endsWith('/') || prefix.slice(0, -1).split('/').includes('') || pathProblem(prefix, 'prefix') !== null) return [];
     const dir = path.join(root, prefix);
     if (!dir.startsWith(root)) return [];
     let names: string[];

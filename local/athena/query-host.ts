@@ -9,9 +9,7 @@
  * the next query starts a new worker. A worker that dies is replaced the same way.
  */
 import { fork, type ChildProcess } from 'node:child_process';
-import { createRequire } from 'node:module';
-import path from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { childEntry } from '../services/child-entry';
 import { QueryCancelled } from './engine';
 import type { LakeChange } from './lake-index';
 import type { FromWorker, QueryDone, ToWorker, WorkerInit } from './query-worker';
@@ -25,19 +23,6 @@ interface Pending {
   readonly reject: (e: Error) => void;
   readonly timer: NodeJS.Timeout;
   readonly child: ChildProcess;
-}
-
-/**
- * The worker module beside this one, and how Node must run it: in the checkout
- * (TypeScript, this module itself loaded through tsx) with tsx's loader; in the
- * installed package (compiled JavaScript, no tsx) as it is.
- */
-function workerEntry(): { entry: string; execArgv: string[] } {
-  const ext = path.extname(fileURLToPath(import.meta.url));
-  const entry = fileURLToPath(new URL(`./query-worker${ext}`, import.meta.url));
-  if (ext !== '.ts') return { entry, execArgv: [] };
-  const require = createRequire(import.meta.url);
-  return { entry, execArgv: ['--import', pathToFileURL(path.join(path.dirname(require.resolve('tsx/package.json')), 'dist', 'loader.mjs')).href] };
 }
 
 export class QueryHost {
@@ -125,7 +110,7 @@ export class QueryHost {
   private worker(): Promise<ChildProcess> {
     if (this.stopped) return Promise.reject(new AthenaQueryError('GENERIC_INTERNAL_ERROR', 'the local Athena endpoint is stopping', undefined, 1));
     this.ready ??= new Promise<ChildProcess>((resolve, reject) => {
-      const { entry, execArgv } = workerEntry();
+      const { entry, execArgv } = childEntry(import.meta.url, 'query-worker');
       const child = fork(entry, [], {
         execArgv,
         // Enough libuv threads that lake downloads are not queued behind running DuckDB calls.
@@ -145,8 +130,10 @@ export class QueryHost {
         if (!p) return;
         this.pending.delete(m.id);
         clearTimeout(p.timer);
-        if (m.type === 'done') p.resolve({ summary: m.summary, ...(m.result ? { result: m.result } : {}), ...(m.object ? { object: m.object } : {}) });
-        else if (m.type === 'cancelled') p.reject(new QueryCancelled());
+        if (m.type === 'done') {
+          const { type: _type, id: _id, ...done } = m;
+          p.resolve(done);
+        } else if (m.type === 'cancelled') p.reject(new QueryCancelled());
         else p.reject(new AthenaQueryError(m.error.code, m.error.detail, m.error.at, m.error.category));
       });
       child.once('exit', (code, signal) => {

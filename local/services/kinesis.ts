@@ -7,10 +7,10 @@ import fs from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
 import { ListStreamsCommand } from '@aws-sdk/client-kinesis';
 import { localKinesisClient } from '../aws-clients';
 import { startGuardProxy } from '../http-guard';
+import { childEntry } from './child-entry';
 import { kinesisGuard, STATE_TRANSITION_MS } from './kinesalite-process';
 import { assertPortFree, freePort, ServiceStartError, type RunningService } from './service';
 import { lockDataDir, ServiceProcess, waitUntilReady, type DataDirLock } from './service-process';
@@ -74,18 +74,6 @@ async function answersListStreams(endpoint: string): Promise<boolean> {
 
 // ---- kinesalite -------------------------------------------------------------
 
-/**
- * The child's module (kinesalite-process.ts) beside this one, and how Node runs it: in the
- * checkout (TypeScript, this module loaded through tsx or vitest) with tsx's loader; in the
- * installed package (compiled JavaScript) as it is.
- */
-function kinesaliteEntry(): string[] {
-  const ext = path.extname(fileURLToPath(import.meta.url));
-  const entry = fileURLToPath(new URL(`./kinesalite-process${ext}`, import.meta.url));
-  if (ext !== '.ts') return [entry];
-  return ['--import', pathToFileURL(path.join(path.dirname(require.resolve('tsx/package.json')), 'dist', 'loader.mjs')).href, entry];
-}
-
 /** SIGTERM to SIGKILL, in ms: kinesalite closes LevelDB and its server on SIGTERM in well under a second. */
 const KINESALITE_STOP_GRACE_MS = 5_000;
 
@@ -97,12 +85,13 @@ async function startKinesalite(port: number, dataDir: string, timeoutMs: number,
   // lets a start after a SIGKILLed supervisor stop that supervisor's child first (service-process.ts).
   const lock = await lockDataDir(service, dataDir, { name: '.kinesalite.lock', staleStopGraceMs: KINESALITE_STOP_GRACE_MS });
   let proc: ServiceProcess | undefined;
+  const kinesaliteChild = childEntry(import.meta.url, 'kinesalite-process');
   try {
     await assertPortFree(service, port);
     proc = new ServiceProcess({
       service,
       command: process.execPath,
-      args: [...kinesaliteEntry(), String(port), dbPath, JSON.stringify(origins)],
+      args: [...kinesaliteChild.execArgv, kinesaliteChild.entry, String(port), dbPath, JSON.stringify(origins)],
       env: { ...process.env, SHARDFLOW_KINESALITE_CHILD: '1' },
       logFile: path.join(dataDir, 'kinesalite.log'),
       orphanGraceMs: KINESALITE_STOP_GRACE_MS,

@@ -13,7 +13,7 @@
 import fs from 'node:fs/promises';
 import type { Server } from 'node:http';
 import S3rver from 's3rver';
-import { guardServer, isValidBucketName } from '../http-guard';
+import { guardServer, isValidBucketName, pathProblem } from '../http-guard';
 import { s3ObjectFile } from './s3-files';
 import { assertPortFree, ServiceStartError, type RunningService } from './service';
 
@@ -41,9 +41,8 @@ export const DEFAULT_MAX_OBJECT_BYTES = 1024 * 1024 * 1024;
 
 const SERVICE = 'S3 emulator (s3rver)';
 
-/** A key the HTTP guard would let through to the store: no dot segments, backslashes or control characters. */
-// eslint-disable-next-line no-control-regex
-const isSafeKey = (key: string): boolean => key.length > 0 && key.length <= 1024 && !/[\\\u0000-\u001f\u007f]/.test(key) && !key.split('/').some((s) => s === '.' || s === '..');
+/** A key the HTTP guard would let through to the store (its own path check, S3's 1,024-byte limit). */
+const isSafeKey = (key: string): boolean => key.length > 0 && Buffer.byteLength(key) <= 1024 && pathProblem(key, 'key') === null;
 
 /** An object stored (etag and size given) or removed (neither), as the emulator's store saw it. */
 export interface S3ObjectChange {

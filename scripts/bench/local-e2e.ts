@@ -24,10 +24,9 @@
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs/promises';
-import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { fileURLToPath } from 'node:url';
 import { GetRecordsCommand, GetShardIteratorCommand, ListShardsCommand, type GetRecordsCommandOutput, type KinesisClient } from '@aws-sdk/client-kinesis';
 import type { AthenaClient } from '@aws-sdk/client-athena';
 import { Kafka, logLevel } from 'kafkajs';
@@ -39,6 +38,7 @@ import { sendToKafka, sendToKinesis, type OutgoingRecord } from '../../local/pro
 import { runAthenaQuery } from '../../local/query';
 import { startLocalRuntime, type LocalRuntime } from '../../local/runtime';
 import { createTopicIfMissing } from '../../local/services';
+import { childEntry } from '../../local/services/child-entry';
 import { freePort } from '../../local/services/service';
 import clickstream from '../../pipelines/clickstream';
 import iot from '../../pipelines/iot';
@@ -202,10 +202,9 @@ async function inlineProducer(kinesis: KinesisClient, kafkaBroker: string): Prom
 
 /** The producer as a child process (scripts/bench/e2e-producer.ts), one request at a time. */
 async function childProducer(kinesisEndpoint: string, kafkaBroker: string): Promise<BenchProducer> {
-  const require = createRequire(import.meta.url);
-  const tsx = pathToFileURL(path.join(path.dirname(require.resolve('tsx/package.json')), 'dist', 'loader.mjs')).href;
-  const child: ChildProcess = fork(fileURLToPath(new URL('./e2e-producer.ts', import.meta.url)), [], {
-    execArgv: ['--import', tsx],
+  const { entry, execArgv } = childEntry(import.meta.url, 'e2e-producer');
+  const child: ChildProcess = fork(entry, [], {
+    execArgv,
     env: { ...process.env, SHARDFLOW_BENCH_PRODUCER: '1' },
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
