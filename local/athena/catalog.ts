@@ -179,7 +179,8 @@ export class LakeReader {
    * its files without the HTTP round trip and the XML (s3rver reads the same files): the object
    * files under the prefix's directory, each with its ETag (the `.md5` file s3rver writes beside
    * it) and size. An object whose `.md5` is not there yet is still being written and is left out:
-   * its change report follows (lake-index.ts).
+   * its change report follows (lake-index.ts). Object files are replaced whole, never rewritten
+   * in place (s3-atomic-store.ts), so a path read here is always one whole object.
    */
   private async listFiles(table: LakeTable, root: string, prefix: string, signal?: AbortSignal): Promise<LakeObject[]> {
     // Prefixes come from the catalog and the query's dt/hour constants: none may leave the bucket's directory.
@@ -208,8 +209,19 @@ export class LakeReader {
       const key = candidates[i]!;
       const file = path.join(dir, key.slice(prefix.length)) + OBJECT_FILE_SUFFIX;
       try {
-        const md5 = fsSync.readFileSync(`${file}.md5`, 'utf8');
-        out.push(this.objectOf(table, key, md5.trim(), fsSync.statSync(file).size));
+        const md5File = `${file}.md5`;
+        const st = fsSync.statSync(file);
+        let md5 = fsSync.readFileSync(md5File, 'utf8').trim();
+        let size = st.size;
+        // An object file newer than its .md5 is between the two renames of a write
+        // (local/services/s3-atomic-store.ts), or was written by an s3rver without them: its
+        // ETag is read from its bytes, so that no in-place path stands for other contents.
+        if (st.mtimeMs > fsSync.statSync(md5File).mtimeMs) {
+          const bytes = fsSync.readFileSync(file);
+          md5 = createHash('md5').update(bytes).digest('hex');
+          size = bytes.length;
+        }
+        out.push(this.objectOf(table, key, md5, size));
       } catch {
         out.push(null);
       }

@@ -14,7 +14,7 @@ import fs from 'node:fs/promises';
 import type { Server } from 'node:http';
 import S3rver from 's3rver';
 import { guardServer, isValidBucketName, pathProblem } from '../http-guard';
-import { s3ObjectFile } from './s3-files';
+import { makeStoreAtomic, removeStaleParts, type FilesystemStoreLike } from './s3-atomic-store';
 import { assertPortFree, ServiceStartError, type RunningService } from './service';
 
 export { s3ObjectFile } from './s3-files';
@@ -68,17 +68,15 @@ export interface S3Emulator extends RunningService {
   /**
    * Stores an object from this process, as a PutObject would (change listeners included),
    * without the HTTP round trip: the local Athena endpoint writes its result objects so.
-   * Resolves once GetObject reads the whole object; rejects with a NoSuchBucket error when the
+   * Resolves once GetObject reads the whole object (s3-atomic-store.ts); rejects with a NoSuchBucket error when the
    * bucket does not exist.
    */
   putObject(bucket: string, key: string, body: Uint8Array, contentType: string): Promise<void>;
 }
 
 /** The hooks s3rver's FilesystemStore offers for writes; multipart completion goes through putObject. */
-interface S3rverStore {
-  putObject(object: { bucket: string; key: string; content?: unknown; metadata?: Record<string, string> }): Promise<{ md5: string; size: number }>;
+interface S3rverStore extends FilesystemStoreLike {
   getBucket(bucket: string): Promise<unknown>;
-  copyObject(srcBucket: string, srcKey: string, destBucket: string, destKey: string, meta: unknown): Promise<Record<string, unknown>>;
   deleteObject(bucket: string, key: string): Promise<void>;
 }
 
@@ -125,7 +123,9 @@ export async function startS3Emulator(opts: S3EmulatorOptions): Promise<S3Emulat
   });
   const listeners = new Set<S3ChangeListener>();
   const store = (server as unknown as { store: S3rverStore }).store;
+  makeStoreAtomic(store);
   watchStore(store, listeners);
+  await removeStaleParts(opts.dataDir);
   let httpServer: Server;
   try {
     // run() resolves in the listen callback; the guard is in place before the first request is read.
@@ -156,13 +156,6 @@ export async function startS3Emulator(opts: S3EmulatorOptions): Promise<S3Emulat
       if (!(await store.getBucket(bucket))) throw Object.assign(new Error('The specified bucket does not exist'), { name: 'NoSuchBucket' });
       const content = Buffer.from(body.buffer, body.byteOffset, body.byteLength);
       await store.putObject({ bucket, key, content, metadata: { 'content-type': contentType } });
-      // The store answers a Buffer's PUT once it has queued the bytes, before its file holds them all.
-      const file = s3ObjectFile(opts.dataDir, bucket, key);
-      for (let i = 0; file && i < 1000; i++) {
-        const size = await fs.stat(file).then((st) => st.size, () => -1);
-        if (size === content.length) break;
-        await new Promise((r) => setImmediate(r));
-      }
     },
     async stop() {
       if (stopped) return;
