@@ -10,10 +10,11 @@ import fsSync from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
-import { CopyObjectCommand, GetObjectCommand, ListObjectsCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { CopyObjectCommand, GetObjectCommand, ListObjectsCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { lakeTable } from '../core';
 import { LakeReader } from '../local/athena/catalog';
+import { localS3Client } from '../local/aws-clients';
 import { freePort } from '../local/services/service';
 import { s3ObjectFile, startS3Emulator, type S3Emulator } from '../local/services/s3';
 import clickstream from '../pipelines/clickstream';
@@ -32,7 +33,7 @@ beforeAll(async () => {
   dataDir = path.join(tmp, 's3');
   port = await freePort();
   emulator = await startS3Emulator({ port, dataDir, buckets: [BUCKET] });
-  s3 = new S3Client({ endpoint: emulator.endpoint, region: 'us-east-1', forcePathStyle: true, credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' }, requestChecksumCalculation: 'WHEN_REQUIRED', responseChecksumValidation: 'WHEN_REQUIRED' });
+  s3 = localS3Client(emulator.endpoint);
 });
 
 afterAll(async () => {
@@ -172,7 +173,7 @@ describe('S3 emulator writes are atomic', () => {
     await emulator.stop();
     emulator = await startS3Emulator({ port, dataDir, buckets: [BUCKET] });
     s3.destroy();
-    s3 = new S3Client({ endpoint: emulator.endpoint, region: 'us-east-1', forcePathStyle: true, credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' }, requestChecksumCalculation: 'WHEN_REQUIRED', responseChecksumValidation: 'WHEN_REQUIRED' });
+    s3 = localS3Client(emulator.endpoint);
     expect(fsSync.existsSync(stale)).toBe(false);
     const listed = await s3.send(new ListObjectsCommand({ Bucket: BUCKET, Prefix: 'stale/' }));
     expect(listed.Contents ?? []).toEqual([]);
