@@ -1,6 +1,6 @@
 import { createRequire } from 'node:module';
 import { describe, expect, it } from 'vitest';
-import { makeFastKinesaliteDb } from '../local/services/kinesalite-fast';
+import { cacheKinesaliteMeta, makeFastKinesaliteDb } from '../local/services/kinesalite-fast';
 
 const require = createRequire(import.meta.url);
 // The module as kinesalite ships it: nothing in this file installs the fast versions.
@@ -73,6 +73,59 @@ describe('kinesalite sequence arithmetic on BigInt', () => {
     for (let i = 0; i < 3_000; i++) {
       const key = `k${i}-${Math.floor(r() * 1e9)}`;
       for (const b of bounds) expect(fast.partitionKeyToHashKey(key).comparedTo(b)).toBe(orig.partitionKeyToHashKey(key).comparedTo(b));
+    }
+  });
+});
+
+describe("kinesalite's stream metadata from memory", () => {
+  type Cb = (err: Error | null, value?: unknown) => void;
+  interface Sub {
+    get(key: string, cb: Cb): void;
+    put(key: string, value: unknown, cb: (err?: Error | null) => void): void;
+    del(key: string, cb: (err?: Error | null) => void): void;
+  }
+  const levelup = require('levelup') as (down: unknown) => unknown;
+  const memdown = require('memdown') as () => unknown;
+  const sub = require('subleveldown') as (db: unknown, prefix: string, o: object) => Sub;
+
+  const get = (db: Sub, key: string): Promise<unknown> =>
+    new Promise((resolve) => db.get(key, (err, value) => resolve(err ? `error ${err.name}` : value)));
+  const put = (db: Sub, key: string, value: unknown): Promise<void> => new Promise((resolve, reject) => db.put(key, value, (err) => (err ? reject(err) : resolve())));
+  const del = (db: Sub, key: string): Promise<void> => new Promise((resolve, reject) => db.del(key, (err) => (err ? reject(err) : resolve())));
+
+  it('answers every get as LevelDB does, with writes and deletes in flight', async () => {
+    const db = levelup(memdown());
+    // The cached sublevel and a plain one on the same prefix, which reads LevelDB itself.
+    const cached = sub(db, 'meta', { valueEncoding: 'json' });
+    const plain = sub(db, 'meta', { valueEncoding: 'json' });
+    cacheKinesaliteMeta(cached as never);
+    const r = rng(3);
+    const keys = ['a', 'b', 'c'];
+    for (let step = 0; step < 400; step++) {
+      // A few operations at once, not awaited one by one: writes and reads overlap.
+      const ops: Promise<unknown>[] = [];
+      const reads: [string, Promise<unknown>][] = [];
+      for (let k = 0; k < 1 + Math.floor(r() * 4); k++) {
+        const key = keys[Math.floor(r() * keys.length)]!;
+        const x = r();
+        if (x < 0.4) {
+          const value = { Shards: [{ n: step, k }], _seqIx: [step, null], name: key };
+          ops.push(put(cached, key, value));
+          // Changing the object after put must not change what is stored.
+          value.Shards[0]!.n = -1;
+        } else if (x < 0.5) ops.push(del(cached, key));
+        else reads.push([key, get(cached, key)]);
+      }
+      await Promise.all(ops);
+      for (const [, p] of reads) await p;
+      // Once the writes are done, the cache and LevelDB agree on every key.
+      for (const key of keys) expect(await get(cached, key)).toEqual(await get(plain, key));
+      // What a get returns is the caller's to change.
+      const got = (await get(cached, 'a')) as { Shards?: unknown[] } | string;
+      if (typeof got === 'object') {
+        got.Shards = [];
+        expect(await get(cached, 'a')).toEqual(await get(plain, 'a'));
+      }
     }
   });
 });

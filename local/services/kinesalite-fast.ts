@@ -155,3 +155,119 @@ export function installFastKinesaliteDb(): void {
   };
   Object.assign(db, makeFastKinesaliteDb(originalKinesaliteDb));
 }
+
+type LevelCallback = (err?: Error | null, value?: unknown) => void;
+interface MetaSubLevel {
+  get(...args: unknown[]): unknown;
+  put(...args: unknown[]): unknown;
+  del(...args: unknown[]): unknown;
+  isOpen?(): boolean;
+  [META_CACHED]?: true;
+}
+interface MetaStore {
+  metaDb: MetaSubLevel;
+  recreate(): void;
+}
+const META_CACHED = Symbol('kinesalite-meta-cache');
+
+/**
+ * Streams' metadata (kinesalite's `meta` sublevel: one JSON document per stream,
+ * shards and sequence counters) served from memory. Every PutRecords,
+ * GetRecords and GetShardIterator reads it first (store.getStream), and under
+ * the local-e2e benchmark those LevelDB gets were the largest single cost of
+ * the kinesalite process. The cache holds the JSON text LevelDB holds (what
+ * encoding-down wrote), filled by acknowledged writes and by reads, and each get
+ * answers JSON.parse of it, as LevelDB's get would: a fresh object (callers
+ * modify it), asynchronously. A key with a write or delete under way is read
+ * from LevelDB until the last of them is done; a delete forgets the key.
+ */
+export function cacheKinesaliteMeta(metaDb: MetaSubLevel): void {
+  if (metaDb[META_CACHED]) return;
+  metaDb[META_CACHED] = true;
+  const { get, put, del } = metaDb;
+  const text = new Map<string, string>();
+  /** Writes and deletes under way per key. */
+  const writing = new Map<string, number>();
+  /** Per key, how many writes and deletes have begun (plus `epoch`, bumped when the whole cache is dropped): a read or write that began before another does not fill the cache. */
+  const version = new Map<string, number>();
+  let epoch = 0;
+  const stamp = (key: string): string => `${epoch}:${version.get(key) ?? 0}`;
+  const begin = (key: string): string => {
+    text.delete(key);
+    writing.set(key, (writing.get(key) ?? 0) + 1);
+    version.set(key, (version.get(key) ?? 0) + 1);
+    return stamp(key);
+  };
+  const end = (key: string): void => {
+    const n = writing.get(key)! - 1;
+    if (n) writing.set(key, n);
+    else writing.delete(key);
+  };
+  const dropAll = (): void => {
+    text.clear();
+    epoch++;
+  };
+  metaDb.get = (...args: unknown[]) => {
+    const [key, cb] = args;
+    if (args.length !== 2 || typeof key !== 'string' || typeof cb !== 'function') return get.apply(metaDb, args);
+    const cached = writing.has(key) ? undefined : text.get(key);
+    if (cached !== undefined) {
+      process.nextTick(cb as LevelCallback, null, JSON.parse(cached));
+      return undefined;
+    }
+    const before = stamp(key);
+    return get.call(metaDb, key, (err: Error | null, value: unknown) => {
+      if (!err && !writing.has(key) && stamp(key) === before) text.set(key, JSON.stringify(value));
+      (cb as LevelCallback)(err, value);
+    });
+  };
+  metaDb.put = (...args: unknown[]) => {
+    const [key, value, cb] = args;
+    if (args.length !== 3 || typeof key !== 'string' || typeof cb !== 'function') {
+      dropAll();
+      return put.apply(metaDb, args);
+    }
+    // An open database encodes at the call, so later changes to the object are not what is
+    // stored; while it is still opening, levelup defers the put (and its encoding): no cache.
+    const json = metaDb.isOpen?.() ? JSON.stringify(value) : undefined;
+    const mine = begin(key);
+    return put.call(metaDb, key, value, (err?: Error | null) => {
+      end(key);
+      if (json !== undefined && !err && !writing.has(key) && stamp(key) === mine) text.set(key, json);
+      (cb as LevelCallback)(err);
+    });
+  };
+  metaDb.del = (...args: unknown[]) => {
+    const [key, cb] = args;
+    if (args.length !== 2 || typeof key !== 'string' || typeof cb !== 'function') {
+      dropAll();
+      return del.apply(metaDb, args);
+    }
+    begin(key);
+    return del.call(metaDb, key, (err?: Error | null) => {
+      end(key);
+      (cb as LevelCallback)(err);
+    });
+  };
+}
+
+/** Caches every kinesalite store's stream metadata (cacheKinesaliteMeta; idempotent, before kinesalite's stores are created). */
+export function installKinesaliteMetaCache(): void {
+  const db = require('kinesalite/db') as { create(options?: object): MetaStore; [META_CACHED]?: true };
+  if (db[META_CACHED]) return;
+  db[META_CACHED] = true;
+  const create = db.create;
+  const patch = (store: MetaStore): void => {
+    cacheKinesaliteMeta(store.metaDb);
+    const recreate = store.recreate;
+    store.recreate = function (this: MetaStore) {
+      recreate.call(this);
+      patch(this);
+    };
+  };
+  db.create = (options?: object) => {
+    const store = create(options);
+    patch(store);
+    return store;
+  };
+}

@@ -13,7 +13,7 @@
 import type { Server } from 'node:http';
 import { createRequire } from 'node:module';
 import { guardServer, type HttpGuardOptions } from '../http-guard';
-import { installFastKinesaliteDb } from './kinesalite-fast';
+import { installFastKinesaliteDb, installKinesaliteMetaCache } from './kinesalite-fast';
 import { installKinesaliteReadCache } from './kinesalite-read-cache';
 
 /**
@@ -87,6 +87,7 @@ async function main(args: readonly string[]): Promise<void> {
   const origins = JSON.parse(args[2] ?? '[]') as number[];
   await assertLevelDbOpens(dbPath);
   installFastKinesaliteDb();
+  installKinesaliteMetaCache();
   installKinesaliteReadCache();
   const kinesalite = require('kinesalite') as KinesaliteFactory;
   const server = kinesalite({

@@ -120,8 +120,10 @@ const MAX_DEFAULT_BYTES = 256 * 1024 * 1024;
 
 /** Estimated heap bytes of one mirrored record: its strings plus objects and slots. */
 function recordBytes(r: OutRecord): number {
-  const len = (v: unknown): number => (typeof v === 'string' ? v.length : 64);
-  return len(r.Data) + len(r.PartitionKey) + r.SequenceNumber.length + RECORD_OVERHEAD_BYTES;
+  return stringBytes(r.Data) + stringBytes(r.PartitionKey) + r.SequenceNumber.length + RECORD_OVERHEAD_BYTES;
+}
+function stringBytes(v: unknown): number {
+  return typeof v === 'string' ? v.length : 64;
 }
 
 class ShardMirror {
@@ -131,7 +133,11 @@ class ShardMirror {
   seqTimes: number[] = [];
   head = 0;
   bytes = 0;
-  /** The mirror holds every stored record with a key above (or, if inclusive, at) floor; null: nothing known. */
+  /**
+   * The mirror holds every stored record with a key above (or, if inclusive, at) floor, keys
+   * compared as LevelDB does (bytewise, which for these ASCII strings is JS string order);
+   * '': every record (a stream created by this store); null: nothing known.
+   */
   floor: string | null = null;
   floorInclusive = true;
 
@@ -141,6 +147,7 @@ class ShardMirror {
 
   covers(seq: string): boolean {
     const f = this.floor;
+    if (f === '') return DECIMAL.test(seq);
     if (f === null || seq.length !== f.length || !DECIMAL.test(seq)) return false;
     return this.floorInclusive ? seq >= f : seq > f;
   }
@@ -223,6 +230,20 @@ class StoreMirror {
     if (disable) s.disabled.add(-1);
   }
 
+  /**
+   * A stream this store just created: its shards hold nothing yet. (kinesalite deletes a
+   * stream's records before its metadata, and creating one fails while that still exists.)
+   */
+  created(name: string, shardCount: number): void {
+    this.dropStream(name);
+    const stream = this.stream(name);
+    for (let i = 0; i < shardCount; i++) {
+      const shard = new ShardMirror();
+      shard.floor = '';
+      stream.shards.set(i, shard);
+    }
+  }
+
   /** Applies a write LevelDB has acknowledged. */
   apply(name: string, ops: readonly { type?: unknown; key?: unknown; value?: unknown }[]): void {
     const stream = this.stream(name);
@@ -265,17 +286,17 @@ class StoreMirror {
       stream.shards.set(shardIx, shard);
     }
     const last = shard.size ? shard.recs[shard.recs.length - 1]!.SequenceNumber : null;
-    if (seq.length !== shard.floor!.length || (last !== null ? seq <= last : !shard.covers(seq))) {
-      if (last !== null && seq === last) {
-        // An overwrite of the newest key: LevelDB keeps the new value.
-        const i = shard.recs.length - 1;
-        const size = recordBytes(rec) - recordBytes(shard.recs[i]!);
-        shard.recs[i] = rec;
-        shard.seqTimes[i] = seqTimeOf(rec, this.db);
-        shard.bytes += size;
-        this.bytes += size;
-        return;
-      }
+    if (last !== null && seq === last) {
+      // An overwrite of the newest key: LevelDB keeps the new value.
+      const i = shard.recs.length - 1;
+      const size = recordBytes(rec) - recordBytes(shard.recs[i]!);
+      shard.recs[i] = rec;
+      shard.seqTimes[i] = seqTimeOf(rec, this.db);
+      shard.bytes += size;
+      this.bytes += size;
+      return;
+    }
+    if (last !== null ? seq < last : !shard.covers(seq)) {
       // Anything written below what the mirror holds: it can no longer tell what is stored.
       this.dropShard(stream, shardIx, true);
       return;
@@ -534,6 +555,19 @@ function trackedDelete(stock: Action): Action {
   };
 }
 
+function trackedCreate(stock: Action): Action {
+  return function createStream(store, data, cb) {
+    const mirror = mirrors.get(store);
+    if (!mirror || typeof data.StreamName !== 'string' || typeof data.ShardCount !== 'number') return stock(store, data, cb);
+    const name = data.StreamName;
+    const shards = data.ShardCount;
+    stock(store, data, (err, out) => {
+      if (!err) mirror.created(name, shards);
+      cb(err, out);
+    });
+  };
+}
+
 /** Replaces the exports of a kinesalite action module (index.js requires them when it loads). */
 function wrapAction(name: string, wrap: (stock: Action) => Action): void {
   const id = require.resolve(`kinesalite/actions/${name}`);
@@ -567,4 +601,5 @@ export function installKinesaliteReadCache(): void {
   wrapAction('putRecord', trackedPut);
   wrapAction('putRecords', trackedPut);
   wrapAction('deleteStream', trackedDelete);
+  wrapAction('createStream', trackedCreate);
 }
