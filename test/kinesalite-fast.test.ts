@@ -1,6 +1,6 @@
 import { createRequire } from 'node:module';
 import { describe, expect, it } from 'vitest';
-import { cacheKinesaliteMeta, makeFastKinesaliteDb } from '../local/services/kinesalite-fast';
+import { cacheKinesaliteMeta, canonicalBase64Bytes, makeFastKinesaliteDb, makeFastKinesaliteValidation } from '../local/services/kinesalite-fast';
 
 const require = createRequire(import.meta.url);
 // The module as kinesalite ships it: nothing in this file installs the fast versions.
@@ -127,5 +127,84 @@ describe("kinesalite's stream metadata from memory", () => {
         expect(await get(cached, 'a')).toEqual(await get(plain, 'a'));
       }
     }
+  });
+});
+
+describe("kinesalite's PutRecords request checks", () => {
+  type V = { checkTypes(d: unknown, t: unknown): unknown; checkValidations(d: unknown, t: unknown, c?: unknown, op?: string): void };
+  const orig = require('kinesalite/validations') as V;
+  const types = (require('kinesalite/validations/putRecords') as { types: unknown }).types;
+  let origCalls = 0;
+  const fastV = makeFastKinesaliteValidation(
+    {
+      checkTypes: (d, t) => (origCalls++, orig.checkTypes(d, t)),
+      checkValidations: (d, t, c, op) => (origCalls++, orig.checkValidations(d, t, c, op)),
+    },
+    types,
+  );
+
+  /** checkTypes then checkValidations, as kinesalite's index.js runs them: the data or the error. */
+  const run = (v: V, data: unknown): unknown => {
+    try {
+      const out = v.checkTypes(structuredClone(data), types);
+      v.checkValidations(out, types, undefined, 'PutRecords');
+      return { ok: out };
+    } catch (e) {
+      const err = e as { statusCode?: number; body?: unknown; message: string };
+      return { statusCode: err.statusCode, body: err.body, message: err.message };
+    }
+  };
+
+  it('reads base64 as the Blob check does', () => {
+    const r = rng(21);
+    const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=-_ ';
+    for (let i = 0; i < 20_000; i++) {
+      let s: string;
+      if (i % 3 === 0) s = Buffer.from(Array.from({ length: Math.floor(r() * 9) }, () => Math.floor(r() * 256))).toString('base64');
+      else s = Array.from({ length: Math.floor(r() * 9) }, () => alphabet[Math.floor(r() * (i % 3 === 1 ? 65 : alphabet.length))]).join('');
+      const valid = s.length % 4 === 0 && !/[^a-zA-Z0-9+/=]|=[^=]/.test(s) && Buffer.from(s, 'base64').toString('base64') === s;
+      const n = canonicalBase64Bytes(s);
+      // Never valid where the original refuses; the exact length where it accepts.
+      if (n >= 0) expect(valid).toBe(true);
+      if (valid && n >= 0) expect(n).toBe(Buffer.from(s, 'base64').length);
+      if (i % 3 === 0) expect(n).toBe(Buffer.from(s, 'base64').length);
+    }
+  });
+
+  it('gives the same data or the same error as kinesalite', () => {
+    const r = rng(17);
+    const pick = <T>(xs: readonly T[]): T => xs[Math.floor(r() * xs.length)]!;
+    const b64 = (n: number) => Buffer.from(Array.from({ length: n }, () => Math.floor(r() * 256))).toString('base64');
+    const badData: unknown[] = ['abc', 'ab=c', 'AB==', 'A===', '====', '@@@@', 7, true, null, { a: 1 }, [1], 'AAAA AAA'];
+    const badKeys: unknown[] = ['', 'k'.repeat(257), 5, null, ['x'], { k: 1 }];
+    const badHash: unknown[] = ['-1', '01', 'x', '1'.repeat(40), 12, '0x', 'a1', '340282366920938463463374607431768211456'];
+    let fastOk = 0;
+    for (let i = 0; i < 3_000; i++) {
+      const n = i % 50 === 0 ? pick([0, 501, 500]) : 1 + Math.floor(r() * 6);
+      const records = Array.from({ length: n }, (): Record<string, unknown> => {
+        const rec: Record<string, unknown> = { PartitionKey: `k${Math.floor(r() * 1e6)}`, Data: b64(Math.floor(r() * 40)) };
+        if (r() < 0.2) rec.ExplicitHashKey = String(Math.floor(r() * 1e15));
+        return rec;
+      });
+      const data: Record<string, unknown> = { StreamName: 's-1.x_2', Records: records };
+      const x = r();
+      // Most requests get one thing wrong (or odd) somewhere.
+      if (x < 0.15) {
+        if (n) records[Math.floor(r() * n)]!.Data = pick(badData);
+      } else if (x < 0.25 && n) records[Math.floor(r() * n)]!.PartitionKey = pick(badKeys);
+      else if (x < 0.35 && n) records[Math.floor(r() * n)]!.ExplicitHashKey = pick(badHash);
+      else if (x < 0.4 && n) records[Math.floor(r() * n)]!.Extra = 'x';
+      else if (x < 0.45 && n) delete records[Math.floor(r() * n)]!.Data;
+      else if (x < 0.5) data.StreamName = pick(['', 'a b', 'x'.repeat(129), 3, null, 'ok']);
+      else if (x < 0.53) data.Other = 1;
+      else if (x < 0.56) data.Records = pick([null, 'x', {}, [null], [[]]]);
+      const want = run(orig, data);
+      const calls = origCalls;
+      const got = run(fastV, data);
+      expect(got).toEqual(want);
+      // Valid requests of the plain form are the fast path's own.
+      if (origCalls === calls) fastOk++;
+    }
+    expect(fastOk).toBeGreaterThan(1_000);
   });
 });

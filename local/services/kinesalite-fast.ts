@@ -61,7 +61,20 @@ function seqIxBig(v: string | number | undefined): bigint | null {
 }
 
 export function makeFastKinesaliteDb(orig: Pick<KinesaliteDb, 'parseSequence' | 'stringifySequence'>) {
+  // PutRecords parses its shard's starting sequence number once per record: the last few
+  // version-2 results, by input, each handed out as a copy (callers may change it).
+  const parsed = new Map<string, SeqObj>();
   function parseSequence(seq: unknown): SeqObj {
+    const hit = typeof seq === 'string' ? parsed.get(seq) : undefined;
+    if (hit) return { ...hit };
+    const o = parseSequenceOnce(seq);
+    if (o.version === 2) {
+      if (parsed.size >= 64) parsed.clear();
+      parsed.set(seq as string, { ...o });
+    }
+    return o;
+  }
+  function parseSequenceOnce(seq: unknown): SeqObj {
     if (typeof seq !== 'string' || !DECIMAL.test(seq)) return orig.parseSequence(seq);
     let n = BigInt(seq);
     if (n < P124) n += P124;
@@ -130,12 +143,20 @@ export function makeFastKinesaliteDb(orig: Pick<KinesaliteDb, 'parseSequence' | 
     }
     return b;
   };
+  // Partition keys repeat (a user, a device): their hash keys, up to a bound.
+  const hashes = new Map<string, bigint>();
   function partitionKeyToHashKey(partitionKey: string): { comparedTo(other: unknown): number } {
-    const v = BigInt('0x' + createHash('md5').update(partitionKey, 'utf8').digest('hex'));
+    let v = hashes.get(partitionKey);
+    if (v === undefined) {
+      v = BigInt('0x' + createHash('md5').update(partitionKey, 'utf8').digest('hex'));
+      if (hashes.size >= 20_000) hashes.clear();
+      hashes.set(partitionKey, v);
+    }
+    const hash = v;
     return {
       comparedTo(other: unknown): number {
         const b = toBig(other);
-        return v < b ? -1 : v > b ? 1 : 0;
+        return hash < b ? -1 : hash > b ? 1 : 0;
       },
     };
   }
@@ -270,4 +291,102 @@ export function installKinesaliteMetaCache(): void {
     patch(store);
     return store;
   };
+}
+
+type Validate = {
+  checkTypes(data: unknown, types: unknown): unknown;
+  checkValidations(data: unknown, types: unknown, custom?: unknown, operation?: string): void;
+};
+
+const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
+const B64_VALUE = new Int8Array(128).fill(-1);
+'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/'.split('').forEach((c, i) => (B64_VALUE[c.charCodeAt(0)] = i));
+
+/**
+ * Bytes of `s` as kinesalite's Blob check reads it (length a multiple of 4, base64
+ * characters, and `Buffer.from(s, 'base64').toString('base64') === s`), or -1 when
+ * that is not certain here: canonical base64, whose unused bits of the last
+ * character before padding are zero.
+ */
+export function canonicalBase64Bytes(s: string): number {
+  const n = s.length;
+  if (n % 4 || !BASE64.test(s)) return -1;
+  if (n === 0 || s.charCodeAt(n - 1) !== 61) return (n / 4) * 3;
+  const pad = s.charCodeAt(n - 2) === 61 ? 2 : 1;
+  const last = B64_VALUE[s.charCodeAt(n - 1 - pad)]!;
+  if (last < 0 || (last & (pad === 2 ? 15 : 3)) !== 0) return -1;
+  return (n / 4) * 3 - pad;
+}
+
+/**
+ * kinesalite's request checks (validations/index.js: checkTypes, then checkValidations)
+ * for PutRecords, without what makes them costly per record: the Blob check decodes
+ * and re-encodes every record's Data, and its length check decodes it again. A
+ * request whose every part is of the plain form (strings where strings go, Data
+ * canonical base64, nothing else) and within every limit gets the object the
+ * original would build; anything else, valid or not, goes to the originals, which
+ * say what is wrong in their words. test/kinesalite-fast.test.ts compares both.
+ */
+export function makeFastKinesaliteValidation(orig: Validate, putRecordsTypes: unknown): Validate {
+  const passed = new WeakSet<object>();
+  const hashKeyPattern = /^0|([1-9]\d{0,38})$/; // kinesalite's RegExp('^' + pattern + '$'), as it reads
+  const streamNamePattern = /^[a-zA-Z0-9_.-]+$/;
+  const fastPutRecords = (data: unknown): object | null => {
+    if (typeof data !== 'object' || data === null) return null;
+    let keys = 0;
+    for (const k in data) {
+      if (k !== 'Records' && k !== 'StreamName') return null;
+      keys++;
+    }
+    const { Records: records, StreamName: name } = data as { Records?: unknown; StreamName?: unknown };
+    if (keys !== 2 || !Array.isArray(records) || typeof name !== 'string') return null;
+    if (records.length < 1 || records.length > 500 || name.length < 1 || name.length > 128 || !streamNamePattern.test(name)) return null;
+    const out = new Array<object>(records.length);
+    for (let i = 0; i < records.length; i++) {
+      const r = records[i] as { PartitionKey?: unknown; ExplicitHashKey?: unknown; Data?: unknown } | null;
+      if (typeof r !== 'object' || r === null || Array.isArray(r)) return null;
+      let n = 0;
+      for (const k in r) {
+        if (k !== 'PartitionKey' && k !== 'Data' && k !== 'ExplicitHashKey') return null;
+        n++;
+      }
+      const { PartitionKey: pk, Data: d, ExplicitHashKey: ehk } = r;
+      if (typeof pk !== 'string' || typeof d !== 'string' || pk.length < 1 || pk.length > 256) return null;
+      const bytes = canonicalBase64Bytes(d);
+      if (bytes < 0 || bytes > 1048576) return null;
+      if (ehk === undefined) {
+        if (n !== 2) return null;
+        out[i] = { PartitionKey: pk, Data: d };
+      } else {
+        if (typeof ehk !== 'string' || !hashKeyPattern.test(ehk)) return null;
+        out[i] = { PartitionKey: pk, ExplicitHashKey: ehk, Data: d };
+      }
+    }
+    return { Records: out, StreamName: name };
+  };
+  return {
+    checkTypes(data, types) {
+      if (types === putRecordsTypes) {
+        const out = fastPutRecords(data);
+        if (out) {
+          passed.add(out);
+          return out;
+        }
+      }
+      return orig.checkTypes(data, types);
+    },
+    checkValidations(data, types, custom, operation) {
+      if (types === putRecordsTypes && typeof data === 'object' && data !== null && passed.has(data) && custom == null) return;
+      orig.checkValidations(data, types, custom, operation);
+    },
+  };
+}
+
+/** Installs makeFastKinesaliteValidation into kinesalite's validations module (idempotent). */
+export function installFastKinesaliteValidation(): void {
+  const v = require('kinesalite/validations') as Validate & { [META_CACHED]?: true };
+  if (v[META_CACHED]) return;
+  v[META_CACHED] = true;
+  const putRecords = require('kinesalite/validations/putRecords') as { types: unknown };
+  Object.assign(v, makeFastKinesaliteValidation({ checkTypes: v.checkTypes, checkValidations: v.checkValidations }, putRecords.types));
 }

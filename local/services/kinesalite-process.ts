@@ -13,7 +13,7 @@
 import type { Server } from 'node:http';
 import { createRequire } from 'node:module';
 import { guardServer, type HttpGuardOptions } from '../http-guard';
-import { installFastKinesaliteDb, installKinesaliteMetaCache } from './kinesalite-fast';
+import { installFastKinesaliteDb, installFastKinesaliteValidation, installKinesaliteMetaCache } from './kinesalite-fast';
 import { installKinesaliteReadCache } from './kinesalite-read-cache';
 
 /**
@@ -88,6 +88,7 @@ async function main(args: readonly string[]): Promise<void> {
   await assertLevelDbOpens(dbPath);
   installFastKinesaliteDb();
   installKinesaliteMetaCache();
+  installFastKinesaliteValidation();
   installKinesaliteReadCache();
   const kinesalite = require('kinesalite') as KinesaliteFactory;
   const server = kinesalite({
