@@ -93,6 +93,44 @@ describe("kinesalite's stream metadata from memory", () => {
   const put = (db: Sub, key: string, value: unknown): Promise<void> => new Promise((resolve, reject) => db.put(key, value, (err) => (err ? reject(err) : resolve())));
   const del = (db: Sub, key: string): Promise<void> => new Promise((resolve, reject) => db.del(key, (err) => (err ? reject(err) : resolve())));
 
+  it('does not keep what a read that overlapped a write returned', async () => {
+    // A store whose operations finish when the test says: a get reads at its call, a put
+    // stores at its end (as LevelDB may answer a get begun during a put with the old value).
+    let stored: string | undefined = JSON.stringify({ v: 'old' });
+    const done: (() => void)[] = [];
+    const fake = {
+      get(key: string, cb: Cb) {
+        const at = stored;
+        done.push(() => (at === undefined ? cb(Object.assign(new Error('NotFound'), { name: 'NotFoundError' })) : cb(null, JSON.parse(at))));
+      },
+      put(key: string, value: unknown, cb: (err?: Error | null) => void) {
+        const json = JSON.stringify(value);
+        done.push(() => {
+          stored = json;
+          cb();
+        });
+      },
+      del(key: string, cb: (err?: Error | null) => void) {
+        done.push(() => {
+          stored = undefined;
+          cb();
+        });
+      },
+      isOpen: () => true,
+    };
+    cacheKinesaliteMeta(fake as never);
+    const flush = () => done.splice(0).forEach((f) => f());
+    const db = fake as unknown as Sub;
+    const p = put(db, 's', { v: 'new' });
+    const g = get(db, 's'); // begun during the put: reads 'old'
+    flush(); // the put ends first, then the get
+    await p;
+    expect(await g).toEqual({ v: 'old' });
+    const again = get(db, 's');
+    flush();
+    expect(await again).toEqual({ v: 'new' });
+  });
+
   it('answers every get as LevelDB does, with writes and deletes in flight', async () => {
     const db = levelup(memdown());
     // The cached sublevel and a plain one on the same prefix, which reads LevelDB itself.

@@ -236,9 +236,12 @@ export function cacheKinesaliteMeta(metaDb: MetaSubLevel): void {
       process.nextTick(cb as LevelCallback, null, JSON.parse(cached));
       return undefined;
     }
+    // Only a read that no write overlapped (none under way at its start, none begun since)
+    // read what is stored now: one that began during a write may return the value before it.
+    const fill = !writing.has(key);
     const before = stamp(key);
     return get.call(metaDb, key, (err: Error | null, value: unknown) => {
-      if (!err && !writing.has(key) && stamp(key) === before) text.set(key, JSON.stringify(value));
+      if (fill && !err && !writing.has(key) && stamp(key) === before) text.set(key, JSON.stringify(value));
       (cb as LevelCallback)(err, value);
     });
   };
