@@ -164,6 +164,27 @@ describe('S3 emulator writes are atomic', () => {
     expect((await filesBeside('copy/dest.bin')).filter((f) => f.endsWith('.sfpart'))).toEqual([]);
   });
 
+  it("the emulator's own putObject has a small body whole, with its .md5 and metadata, before it returns; a large one once it resolves", async () => {
+    const small = randomBytes(64 * 1024);
+    const key = 'direct/small.csv';
+    const put = emulator.putObject(BUCKET, key, small, 'text/csv');
+    // Read before the returned promise is awaited, or any event-loop turn.
+    expect(fileDigest(key)).toBe(md5(small));
+    const objectFile = s3ObjectFile(dataDir, BUCKET, key)!;
+    expect(fsSync.readFileSync(`${objectFile}.md5`, 'utf8')).toBe(md5(small));
+    expect(JSON.parse(fsSync.readFileSync(objectFile.replace(/_S3rver_object$/, '_S3rver_metadata.json'), 'utf8'))).toEqual({ 'content-type': 'text/csv' });
+    await put;
+    const got = await s3.send(new GetObjectCommand({ Bucket: BUCKET, Key: key }));
+    expect(got.ETag).toBe(`"${md5(small)}"`);
+    expect(got.ContentType).toBe('text/csv');
+    expect(Buffer.from(await got.Body!.transformToByteArray()).equals(small)).toBe(true);
+    const large = randomBytes(1024 * 1024 + 1);
+    await emulator.putObject(BUCKET, 'direct/large.bin', large, 'application/octet-stream');
+    expect(fileDigest('direct/large.bin')).toBe(md5(large));
+    expect((await filesBeside(key)).filter((f) => f.endsWith('.sfpart'))).toEqual([]);
+    await expect(emulator.putObject('no-such-bucket', key, small, 'text/csv')).rejects.toMatchObject({ name: 'NoSuchBucket' });
+  });
+
   it('a temporary file left by a killed writer is removed at the next start', async () => {
     const dir = path.dirname(s3ObjectFile(dataDir, BUCKET, 'stale/x.bin')!);
     await fs.mkdir(dir, { recursive: true });

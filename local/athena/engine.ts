@@ -18,7 +18,7 @@
  * time limit is interrupted.
  */
 import { setMaxListeners } from 'node:events';
-import type { DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
+import type { DuckDBConnection, DuckDBInstance, DuckDBPreparedStatement } from '@duckdb/node-api';
 import { COMPACTED_PREFIX, FROM_COLUMN, type LakeTable, type LakeView } from '../../core';
 import { duckdbType, emptyRelationSql, hiveTypeName, quoteIdent, quoteString, tableRelationSql, type CatalogDatabase, type LakeObject, type LakeReader, type PathColumn, type SourceTypes } from './catalog';
 import { LakeIndex } from './lake-index';
@@ -122,10 +122,20 @@ const CATALOG_DIGEST_SQL =
 /** Parsed and allow-listed queries kept, by translated text (the parse tree depends on nothing else). */
 const PLAN_CACHE_SIZE = 256;
 
+/** Prepared statements kept per connection (least recently used first). */
+const STATEMENT_CACHE_SIZE = 32;
+
 /** A pooled instance's open connection, kept between queries, and the schema it is USE-ing. */
 interface Session {
   readonly conn: DuckDBConnection;
   database: string | undefined;
+  /**
+   * Queries prepared on this connection, by schema and translated SQL, with the catalog digest
+   * they were bound under. DuckDB does not rebind a prepared statement when a view it reads is
+   * replaced in the attached catalog (it keeps the old view's files), so a statement serves only
+   * while the instance's digest is the one it was prepared under.
+   */
+  readonly statements: Map<string, { readonly digest: string; readonly stmt: DuckDBPreparedStatement }>;
 }
 
 export class AthenaQueryEngine {
@@ -145,6 +155,7 @@ export class AthenaQueryEngine {
   private readonly plans = new Map<string, GuardedPlan>();
   /** Per pooled instance: its connection, kept while its queries end cleanly. */
   private readonly sessions = new WeakMap<DuckDBInstance, Session>();
+  private preparedCount = 0;
 
   constructor(
     private readonly catalog: ReadonlyMap<string, CatalogDatabase>,
@@ -161,6 +172,11 @@ export class AthenaQueryEngine {
   /** DuckDB instances this engine has opened (one per query when not pooled). */
   get instancesOpened(): number {
     return this.pool?.opened ?? this.openedUnpooled;
+  }
+
+  /** Statements prepared so far (tests: a query repeated over an unchanged catalog prepares nothing). */
+  get statementsPrepared(): number {
+    return this.preparedCount;
   }
 
   /** Lake listings made so far (watched: one per table; else one per table a query reads). */
@@ -353,8 +369,9 @@ export class AthenaQueryEngine {
         }
         if (better) {
           opts.signal?.removeEventListener('abort', onAbort);
-          // Planning ran only reads on the first instance; shown as after any query, while this one runs.
-          this.pool.returning(this.settle(instance, session, cat, true));
+          // Only the engine's own reads ran on the first instance (the parse, file schemas, `_from`),
+          // none of the query's SQL: its catalog is as the check after its last query left it.
+          this.release(instance, true);
           instance = better;
           session = await this.session(instance);
           conn = session.conn;
@@ -385,7 +402,8 @@ export class AthenaQueryEngine {
       const fail = (err: Error): never => {
         throw opts.signal?.aborted ? new QueryCancelled() : duckdbError(err, translation, source);
       };
-      const result = await conn.stream(translation.sql).catch(fail);
+      const stmt = await this.prepared(session, cat, schema, translation.sql).catch(fail);
+      const result = await stmt.stream().catch(fail);
       const types = result.columnTypes();
       const names = plan.columnNames && plan.columnNames.length === types.length ? plan.columnNames : result.columnNames().map((n) => n.toLowerCase());
       const columns = names.map((n, i) => columnInfo(n, types[i]!));
@@ -430,7 +448,7 @@ export class AthenaQueryEngine {
   private async session(instance: DuckDBInstance): Promise<Session> {
     const kept = this.sessions.get(instance);
     if (kept) return kept;
-    const s: Session = { conn: await instance.connect(), database: undefined };
+    const s: Session = { conn: await instance.connect(), database: undefined, statements: new Map() };
     if (this.pool) this.sessions.set(instance, s);
     return s;
   }
@@ -448,6 +466,32 @@ export class AthenaQueryEngine {
       session.conn.closeSync();
     }
     this.release(instance, clean);
+  }
+
+  /**
+   * The query prepared on the session's connection: kept from an earlier run of the same text in
+   * the same schema while the instance's catalog digest is unchanged (its views read the same
+   * files), else prepared now. A kept statement skips DuckDB's parse, bind (every file's footer
+   * of the views it reads) and planning.
+   */
+  private async prepared(session: Session, cat: InstanceCatalog, schema: string, sql: string): Promise<DuckDBPreparedStatement> {
+    const key = `${schema}\n${sql}`;
+    const kept = session.statements.get(key);
+    session.statements.delete(key);
+    if (kept && kept.digest === cat.digest) {
+      session.statements.set(key, kept);
+      return kept.stmt;
+    }
+    kept?.stmt.destroySync();
+    const stmt = await session.conn.prepare(sql);
+    this.preparedCount++;
+    session.statements.set(key, { digest: cat.digest, stmt });
+    while (session.statements.size > STATEMENT_CACHE_SIZE) {
+      const [oldest, entry] = session.statements.entries().next().value!;
+      session.statements.delete(oldest);
+      entry.stmt.destroySync();
+    }
+    return stmt;
   }
 
   /** The guarded parse tree of a translated query, parsed once per text. */

@@ -9,7 +9,11 @@
  * result of up to maxResultBytes. A result of one page is the header file
  * alone, its rows inline; the worker also hands a small one to the endpoint
  * with its summary (QueryStore.keep), so GetQueryResults reads no file for it.
+ * When the endpoint stores result objects itself (a watched lake), the worker
+ * writes nothing for a small result: the endpoint writes its header file
+ * (QueryStore.commitSmall) before the query succeeds.
  */
+import { renameSync, rmSync, writeFileSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { toCsv, type ColumnInfo } from './result-format';
@@ -67,6 +71,11 @@ export interface ResultHeader {
 
 /** Rows per page file: ten GetQueryResults pages, a few hundred KB to parse. */
 export const RESULT_PAGE_ROWS = 10_000;
+
+const headerFile = (dataDir: string, id: string): string => path.join(dataDir, 'results', `${id}.json`);
+
+/** A header file's text: the header, with the rows when the result is one page. */
+const headerText = (header: ResultHeader, rows: readonly Row[] | undefined): string => JSON.stringify(rows ? { ...header, rows } : header);
 
 async function writeWhole(file: string, text: string): Promise<void> {
   await fs.writeFile(`${file}.tmp`, text);
@@ -146,8 +155,7 @@ export class ResultWriter {
   async commit(): Promise<void> {
     const inline = this.pages === 0;
     if (!inline && this.page.length > 0) await this.flushPage();
-    const header: ResultHeader & { rows?: readonly Row[] } = { columns: this.columns, headerRow: this.headerRow, rowCount: this.rowCount, pageRows: RESULT_PAGE_ROWS, ...(inline ? { rows: this.page } : {}) };
-    await writeWhole(path.join(this.dataDir, 'results', `${this.id}.json`), JSON.stringify(header));
+    await writeWhole(headerFile(this.dataDir, this.id), headerText({ columns: this.columns, headerRow: this.headerRow, rowCount: this.rowCount, pageRows: RESULT_PAGE_ROWS }, inline ? this.page : undefined));
     await this.discardText();
   }
 
@@ -296,12 +304,22 @@ export class QueryStore {
     return header;
   }
 
-  /** Forgets and removes a result (its query failed after the worker wrote it). */
-  async discardResult(id: string): Promise<void> {
-    this.headers.delete(id);
-    this.pages.delete(`${id}/0`);
-    await fs.rm(path.join(this.dir, 'results', `${id}.json`), { force: true });
-    await fs.rm(path.join(this.dir, 'results', id), { recursive: true, force: true });
+  /**
+   * Writes a small result's header file (its rows inline, as ResultWriter.commit does) and keeps
+   * it: the result of a query whose worker wrote nothing for it. Synchronous, like the result
+   * object's write: a small file, and the query succeeds once both are whole.
+   */
+  commitSmall(id: string, result: SmallResult): void {
+    const file = headerFile(this.dir, id);
+    const tmp = `${file}.tmp`;
+    try {
+      writeFileSync(tmp, headerText(result.header, result.rows));
+      renameSync(tmp, file);
+    } catch (err) {
+      rmSync(tmp, { force: true });
+      throw err;
+    }
+    this.keep(id, result);
   }
 
   /** A small result the query worker handed over with its summary (ResultWriter.small), kept for GetQueryResults. */

@@ -48,8 +48,9 @@ export interface WorkerInit {
    */
   readonly watchedLake?: { readonly directory: string };
   /**
-   * The endpoint stores small result objects itself, in the S3 emulator of its process (the
-   * `object` of `done`), instead of this worker uploading them over HTTP.
+   * The endpoint stores small results itself: the result object in the S3 emulator of its
+   * process (the `object` of `done`) and the result's header file (QueryStore.commitSmall), so
+   * this worker neither uploads it over HTTP nor writes a file for it.
    */
   readonly resultsThroughEndpoint?: boolean;
 }
@@ -88,7 +89,10 @@ export interface QueryErrorData {
 export interface QueryDone {
   readonly summary: QuerySummary;
   readonly result?: SmallResult;
-  /** The result object, for the endpoint to store before the query succeeds (WorkerInit.resultsThroughEndpoint). */
+  /**
+   * The result object, for the endpoint to store before the query succeeds, with `result`'s
+   * header file, which the worker has not written (WorkerInit.resultsThroughEndpoint).
+   */
   readonly object?: ResultObject;
 }
 
@@ -144,8 +148,8 @@ function main(): void {
       const small = writer.small();
       const body = await writer.body();
       const contentType = summary.headerRow ? 'text/csv' : 'text/plain';
+      // Nothing of a small result is on disk (one page, no spill): the endpoint writes it all.
       if (small && resultsThroughEndpoint && 'bytes' in body) {
-        await writer.commit();
         return { summary, result: small, object: { bucket: m.output.bucket, key, body: body.bytes, contentType } };
       }
       // The result object and the endpoint's copy are written at once; the query succeeds once both are.

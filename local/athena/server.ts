@@ -187,9 +187,12 @@ export async function startAthenaEndpoint(opts: AthenaEndpointOptions): Promise<
       ...(opts.queryInstances ? { instances: opts.queryInstances } : {}),
     },
   });
+  // The prefixes the worker's lake index keeps (lake-index.ts apply): a change elsewhere in the
+  // bucket, such as a result object, would be dropped there, so it is not sent.
+  const tableLocations = [...new Set([...catalog.values()].flatMap((d) => [...d.tables.values()].map((t) => t.location)))];
   // Subscribed before the worker starts: no change between its first listing and the first report is missed.
   const unwatch = opts.s3.emulator?.onObjectChange((c) => {
-    if (c.bucket === bucket) host.notify([{ key: c.key, ...(c.etag !== undefined ? { etag: c.etag, size: c.size ?? 0 } : {}) }]);
+    if (c.bucket === bucket && tableLocations.some((l) => c.key.startsWith(l))) host.notify([{ key: c.key, ...(c.etag !== undefined ? { etag: c.etag, size: c.size ?? 0 } : {}) }]);
   });
   host.start();
   const store = await QueryStore.open(dataDir).catch(async (err: unknown) => {
@@ -274,20 +277,25 @@ export async function startAthenaEndpoint(opts: AthenaEndpointOptions): Promise<
       return finish(rec, 'FAILED', e);
     }
     running.delete(rec.id);
-    if (object) {
-      // SUCCEEDED only once GetObject reads the result object, as on Athena.
+    if (object && result) {
+      // A small result the worker wrote nothing of: its object and its header file are written
+      // here, each whole before the next step (a small body needs no event-loop turn), and the
+      // query is SUCCEEDED once both are: GetObject reads the object, and a restarted endpoint the result.
       try {
         await opts.s3.emulator!.putObject(object.bucket, object.key, object.body, object.contentType);
       } catch (err) {
-        await store.discardResult(rec.id);
         return finish(rec, 'FAILED', resultWriteError(err as Error, object.bucket, object.key));
       }
-    }
+      try {
+        store.commitSmall(rec.id, result);
+      } catch (err) {
+        return finish(rec, 'FAILED', new AthenaQueryError('GENERIC_INTERNAL_ERROR', `the result could not be written under ${dataDir}: ${(err as Error).message}`, undefined, 1));
+      }
+    } else if (result) store.keep(rec.id, result);
     rec.statementType = outcome.statementType;
     rec.substatementType = outcome.substatementType;
     rec.dataScannedBytes = outcome.dataScannedBytes;
     rec.outputLocation = `s3://${output.bucket}/${resultKey(output.prefix, rec.id, outcome.statementType)}`;
-    if (result) store.keep(rec.id, result);
     await finish(rec, 'SUCCEEDED');
   }
 

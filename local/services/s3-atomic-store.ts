@@ -21,13 +21,23 @@
  * instant would answer the new bytes under the old ETag, which S3 never does; docs/security.md
  * lists it with the store's other limits. A crash before 2 leaves only a temporary file, which
  * removeStaleParts deletes at the next start: the client never got an answer for it.
+ *
+ * A Buffer body of at most SYNC_WRITE_BYTES (the local Athena endpoint's small result objects,
+ * S3Emulator.putObject) takes the same three steps with synchronous calls: putObject has then
+ * written it whole before it returns its promise, with no event-loop turns between the steps.
  */
 import { createHash } from 'node:crypto';
-import { createReadStream, createWriteStream } from 'node:fs';
+import { createReadStream, createWriteStream, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+
+/**
+ * Largest Buffer body written with synchronous calls: a millisecond or less of the event loop;
+ * larger bodies go through a stream, in pieces.
+ */
+export const SYNC_WRITE_BYTES = 1024 * 1024;
 
 /** Suffix of a write in progress; `.<name>.<pid>.<n>` before it. */
 const PART_SUFFIX = '.sfpart';
@@ -63,6 +73,18 @@ async function writeFileAtomic(target: string, data: string | Buffer): Promise<v
   }
 }
 
+/** writeFileAtomic with synchronous calls. */
+function writeFileAtomicSync(target: string, data: string | Buffer): void {
+  const tmp = partPath(target);
+  try {
+    writeFileSync(tmp, data);
+    renameSync(tmp, target);
+  } catch (err) {
+    rmSync(tmp, { force: true });
+    throw err;
+  }
+}
+
 /** The metadata s3rver would store for an object (putMetadata's pick). */
 function keptMetadata(metadata: Record<string, string> | undefined): Record<string, string> {
   const out: Record<string, string> = {};
@@ -75,6 +97,17 @@ function keptMetadata(metadata: Record<string, string> | undefined): Record<stri
  * Multipart completion calls `this.putObject`, so it is atomic too.
  */
 export function makeStoreAtomic(store: FilesystemStoreLike): void {
+  /** The three steps for a small Buffer, synchronously (see the module comment). */
+  const writeSmallObject = (bucket: string, key: string, content: Buffer, metadata: Record<string, string> | undefined): { md5: string; size: number } => {
+    const objectPath = store.getResourcePath(bucket, key, 'object');
+    mkdirSync(path.dirname(objectPath), { recursive: true });
+    writeFileAtomicSync(objectPath, content);
+    const md5 = createHash('md5').update(content).digest('hex');
+    writeFileAtomicSync(store.getResourcePath(bucket, key, 'object.md5'), md5);
+    writeFileAtomicSync(store.getResourcePath(bucket, key, 'metadata.json'), JSON.stringify(keptMetadata(metadata), null, 2));
+    return { md5, size: content.length };
+  };
+
   const writeObject = async (bucket: string, key: string, content: Readable | Buffer, metadata: Record<string, string> | undefined): Promise<{ md5: string; size: number }> => {
     const objectPath = store.getResourcePath(bucket, key, 'object');
     await fs.mkdir(path.dirname(objectPath), { recursive: true });
@@ -108,6 +141,7 @@ export function makeStoreAtomic(store: FilesystemStoreLike): void {
     // s3rver hands over the request (or its aws-chunked decoder) as a stream, or a Buffer.
     const isStream = typeof (content as { pipe?: unknown } | null)?.pipe === 'function';
     if (!Buffer.isBuffer(content) && !isStream) throw new TypeError(`S3 emulator: unsupported body for ${object.bucket}/${object.key}`);
+    if (Buffer.isBuffer(content) && content.length <= SYNC_WRITE_BYTES) return writeSmallObject(object.bucket, object.key, content, object.metadata);
     return writeObject(object.bucket, object.key, content as Readable | Buffer, object.metadata);
   };
 

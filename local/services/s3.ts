@@ -10,6 +10,7 @@
  * dot segments or encoded slashes, a body cap). docs/security.md has the
  * threat model and why s3rver was kept rather than replaced.
  */
+import { statSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import type { Server } from 'node:http';
 import S3rver from 's3rver';
@@ -68,15 +69,16 @@ export interface S3Emulator extends RunningService {
   /**
    * Stores an object from this process, as a PutObject would (change listeners included),
    * without the HTTP round trip: the local Athena endpoint writes its result objects so.
-   * Resolves once GetObject reads the whole object (s3-atomic-store.ts); rejects with a NoSuchBucket error when the
-   * bucket does not exist.
+   * Resolves once GetObject reads the whole object (s3-atomic-store.ts); a body of up to
+   * SYNC_WRITE_BYTES is whole before the call returns. Rejects with a NoSuchBucket error when
+   * the bucket does not exist.
    */
   putObject(bucket: string, key: string, body: Uint8Array, contentType: string): Promise<void>;
 }
 
 /** The hooks s3rver's FilesystemStore offers for writes; multipart completion goes through putObject. */
 interface S3rverStore extends FilesystemStoreLike {
-  getBucket(bucket: string): Promise<unknown>;
+  getBucketPath(bucket: string): string;
   deleteObject(bucket: string, key: string): Promise<void>;
 }
 
@@ -153,7 +155,8 @@ export async function startS3Emulator(opts: S3EmulatorOptions): Promise<S3Emulat
     },
     async putObject(bucket, key, body, contentType) {
       if (!isValidBucketName(bucket) || !isSafeKey(key)) throw new Error(`S3 emulator: refusing to store ${bucket}/${key}`);
-      if (!(await store.getBucket(bucket))) throw Object.assign(new Error('The specified bucket does not exist'), { name: 'NoSuchBucket' });
+      // The check s3rver's getBucket makes, without an event-loop turn: a small body is then written before this returns.
+      if (!statSync(store.getBucketPath(bucket), { throwIfNoEntry: false })?.isDirectory()) throw Object.assign(new Error('The specified bucket does not exist'), { name: 'NoSuchBucket' });
       const content = Buffer.from(body.buffer, body.byteOffset, body.byteLength);
       await store.putObject({ bucket, key, content, metadata: { 'content-type': contentType } });
     },
