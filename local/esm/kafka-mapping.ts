@@ -424,7 +424,8 @@ export class KafkaEventSourceMapping {
     if (!lane) {
       const created = new PartitionLane(tp, this.quietMs);
       this.lanes.set(tp, created);
-      created.worker = this.runLane(created, batch.topic, batch.partition, counters);
+      // runLane handles its batches' errors; anything else must not become an unhandled rejection in dev.
+      created.worker = this.runLane(created, batch.topic, batch.partition, counters).catch((err: unknown) => counters.error(`lane ${tp} ended: ${(err as Error).message}`));
       lane = created;
     }
     const now = Date.now();
