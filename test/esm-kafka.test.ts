@@ -244,6 +244,44 @@ describe('KafkaEventSourceMapping', () => {
     expect(failures[0]!.record.KafkaBatchInfo!.recordsInfo[`${topic}-0`]).toMatchObject({ firstRecordOffset: '0', lastRecordOffset: '1' });
   });
 
+  it('gathers a batch across fetches up to batchSize, never losing or repeating a record at a fetch boundary', async () => {
+    const topic = await freshTopic();
+    const { calls, handler } = recorder();
+    // No early end: a batch ends when full or when its window (from its first record's fetch) is out.
+    const m = mapping(topic, handler, { batchSize: 400, batchingWindowMs: 3_000 });
+    await m.start();
+    // 10 sends of 100 records of 2 KB, each its own fetch or few: more than a 1 MB fetch holds.
+    const pad = 'x'.repeat(2_048);
+    for (let i = 0; i < 10; i++) {
+      await send(topic, i * 100, 100, undefined, (j) => JSON.stringify({ n: j, pad }));
+      await new Promise((r) => setTimeout(r, 20));
+    }
+
+    await waitFor('1000 records committed', () => m.metrics().partitions[0]?.checkpoint === '1000');
+    expect(calls.map((c) => c.records.length)).toEqual([400, 400, 200]);
+    const offsets = calls.flatMap((c) => c.records.map((r) => r.offset));
+    expect(offsets).toEqual([...Array(1000).keys()]);
+    expect(calls.flatMap((c) => c.records).map(n)).toEqual([...Array(1000).keys()]);
+  });
+
+  it('ends a window that only dev’s cap shortened once the partition is quiet; a trickle still waits out its window', async () => {
+    const topic = await freshTopic();
+    const { calls, handler } = recorder();
+    // A window far longer than the waits below: the batch can only have come from the quiet end.
+    const m = mapping(topic, handler, { batchSize: 1_000, batchingWindowMs: 60_000, endWindowWhenQuiet: true });
+    await m.start();
+    await send(topic, 0, 150);
+    await send(topic, 150, 150);
+
+    await waitFor('the batch of 300, well before its 60 s window', () => calls.length > 0, 15_000);
+    expect(calls.map((c) => c.records.map(n))).toEqual([[...Array(300).keys()]]);
+    // Fewer than EARLY_WINDOW_END_MIN_RECORDS: quiet or not, these wait for the window.
+    await send(topic, 300, 5);
+    await new Promise((r) => setTimeout(r, 1_000));
+    expect(calls).toHaveLength(1);
+    await waitFor('the commit of the batch', () => m.metrics().partitions[0]?.checkpoint === '300');
+  });
+
   it('runs the partitions’ batches at once, as Lambda does, each partition still in offset order', async () => {
     const topic = await freshTopic(2);
     await send(topic, 0, 10, (i) => i % 2);

@@ -62,7 +62,8 @@ export interface EventSourceMappingOptions extends Partial<Omit<ProcessingOption
    * Not a Lambda setting: for a batching window that is only a dev cap on a longer deployed
    * one (local/runtime.ts LOCAL_MAX_BATCHING_WINDOW_MS), a window holding at least
    * EARLY_WINDOW_END_MIN_RECORDS records (or a full batchSize) ends as soon as the source has
-   * gone quiet (Kinesis: the shard read to its tip, nothing new for QUIET_MS), instead of
+   * gone quiet (Kinesis: the shard read to its tip, nothing new for QUIET_MS; Kafka: the
+   * partition fetched to its high watermark, no new record for QUIET_MS), instead of
    * waiting out the window for records that are not coming. Smaller batches still wait, so a
    * low event rate makes no more objects than the window alone would. @default false
    */

@@ -14,6 +14,7 @@ import type { MSKEvent, MSKRecord } from 'aws-lambda';
 import { Kafka, logLevel, type Consumer, type EachBatchPayload, type IHeaders, type KafkaMessage } from 'kafkajs';
 import { compileFilterCriteria, decodeRecordPayload, type FilterableRecord } from '../../core/event-pattern';
 import {
+  EARLY_WINDOW_END_MIN_RECORDS,
   invokeHandler,
   isoMillis,
   MappingStoppedError,
@@ -35,6 +36,8 @@ export interface KafkaEventSourceMappingProps extends EventSourceMappingCommonPr
   readonly topic: string;
   /** eventSourceArn of the events. @default arn:aws:kafka:us-east-1:000000000000:cluster/shardflow-local/<uuid> */
   readonly clusterArn?: string;
+  /** How long a partition read to its high watermark must go without a new record to count as quiet (endWindowWhenQuiet), ms. @default 50 */
+  readonly quietMs?: number;
 }
 
 interface PendingMessage {
@@ -42,23 +45,30 @@ interface PendingMessage {
   readonly offset: number;
   readonly arrivalMs: number;
   readonly bytes: number;
+  /** When the record was fetched (Date.now()): its batch's window runs from here. */
+  readonly readAt: number;
   settled: boolean;
 }
 
 /** JSON of the event around its records (eventSource, ARNs, the "topic-partition" key). */
 const EVENT_OVERHEAD_BYTES = 1_024;
-/** Broker wait when there is no batching window, in ms: bounds idle fetch time and stop latency. */
-const IDLE_FETCH_WAIT_MS = 500;
 /**
- * With a batching window, the fetch asks the broker for at least this many bytes,
- * so it holds the fetch until the window (maxWaitTimeInMs) ends or a large batch is there.
+ * The broker's longest wait on a fetch, in ms. Fetches ask for 1 byte, so the broker answers as
+ * soon as a partition has anything new; the batching window is the partition lane's (PartitionLane),
+ * not the fetch's, and a window gathers records across as many fetches as it takes. This bounds
+ * how long stop() waits for a fetch of an idle topic.
  */
-const WINDOW_MIN_BYTES = 1024 * 1024;
+const FETCH_WAIT_MS = 100;
+/**
+ * endWindowWhenQuiet: a partition counts as quiet once its last fetch read it to the high
+ * watermark and no fetch has brought it a record for this long. A producer sending without
+ * pause adds records every few ms, so a short gap between its requests does not cut a batch.
+ */
+const QUIET_MS = 50;
 /**
  * Partitions whose batches run at once. Lambda processes an MSK topic's partitions
  * concurrently (up to one invocation per partition, each partition in offset order);
- * kafkajs' default of 1 would run them one after another. kafkajs still hands a
- * partition its next batch only after the previous one resolved.
+ * kafkajs' default of 1 would hand the fetched batches out one after another.
  */
 const PARTITIONS_CONCURRENTLY = 16;
 const ERROR_BACKOFF_MIN_MS = 200;
@@ -102,6 +112,159 @@ export function mskRecordFixedBytes(topic: string, partition: number): number {
   return Buffer.byteLength(JSON.stringify({ topic, partition, offset: 0, timestamp: 0, timestampType: 'CREATE_TIME', value: null, headers: [] }));
 }
 
+/**
+ * One topic-partition's records between the fetch and the handler. kafkajs hands each fetch's
+ * records to eachBatch, which queues them here and returns, so the consumer fetches on while the
+ * handler runs; the lane's worker takes batches with Lambda's rules and commits as they settle.
+ * A full queue (a next batch's worth) pauses the partition's fetches until the worker takes it.
+ */
+class PartitionLane {
+  /** Records for the handler (not filtered out), fetched and not yet in a batch, in offset order. */
+  private queue: PendingMessage[] = [];
+  private queuedBytes = 0;
+  /** Every fetched record behind no commit yet, filtered ones included (settled at once), in offset order. */
+  private pending: PendingMessage[] = [];
+  private committedUpTo = 0;
+  /** Offset after the last record taken from a fetch: a fetch that reads from before it again (after a rejoin) is skipped up to it. */
+  next = -1;
+  highWatermark = 0;
+  /** The last fetch read the partition to its high watermark. */
+  private caughtUp = false;
+  private lastFetchAt = 0;
+  private closed = false;
+  private readonly signal = new Signal();
+  private resume: (() => void) | undefined;
+  private commits: Promise<void> = Promise.resolve();
+  worker: Promise<void> = Promise.resolve();
+
+  constructor(
+    readonly tp: string,
+    private readonly quietMs: number,
+  ) {}
+
+  /** Records of one fetch (offset order, none before `next`), and where the partition's log ended then. */
+  push(records: readonly PendingMessage[], lastOffset: number, highWatermark: number, now: number): void {
+    for (const p of records) {
+      this.pending.push(p);
+      if (p.settled) continue;
+      this.queue.push(p);
+      this.queuedBytes += p.bytes;
+    }
+    this.next = Math.max(this.next, lastOffset + 1);
+    this.highWatermark = highWatermark;
+    this.caughtUp = lastOffset + 1 >= highWatermark;
+    if (records.length > 0) this.lastFetchAt = now;
+    this.signal.notify();
+  }
+
+  /** A next batch is queued in full: fetching more for this partition only fills memory. */
+  full(o: ResolvedMappingOptions): boolean {
+    return this.queue.length >= o.batchSize || this.queuedBytes + EVENT_OVERHEAD_BYTES >= MAX_INVOKE_PAYLOAD_BYTES;
+  }
+
+  pauseUntilTaken(resume: () => void): void {
+    this.resume ??= resume;
+  }
+
+  private resumeFetching(): void {
+    const r = this.resume;
+    this.resume = undefined;
+    r?.();
+  }
+
+  /**
+   * The group was joined again: kafkajs fetches again from the committed offsets. Records not yet
+   * in a batch are dropped (fetched again); those in a batch or settled stay, and are skipped when
+   * fetched again.
+   */
+  rewind(): void {
+    const first = this.queue[0];
+    if (first) {
+      const keep = this.pending.findIndex((p) => p.offset >= first.offset);
+      this.pending.length = keep < 0 ? this.pending.length : keep;
+      this.next = first.offset;
+    }
+    this.queue = [];
+    this.queuedBytes = 0;
+    this.caughtUp = false;
+    this.resumeFetching();
+  }
+
+  /** Drops every record behind no commit, once no commit runs; returns the offset to fetch them again from. */
+  async reset(): Promise<number> {
+    await this.commits;
+    const offset = this.pending[this.committedUpTo]?.offset ?? this.next;
+    this.pending.length = this.committedUpTo;
+    this.queue = [];
+    this.queuedBytes = 0;
+    this.next = offset;
+    this.caughtUp = false;
+    this.resumeFetching();
+    return offset;
+  }
+
+  close(): void {
+    this.closed = true;
+    this.signal.notify();
+  }
+
+  /**
+   * The next batch: waits for a first record, then until the batch is full (batchSize, or 6 MB
+   * of payload) or batchingWindowMs has passed since that record was fetched, or
+   * (endWindowWhenQuiet) the partition is quiet with at least EARLY_WINDOW_END_MIN_RECORDS records
+   * gathered. Returns [] once the lane is closed.
+   */
+  async take(o: ResolvedMappingOptions): Promise<PendingMessage[]> {
+    while (this.queue.length === 0) {
+      if (this.closed) return [];
+      await this.signal.wait(1_000);
+    }
+    // As on Kinesis, the window runs from the first record's fetch: records that queued while the
+    // previous batch was in the handler have been gathering all that time.
+    const deadline = this.queue[0]!.readAt + o.batchingWindowMs;
+    const early = o.endWindowWhenQuiet ? Math.min(o.batchSize, EARLY_WINDOW_END_MIN_RECORDS) : Infinity;
+    while (!this.closed && !this.full(o)) {
+      const now = Date.now();
+      let wait = deadline - now;
+      if (wait <= 0) break;
+      if (this.queue.length >= early && this.caughtUp) {
+        const quietIn = this.lastFetchAt + this.quietMs - now;
+        if (quietIn <= 0) break;
+        wait = Math.min(wait, quietIn);
+      }
+      await this.signal.wait(wait);
+    }
+    if (this.closed) return [];
+    let n = 0;
+    let bytes = EVENT_OVERHEAD_BYTES;
+    while (n < this.queue.length && n < o.batchSize && (n === 0 || bytes + this.queue[n]!.bytes <= MAX_INVOKE_PAYLOAD_BYTES)) bytes += this.queue[n++]!.bytes;
+    const out = this.queue.splice(0, n);
+    this.queuedBytes -= bytes - EVENT_OVERHEAD_BYTES;
+    if (!this.full(o)) this.resumeFetching();
+    return out;
+  }
+
+  /**
+   * Commits past every settled record at the front (last offset + 1), one commit at a time so a
+   * later offset never lands before an earlier one. `send` retries until it succeeds or throws.
+   */
+  commit(send: (offset: number) => Promise<void>): Promise<void> {
+    const run = this.commits.then(async () => {
+      let i = this.committedUpTo;
+      while (i < this.pending.length && this.pending[i]!.settled) i++;
+      if (i === this.committedUpTo) return;
+      await send(this.pending[i - 1]!.offset + 1);
+      this.committedUpTo = i;
+      if (i > 4_096) {
+        this.pending.splice(0, i);
+        this.committedUpTo = 0;
+      }
+    });
+    this.commits = run.catch(() => undefined);
+    return run;
+  }
+}
+
 export class KafkaEventSourceMapping {
   readonly uuid: string;
   readonly options: ResolvedMappingOptions;
@@ -115,8 +278,10 @@ export class KafkaEventSourceMapping {
   private stopping = false;
   private abandoned = false;
   private readonly stopSignal = new Signal();
-  /** Batches being processed, one per partition at most. */
-  private readonly inFlight = new Set<Promise<void>>();
+  /** Per topic-partition ("topic-partition"), from its first fetch. */
+  private readonly lanes = new Map<string, PartitionLane>();
+  /** endWindowWhenQuiet's QUIET_MS; a prop only so that tests can tell a quiet end from a full window. */
+  private readonly quietMs: number;
 
   constructor(private readonly props: KafkaEventSourceMappingProps) {
     const where = `Kafka event source mapping for topic ${props.topic}`;
@@ -129,6 +294,7 @@ export class KafkaEventSourceMapping {
     this.bootstrapServers = props.brokers.join(',');
     this.filtering = (props.filters?.length ?? 0) > 0;
     this.matches = compileFilterCriteria(props.filters ?? []);
+    this.quietMs = props.quietMs ?? QUIET_MS;
   }
 
   /** Joins the consumer group and starts consuming. Resolves once the consumer runs. */
@@ -147,8 +313,8 @@ export class KafkaEventSourceMapping {
     });
     const consumer = kafka.consumer({
       groupId: this.uuid,
-      minBytes: o.batchingWindowMs > 0 ? WINDOW_MIN_BYTES : 1,
-      maxWaitTimeInMs: o.batchingWindowMs > 0 ? o.batchingWindowMs : IDLE_FETCH_WAIT_MS,
+      minBytes: 1,
+      maxWaitTimeInMs: FETCH_WAIT_MS,
       maxBytes: MAX_INVOKE_PAYLOAD_BYTES,
       // kafkajs' default 1 MB per partition would split a busy partition's backlog into many
       // fetch round trips, each waiting for the previous batch: let one partition fill the fetch.
@@ -159,6 +325,19 @@ export class KafkaEventSourceMapping {
     });
     // Set before run(): the first eachBatch may come before run() resolves, and commits through it.
     this.consumer = consumer;
+    // A (re)join makes kafkajs fetch again from the committed offsets (a new generation's offset
+    // manager); the lanes drop what they had not batched yet, and lanes of partitions no longer
+    // assigned end once their batch in the handler has settled.
+    consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
+      const assigned = new Set((payload.memberAssignment[this.props.topic] ?? []).map((p) => `${this.props.topic}-${p}`));
+      for (const [tp, lane] of this.lanes) {
+        lane.rewind();
+        if (!assigned.has(tp)) {
+          lane.close();
+          this.lanes.delete(tp);
+        }
+      }
+    });
     try {
       await consumer.connect();
       await consumer.subscribe({ topics: [this.props.topic], fromBeginning: o.startingPosition === 'TRIM_HORIZON' });
@@ -166,12 +345,7 @@ export class KafkaEventSourceMapping {
         autoCommit: false,
         eachBatchAutoResolve: false,
         partitionsConsumedConcurrently: PARTITIONS_CONCURRENTLY,
-        eachBatch: (payload) => {
-          const run = this.onBatch(payload);
-          const settled = run.catch(() => undefined).finally(() => this.inFlight.delete(settled));
-          this.inFlight.add(settled);
-          return run;
-        },
+        eachBatch: async (payload) => this.onBatch(payload),
       });
     } catch (err) {
       this.consumer = undefined;
@@ -181,7 +355,7 @@ export class KafkaEventSourceMapping {
   }
 
   /**
-   * Lets the in-flight chunk finish and commit, then leaves the group. After
+   * Lets the batches in the handler finish and commit, then leaves the group. After
    * stopTimeoutMs it stops waiting; unsettled records are consumed again later.
    */
   async stop(): Promise<void> {
@@ -189,10 +363,12 @@ export class KafkaEventSourceMapping {
     if (!consumer) return;
     this.stopping = true;
     this.stopSignal.notify();
+    const lanes = [...this.lanes.values()];
+    for (const lane of lanes) lane.close();
     let timer: NodeJS.Timeout | undefined;
     const timeoutMs = this.props.stopTimeoutMs ?? 60_000;
     const timedOut = await Promise.race([
-      Promise.all([...this.inFlight]).then(() => false),
+      Promise.all(lanes.map((l) => l.worker)).then(() => false),
       new Promise<boolean>((resolve) => {
         timer = setTimeout(() => resolve(true), timeoutMs);
       }),
@@ -205,6 +381,7 @@ export class KafkaEventSourceMapping {
     await consumer.disconnect().catch((err: unknown) => {
       for (const c of this.counters.values()) c.error(`disconnect failed: ${(err as Error).message}`);
     });
+    this.lanes.clear();
     this.consumer = undefined;
   }
 
@@ -237,16 +414,26 @@ export class KafkaEventSourceMapping {
     return record as MSKRecord;
   }
 
+  /** A fetch's records of one partition: into its lane; the lane's worker batches them. */
   private async onBatch(payload: EachBatchPayload): Promise<void> {
     const { batch } = payload;
+    if (this.stopping) return;
     const tp = `${batch.topic}-${batch.partition}`;
     const counters = this.countersFor(tp);
-    const o = this.options;
-
-    // Every message of the fetch, in offset order; filtered ones are settled at once.
-    const all: PendingMessage[] = [];
+    let lane = this.lanes.get(tp);
+    if (!lane) {
+      const created = new PartitionLane(tp, this.quietMs);
+      this.lanes.set(tp, created);
+      // runLane handles its batches' errors; anything else must not become an unhandled rejection in dev.
+      created.worker = this.runLane(created, batch.topic, batch.partition, counters).catch((err: unknown) => counters.error(`lane ${tp} ended: ${(err as Error).message}`));
+      lane = created;
+    }
+    const now = Date.now();
+    const out: PendingMessage[] = [];
     const fixedBytes = mskRecordFixedBytes(batch.topic, batch.partition);
     for (const m of batch.messages) {
+      const offset = Number(m.offset);
+      if (offset < lane.next) continue; // fetched again after a rejoin: already in a batch or settled
       const record = this.toRecord(batch.topic, batch.partition, m);
       counters.m.eventsIn += 1;
       const keep =
@@ -260,60 +447,70 @@ export class KafkaEventSourceMapping {
           value: decodeRecordPayload(m.value ? m.value.toString('utf8') : ''),
         } as FilterableRecord);
       if (!keep) counters.m.eventsFiltered += 1;
-      all.push({ record, offset: record.offset, arrivalMs: record.timestamp, bytes: mskRecordBytes(record, fixedBytes) + 1, settled: !keep });
+      out.push({ record, offset, arrivalMs: record.timestamp, bytes: mskRecordBytes(record, fixedBytes) + 1, readAt: now, settled: !keep });
     }
+    const last = Number(batch.lastOffset());
+    lane.push(out, last, Number(batch.highWatermark), now);
+    // The fetch position only: the group's committed offset moves when a batch settles.
+    payload.resolveOffset(batch.lastOffset());
+    if (lane.full(this.options)) lane.pauseUntilTaken(payload.pause());
+    // Filtered records at the front of the lane need no batch to be committed past.
+    if (out.some((p) => p.settled)) void lane.commit((offset) => this.commitOffset(lane, batch.topic, batch.partition, counters, offset)).catch(() => undefined);
+  }
 
-    let committed = -1; // index in `all` of the last message behind the commit point
-    const commit = async (): Promise<void> => {
-      let i = committed;
-      while (i + 1 < all.length && all[i + 1]!.settled) i++;
-      if (i === committed) return;
-      committed = i;
-      const next = all[i]!.offset + 1;
-      payload.resolveOffset(String(all[i]!.offset));
-      await this.consumer?.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: String(next) }]);
-      counters.m.checkpoint = String(next);
-      counters.m.recordsBehindLatest = Math.max(0, Number(batch.highWatermark) - next);
-    };
-
-    const hooks = this.hooks(tp, counters, payload, commit);
-    const kept = all.filter((p) => !p.settled);
-    let at = 0;
-    try {
-      await commit(); // filtered messages at the front
-      while (at < kept.length) {
-        if (this.stopping || !payload.isRunning() || payload.isStale()) return;
-        // A chunk: up to batchSize records and 6 MB of payload.
-        const chunk: PendingMessage[] = [];
-        let bytes = EVENT_OVERHEAD_BYTES;
-        while (at < kept.length && chunk.length < o.batchSize && (chunk.length === 0 || bytes + kept[at]!.bytes <= MAX_INVOKE_PAYLOAD_BYTES)) {
-          bytes += kept[at]!.bytes;
-          chunk.push(kept[at++]!);
-        }
+  /** A lane's worker: batches one after another, in offset order, until the lane closes. */
+  private async runLane(lane: PartitionLane, topic: string, partition: number, counters: PartitionCounters): Promise<void> {
+    const commit = (): Promise<void> => lane.commit((offset) => this.commitOffset(lane, topic, partition, counters, offset));
+    const hooks = this.hooks(lane.tp, counters, commit);
+    for (;;) {
+      const chunk = await lane.take(this.options);
+      if (chunk.length === 0 || this.stopping) return;
+      try {
         await processBatch(chunk, hooks);
-        await payload.heartbeat();
+      } catch (err) {
+        if (err instanceof MappingStoppedError) return;
+        // Not the handler's failure (processBatch deals with those): after a back-off, read the
+        // partition again from the first record behind no commit, as a restarted consumer would.
+        counters.error(`batch on ${lane.tp} failed: ${(err as Error).message}`);
+        await this.stopSignal.wait(ERROR_BACKOFF_MIN_MS);
+        if (this.stopping) return;
+        const offset = await lane.reset();
+        this.consumer?.seek({ topic, partition, offset: String(offset) });
+      } finally {
         this.props.onMetrics?.(this.metrics());
       }
-      await commit(); // filtered messages at the end
-    } catch (err) {
-      if (err instanceof MappingStoppedError) return;
-      counters.error(`batch on ${tp} failed: ${(err as Error).message}`);
-      throw err;
-    } finally {
-      this.props.onMetrics?.(this.metrics());
     }
   }
 
-  private hooks(tp: string, counters: PartitionCounters, payload: EachBatchPayload, commit: () => Promise<void>): BatchHooks<PendingMessage> {
+  /** Commits `offset` for the partition, retrying with back-off until it succeeds or the mapping is abandoned. */
+  private async commitOffset(lane: PartitionLane, topic: string, partition: number, counters: PartitionCounters, offset: number): Promise<void> {
+    let backoff = ERROR_BACKOFF_MIN_MS;
+    for (;;) {
+      const consumer = this.consumer;
+      if (!consumer) throw new MappingStoppedError();
+      try {
+        await consumer.commitOffsets([{ topic, partition, offset: String(offset) }]);
+        counters.m.checkpoint = String(offset);
+        counters.m.recordsBehindLatest = Math.max(0, lane.highWatermark - offset);
+        return;
+      } catch (err) {
+        counters.error(`commit of ${lane.tp} at ${offset} failed: ${(err as Error).message}`);
+        if (this.abandoned) throw new MappingStoppedError();
+        await this.stopSignal.wait(backoff);
+        backoff = Math.min(backoff * 2, ERROR_BACKOFF_MAX_MS);
+      }
+    }
+  }
+
+  private hooks(tp: string, counters: PartitionCounters, commit: () => Promise<void>): BatchHooks<PendingMessage> {
     const sleep = async (ms: number): Promise<void> => {
       const until = Date.now() + ms;
       for (;;) {
         if (this.abandoned) throw new MappingStoppedError();
         const left = until - Date.now();
         if (left <= 0) return;
+        // The consumer heartbeats meanwhile: its fetches go on while a lane's batch waits.
         await this.stopSignal.wait(Math.min(left, 1_000));
-        // Long back-offs must not cost the group membership.
-        await payload.heartbeat().catch(() => undefined);
       }
     };
     const eventOf = (records: PendingMessage[]): MSKEvent => ({

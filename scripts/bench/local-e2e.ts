@@ -23,6 +23,7 @@
  * E2E_WINDOW_MS the batching window, E2E_PRODUCER=inline runs the producer in this process).
  */
 import { fork, type ChildProcess } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -89,8 +90,65 @@ interface CaseTimes {
   /** Lake objects and handler batches per end-to-end send. */
   objects: number[];
   batches: number[];
+  /** CPU of the send-only run, and of the end-to-end run from the send's start to the drain's end. */
+  sendOnlyCpu: CpuMs[];
+  e2eCpu: CpuMs[];
   expectedRaw: number;
 }
+
+/** CPU ms used so far by this process (the runtime), the producer process, and the other processes under this one (the broker's JVM, kinesalite, the Athena worker). */
+interface CpuMs {
+  readonly runtime: number;
+  readonly producer: number;
+  readonly services: number;
+}
+
+/** The producer's pid, for cpuNow(). */
+let producerPid: number | undefined;
+
+/**
+ * Reads /proc (Linux; elsewhere only the runtime's CPU is known and the others are NaN).
+ * Clock ticks are 10 ms (USER_HZ 100 on Linux).
+ */
+function cpuNow(): CpuMs {
+  const u = process.cpuUsage();
+  const runtime = (u.user + u.system) / 1000;
+  const parent = new Map<number, number>();
+  const ticks = new Map<number, number>();
+  try {
+    for (const d of readdirSync('/proc')) {
+      if (!/^\d+$/.test(d)) continue;
+      try {
+        const stat = readFileSync(`/proc/${d}/stat`, 'utf8');
+        // After "pid (comm) ": state, ppid, …, utime (14th field) and stime (15th).
+        const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+        parent.set(Number(d), Number(f[1]));
+        ticks.set(Number(d), Number(f[11]) + Number(f[12]));
+      } catch {
+        // The process ended meanwhile.
+      }
+    }
+  } catch {
+    return { runtime, producer: NaN, services: NaN };
+  }
+  const under = (pid: number): boolean => {
+    for (let p = parent.get(pid); p !== undefined && p > 1; p = parent.get(p)) if (p === process.pid) return true;
+    return false;
+  };
+  let producer = 0;
+  let services = 0;
+  for (const [pid, t] of ticks) {
+    if (!under(pid)) continue;
+    if (pid === producerPid) producer += t * 10;
+    else services += t * 10;
+  }
+  return { runtime, producer, services };
+}
+
+const cpuSince = (a: CpuMs): CpuMs => {
+  const b = cpuNow();
+  return { runtime: b.runtime - a.runtime, producer: b.producer - a.producer, services: b.services - a.services };
+};
 
 /** A copy of an example pipeline on its own stream/topic, tables and view. */
 function variant(base: Pipeline, name: string, source: Pipeline['source']): Pipeline {
@@ -208,6 +266,7 @@ async function childProducer(kinesisEndpoint: string, kafkaBroker: string): Prom
     env: { ...process.env, SHARDFLOW_BENCH_PRODUCER: '1' },
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
+  producerPid = child.pid;
   let waiting: { resolve: (m: FromProducer) => void; reject: (e: Error) => void } | undefined;
   child.on('message', (m: FromProducer) => {
     const w = waiting;
@@ -249,7 +308,7 @@ const median = (xs: readonly number[]): number => {
 const sum = (xs: readonly number[]): number => xs.reduce((a, b) => a + b, 0);
 
 async function e2eRounds(rt: LocalRuntime, athena: AthenaClient, kinesis: KinesisClient, producer: BenchProducer, all: Case[]): Promise<Map<Case, CaseTimes>> {
-  const times = new Map<Case, CaseTimes>(all.map((c) => [c, { sendOnlyMs: [], e2eMs: [], e2eSendMs: [], drainMs: [], queryMs: [], readBackMs: [], objects: [], batches: [], expectedRaw: 0 }]));
+  const times = new Map<Case, CaseTimes>(all.map((c) => [c, { sendOnlyMs: [], e2eMs: [], e2eSendMs: [], drainMs: [], queryMs: [], readBackMs: [], objects: [], batches: [], sendOnlyCpu: [], e2eCpu: [], expectedRaw: 0 }]));
   for (let round = 0; round <= ROUNDS; round++) {
     const timed = round > 0;
     for (const c of all) {
@@ -257,9 +316,11 @@ async function e2eRounds(rt: LocalRuntime, athena: AthenaClient, kinesis: Kinesi
       const sendOnly = async () => {
         const { records } = await producer.prepare(c, round);
         const iterators = c.kind === 'kinesis' ? await tipIterators(kinesis, c.sendOnlyTarget) : [];
+        const cpu = cpuNow();
         const started = performance.now();
         const report = await producer.send(c, c.sendOnlyTarget);
         const ms = performance.now() - started;
+        const used = cpuSince(cpu);
         if (report.failed > 0) throw new Error(`${c.label}: ${report.failed} records not sent to ${c.sendOnlyTarget}`);
         let readMs = NaN;
         if (c.kind === 'kinesis') {
@@ -270,6 +331,7 @@ async function e2eRounds(rt: LocalRuntime, athena: AthenaClient, kinesis: Kinesi
         }
         if (timed) {
           t.sendOnlyMs.push(ms);
+          t.sendOnlyCpu.push(used);
           if (c.kind === 'kinesis') t.readBackMs.push(readMs);
         }
       };
@@ -278,12 +340,14 @@ async function e2eRounds(rt: LocalRuntime, athena: AthenaClient, kinesis: Kinesi
         const beforeCounts = rt.status().find((s) => s.pipeline === c.pipeline.name)!.counts;
         const before = beforeCounts.received;
         t.expectedRaw += raw;
+        const cpu = cpuNow();
         const started = performance.now();
         const report = await producer.send(c, c.kind === 'kinesis' ? (c.pipeline.source as { stream: string }).stream : (c.pipeline.source as { topic: string }).topic);
         const sent = performance.now();
         if (report.failed > 0) throw new Error(`${c.label}: ${report.failed} records not sent`);
         await waitForReceived(rt, c.pipeline.name, before + records);
         const drained = performance.now();
+        const used = cpuSince(cpu);
         const r = await runAthenaQuery(athena, { sql: `SELECT sum(${c.countMeasure}) FROM ${c.pipeline.aggregates[0]!.view}` });
         const done = performance.now();
         // The view must count every event sent so far, or the time measured is not end to end.
@@ -297,6 +361,7 @@ async function e2eRounds(rt: LocalRuntime, athena: AthenaClient, kinesis: Kinesi
           t.e2eSendMs.push(sent - started);
           t.drainMs.push(drained - sent);
           t.queryMs.push(done - drained);
+          t.e2eCpu.push(used);
         }
       };
       if (round % 2 === 0) {
@@ -328,6 +393,7 @@ export async function benchLocalE2e(): Promise<BenchSuiteOutput> {
   const results: BenchResult[] = [];
   const rows: string[] = [];
   const e2eRows: string[] = [];
+  const cpuRows: string[] = [];
   try {
     producer = PRODUCER === 'inline' ? await inlineProducer(kinesis, rt.info.endpoints.kafka!) : await childProducer(rt.info.endpoints.kinesis!, rt.info.endpoints.kafka!);
     for (const n of SIZES) {
@@ -350,6 +416,15 @@ export async function benchLocalE2e(): Promise<BenchSuiteOutput> {
       );
       e2eRows.push(
         `| ${c.label} | ${median(t.sendOnlyMs).toFixed(0)} | ${median(t.e2eMs).toFixed(0)} | ${median(t.e2eSendMs).toFixed(0)} | ${median(t.drainMs).toFixed(0)} | ${median(t.queryMs).toFixed(0)} | ${c.kind === 'kinesis' ? median(t.readBackMs).toFixed(0) : '–'} | ${(sum(t.sendOnlyMs) / sum(t.e2eMs)).toFixed(3)} | ${bound !== null ? bound.toFixed(2) : '–'} | ${median(t.batches)} | ${median(t.objects)} |`,
+      );
+      const cpuCell = (xs: CpuMs[], k: keyof CpuMs): string => {
+        const m = median(xs.map((x) => x[k]));
+        return Number.isNaN(m) ? '–' : m.toFixed(0);
+      };
+      const e2eWall = t.e2eSendMs.map((x, i) => x + t.drainMs[i]!);
+      const total = (x: CpuMs): number => x.runtime + x.producer + x.services;
+      cpuRows.push(
+        `| ${c.label} | ${median(t.sendOnlyMs).toFixed(0)} | ${cpuCell(t.sendOnlyCpu, 'producer')} | ${cpuCell(t.sendOnlyCpu, 'services')} | ${cpuCell(t.sendOnlyCpu, 'runtime')} | ${median(e2eWall).toFixed(0)} | ${cpuCell(t.e2eCpu, 'producer')} | ${cpuCell(t.e2eCpu, 'services')} | ${cpuCell(t.e2eCpu, 'runtime')} | ${(median(t.e2eCpu.map(total)) / os.cpus().length).toFixed(0)} | ${((median(t.e2eCpu.map((x) => x.runtime)) * 1000) / c.events).toFixed(1)} |`,
       );
     }
 
@@ -401,6 +476,12 @@ export async function benchLocalE2e(): Promise<BenchSuiteOutput> {
     '| case | send only | end to end | of which send | drain | view query | Kinesis read-back | ratio | read-back bound | batches per send | lake objects per send |',
     '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
     ...e2eRows,
+    '',
+    `CPU time (medians, ms) of each process while a send runs: the send-only send, and the end-to-end send with its drain (from the send's start until the runtime has committed every event; not the view query). Producer: its process; services: the processes under the runtime's (the broker's JVM, kinesalite, the Athena worker); runtime: its own process (the mappings, the handler, s3rver). "CPU floor" is the end-to-end run's CPU time of all three over the ${os.cpus().length} CPUs: no schedule runs it in less wall time. Other load on the machine is not counted.`,
+    '',
+    '| case | send only ms | producer | services | runtime | send + drain ms | producer | services | runtime | CPU floor ms | runtime µs per event |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+    ...cpuRows,
     '',
     `Pruning: ${DAY_EVENTS.toLocaleString('en-US')} clickstream events over one day (24 hourly partitions), same answer both ways (checked):`,
     '',
