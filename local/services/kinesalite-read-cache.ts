@@ -14,6 +14,7 @@
  * write still goes there first, and whatever the mirror cannot answer exactly
  * goes to kinesalite's own action, unchanged:
  *
+ * - a stream this store created is covered from its first sequence number on;
  * - a fresh process (restart) starts with an empty mirror: a shard's mirror covers
  *   keys from the first write it sees (sequence numbers only grow within a shard,
  *   so nothing older can sit above it); iterators below that are stock's;
@@ -30,7 +31,7 @@
  * in that order), NextShardIterator from kinesalite's createShardIterator (so
  * iterators of either path work in the other) and MillisBehindLatest 0, as
  * stock reports for an open shard. test/kinesalite-read-cache.test.ts compares
- * the two response for response.
+ * the two, response for response.
  *
  * One difference is deliberate. A GetRecords that finds nothing moves the
  * iterator's time to "now"; a PutRecords already under way (its sequence
