@@ -446,6 +446,36 @@ describe('kinesalite GetRecords from the mirror', () => {
     }
   });
 
+  it('an empty answer waits for the puts under way when it was asked', { timeout: 30_000 }, async () => {
+    const s = await start(path.join(root, 'wait'));
+    try {
+      await createStream(s.port, 'wait', 1);
+      await ok(s.port, 'PutRecords', { StreamName: 'wait', Records: [{ PartitionKey: 'a', Data: 'AAAA' }] });
+      const it = (await ok<{ ShardIterator: string }>(s.port, 'GetShardIterator', { StreamName: 'wait', ShardId: 'shardId-000000000000', ShardIteratorType: 'LATEST' })).ShardIterator;
+      // The next put's LevelDB write is held until released: its sequence numbers are drawn, its records not stored.
+      const sub = (s.store() as { getStreamDb(n: string): { batch: (...a: unknown[]) => unknown } }).getStreamDb('wait');
+      const batch = sub.batch;
+      let release!: () => void;
+      const held = new Promise<void>((entered) => {
+        sub.batch = (...args: unknown[]) => {
+          sub.batch = batch;
+          release = () => batch.apply(sub, args);
+          entered();
+        };
+      });
+      const put = ok(s.port, 'PutRecords', { StreamName: 'wait', Records: Array.from({ length: 5 }, (_, i) => ({ PartitionKey: `k${i}`, Data: 'AAAA' })) });
+      await held;
+      const got = ok<GetRecordsOut>(s.port, 'GetRecords', { ShardIterator: it });
+      await new Promise((r) => setTimeout(r, 200));
+      release();
+      await put;
+      // Answered after the put, not empty before it.
+      expect((await got).Records).toHaveLength(5);
+    } finally {
+      await s.close();
+    }
+  });
+
   it('a store opened with readCache: false has no mirror', async () => {
     const s = await start(path.join(root, 'stock'), { readCache: false });
     try {

@@ -118,6 +118,8 @@ const KEY = /^([0-9a-f]{8})\/(\d+)$/;
 const DECIMAL = /^\d+$/;
 const RECORD_OVERHEAD_BYTES = 200;
 const MAX_DEFAULT_BYTES = 256 * 1024 * 1024;
+/** The longest an empty GetRecords waits for the puts under way when it was asked. */
+const PUT_WAIT_MS = 1_000;
 
 /** Estimated heap bytes of one mirrored record: its strings plus objects and slots. */
 function recordBytes(r: OutRecord): number {
@@ -501,7 +503,12 @@ function cachedGetRecords(stock: Action, db: KinesaliteDb): Action {
         // Records past retention: stock drops and deletes them.
         for (let i = start; i < end; i++) if (shard.seqTimes[i]! < cutoffTime) return fallback();
         if (start === end && mayWait && underWay.length) {
-          void Promise.all(underWay).then(() => answer(false));
+          // At most PUT_WAIT_MS: a put that never ends must not hold reads (stock would not wait).
+          let timer: NodeJS.Timeout | undefined;
+          void Promise.race([Promise.all(underWay), new Promise<void>((r) => (timer = setTimeout(r, PUT_WAIT_MS)))]).then(() => {
+            clearTimeout(timer);
+            answer(false);
+          });
           return;
         }
         let nextSeq: string;
