@@ -405,6 +405,77 @@ describe('kinesalite GetRecords from the mirror', () => {
     }
   });
 
+  it('keeps every record of puts that run while consumers poll', { timeout: 60_000 }, async () => {
+    const s = await start(path.join(root, 'concurrent'));
+    try {
+      const stream = 'concurrent';
+      await createStream(s.port, stream, 4);
+      const shardIds = [0, 1, 2, 3].map((i) => `shardId-00000000000${i}`);
+      const r = rng(23);
+      const written: Written = new Map();
+      let sending = true;
+      // Readers poll every shard from LATEST while two producers put: metadata reads overlap writes.
+      const latest = await Promise.all(
+        shardIds.map(async (shardId) => (await ok<{ ShardIterator: string }>(s.port, 'GetShardIterator', { StreamName: stream, ShardId: shardId, ShardIteratorType: 'LATEST' })).ShardIterator),
+      );
+      const readers = latest.map(async (first) => {
+        const read: string[] = [];
+        let it: string | undefined = first;
+        for (let idle = 0; it && (sending || idle < 3); ) {
+          const out: GetRecordsOut = await ok<GetRecordsOut>(s.port, 'GetRecords', { ShardIterator: it, Limit: 1000 });
+          read.push(...out.Records.map((x) => x.SequenceNumber));
+          idle = out.Records.length || sending ? 0 : idle + 1;
+          it = out.NextShardIterator;
+        }
+        return read;
+      });
+      const producers = [0, 1].map(async () => {
+        for (let i = 0; i < 30; i++) await putRandom(s.port, stream, r, written);
+      });
+      await Promise.all(producers);
+      sending = false;
+      const read = await Promise.all(readers);
+      for (const [i, shardId] of shardIds.entries()) {
+        const seqs = written.get(shardId) ?? [];
+        expect(new Set(seqs).size).toBe(seqs.length);
+        expect(read[i]!.length).toBe(seqs.length);
+        expect(read[i]).toEqual([...seqs].sort());
+      }
+    } finally {
+      await s.close();
+    }
+  });
+
+  it('an empty answer waits for the puts under way when it was asked', { timeout: 30_000 }, async () => {
+    const s = await start(path.join(root, 'wait'));
+    try {
+      await createStream(s.port, 'wait', 1);
+      await ok(s.port, 'PutRecords', { StreamName: 'wait', Records: [{ PartitionKey: 'a', Data: 'AAAA' }] });
+      const it = (await ok<{ ShardIterator: string }>(s.port, 'GetShardIterator', { StreamName: 'wait', ShardId: 'shardId-000000000000', ShardIteratorType: 'LATEST' })).ShardIterator;
+      // The next put's LevelDB write is held until released: its sequence numbers are drawn, its records not stored.
+      const sub = (s.store() as { getStreamDb(n: string): { batch: (...a: unknown[]) => unknown } }).getStreamDb('wait');
+      const batch = sub.batch;
+      let release!: () => void;
+      const held = new Promise<void>((entered) => {
+        sub.batch = (...args: unknown[]) => {
+          sub.batch = batch;
+          release = () => batch.apply(sub, args);
+          entered();
+        };
+      });
+      const put = ok(s.port, 'PutRecords', { StreamName: 'wait', Records: Array.from({ length: 5 }, (_, i) => ({ PartitionKey: `k${i}`, Data: 'AAAA' })) });
+      await held;
+      const got = ok<GetRecordsOut>(s.port, 'GetRecords', { ShardIterator: it });
+      await new Promise((r) => setTimeout(r, 200));
+      release();
+      await put;
+      // Answered after the put, not empty before it.
+      expect((await got).Records).toHaveLength(5);
+    } finally {
+      await s.close();
+    }
+  });
+
   it('a store opened with readCache: false has no mirror', async () => {
     const s = await start(path.join(root, 'stock'), { readCache: false });
     try {

@@ -14,6 +14,7 @@
  * write still goes there first, and whatever the mirror cannot answer exactly
  * goes to kinesalite's own action, unchanged:
  *
+ * - a stream this store created is covered from its first sequence number on;
  * - a fresh process (restart) starts with an empty mirror: a shard's mirror covers
  *   keys from the first write it sees (sequence numbers only grow within a shard,
  *   so nothing older can sit above it); iterators below that are stock's;
@@ -30,7 +31,7 @@
  * in that order), NextShardIterator from kinesalite's createShardIterator (so
  * iterators of either path work in the other) and MillisBehindLatest 0, as
  * stock reports for an open shard. test/kinesalite-read-cache.test.ts compares
- * the two response for response.
+ * the two, response for response.
  *
  * One difference is deliberate. A GetRecords that finds nothing moves the
  * iterator's time to "now"; a PutRecords already under way (its sequence
@@ -117,6 +118,8 @@ const KEY = /^([0-9a-f]{8})\/(\d+)$/;
 const DECIMAL = /^\d+$/;
 const RECORD_OVERHEAD_BYTES = 200;
 const MAX_DEFAULT_BYTES = 256 * 1024 * 1024;
+/** The longest an empty GetRecords waits for the puts under way when it was asked. */
+const PUT_WAIT_MS = 1_000;
 
 /** Estimated heap bytes of one mirrored record: its strings plus objects and slots. */
 function recordBytes(r: OutRecord): number {
@@ -500,7 +503,12 @@ function cachedGetRecords(stock: Action, db: KinesaliteDb): Action {
         // Records past retention: stock drops and deletes them.
         for (let i = start; i < end; i++) if (shard.seqTimes[i]! < cutoffTime) return fallback();
         if (start === end && mayWait && underWay.length) {
-          void Promise.all(underWay).then(() => answer(false));
+          // At most PUT_WAIT_MS: a put that never ends must not hold reads (stock would not wait).
+          let timer: NodeJS.Timeout | undefined;
+          void Promise.race([Promise.all(underWay), new Promise<void>((r) => (timer = setTimeout(r, PUT_WAIT_MS)))]).then(() => {
+            clearTimeout(timer);
+            answer(false);
+          });
           return;
         }
         let nextSeq: string;
