@@ -9,13 +9,14 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { GetQueryExecutionCommand, GetQueryResultsCommand, type AthenaClient } from '@aws-sdk/client-athena';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { lakeTable } from '../core';
 import { fetchResults, runAthenaQuery, startQuery } from '../functions/query-runner/athena-query';
 import { silentLogger } from '../functions/shared/logger';
 import { createStreamProcessor } from '../functions/stream-processor/handler';
 import { startAthenaEndpoint } from '../local/athena';
 import { LakeReader } from '../local/athena/catalog';
+import { QueryStore, type QueryRecord } from '../local/athena/query-store';
 import { toCsv } from '../local/athena/result-format';
 import { localAthenaClient } from '../local/aws-clients';
 import { s3ObjectFile } from '../local/services/s3';
@@ -134,6 +135,30 @@ describe('result objects', () => {
       expect((r as Error).message).toContain('Unable to verify/create output bucket no-such-results-bucket');
     }
   }, 30_000);
+});
+
+describe('query records', () => {
+  it('saves of one record asked for before its write starts are one write of its latest state; later saves still follow in order', async () => {
+    const dir = path.join(lake.tmp, 'records');
+    const store = await QueryStore.open(dir);
+    const rec: QueryRecord = { id: 'q1', query: 'SELECT 1', database: 'shardflow', workGroup: 'primary', outputLocation: 's3://lake/x/q1.csv', state: 'QUEUED', statementType: 'DML', submittedAt: Date.now(), dataScannedBytes: 0 };
+    const onDisk = async () => (JSON.parse(await fs.readFile(path.join(dir, 'queries', 'q1.json'), 'utf8')) as QueryRecord).state;
+    const writes = vi.spyOn(fs, 'writeFile');
+    try {
+      const added = store.add(rec);
+      rec.state = 'RUNNING';
+      const running = store.save(rec);
+      await Promise.all([added, running]);
+      expect(writes).toHaveBeenCalledTimes(1);
+      expect(await onDisk()).toBe('RUNNING');
+      rec.state = 'SUCCEEDED';
+      await store.save(rec);
+      expect(writes).toHaveBeenCalledTimes(2);
+      expect(await onDisk()).toBe('SUCCEEDED');
+    } finally {
+      writes.mockRestore();
+    }
+  });
 });
 
 describe('lake objects read in place (watched endpoint)', () => {

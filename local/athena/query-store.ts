@@ -223,6 +223,8 @@ export class QueryStore {
   private readonly headers = new Map<string, ResultHeader>();
   private readonly pages = new Map<string, Row[]>();
   private readonly saving = new Map<string, Promise<void>>();
+  /** Per record, the save that has not started writing yet, and the record it will write. */
+  private readonly waiting = new Map<string, { readonly done: Promise<void>; rec: QueryRecord }>();
 
   private constructor(private readonly dir: string) {}
 
@@ -270,15 +272,26 @@ export class QueryStore {
   /**
    * Writes a record whole (write to a temp file, then rename, so a crash never leaves half a
    * file). Saves of one record run one after the other, each writing the record as it is then,
-   * so a caller need not wait for one save before the next.
+   * so a caller need not wait for one save before the next. A save asked for while another of the
+   * same record has not started writing is that one: it will write the record as it is then.
+   * (A query that starts at once is saved QUEUED and RUNNING in the same turn: one write.)
    */
   save(rec: QueryRecord): Promise<void> {
+    const pending = this.waiting.get(rec.id);
+    if (pending) {
+      pending.rec = rec;
+      return pending.done;
+    }
     const prev = this.saving.get(rec.id);
+    const entry: { done: Promise<void>; rec: QueryRecord } = { done: Promise.resolve(), rec };
     const next = (prev ? prev.catch(() => undefined) : Promise.resolve()).then(async () => {
+      this.waiting.delete(rec.id);
       const file = path.join(this.dir, 'queries', `${rec.id}.json`);
-      await fs.writeFile(`${file}.tmp`, JSON.stringify(rec));
+      await fs.writeFile(`${file}.tmp`, JSON.stringify(entry.rec));
       await fs.rename(`${file}.tmp`, file);
     });
+    entry.done = next;
+    this.waiting.set(rec.id, entry);
     this.saving.set(rec.id, next);
     const forget = (): void => {
       if (this.saving.get(rec.id) === next) this.saving.delete(rec.id);

@@ -70,8 +70,8 @@ export interface S3Emulator extends RunningService {
    * Stores an object from this process, as a PutObject would (change listeners included),
    * without the HTTP round trip: the local Athena endpoint writes its result objects so.
    * Resolves once GetObject reads the whole object (s3-atomic-store.ts); a body of up to
-   * SYNC_WRITE_BYTES is whole before the call returns. Rejects with a NoSuchBucket error when
-   * the bucket does not exist.
+   * 1 MiB (SYNC_WRITE_BYTES there) is whole before the call returns. Rejects with a
+   * NoSuchBucket error when the bucket does not exist.
    */
   putObject(bucket: string, key: string, body: Uint8Array, contentType: string): Promise<void>;
 }
