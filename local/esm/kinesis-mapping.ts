@@ -14,13 +14,11 @@
 import { createHash } from 'node:crypto';
 import {
   DescribeStreamSummaryCommand,
-  GetRecordsCommand,
   GetShardIteratorCommand,
   ListShardsCommand,
   type GetShardIteratorCommandInput,
   type KinesisClient,
   type Shard,
-  type _Record as KinesisRecord,
 } from '@aws-sdk/client-kinesis';
 import type { KinesisStreamEvent, KinesisStreamRecord } from 'aws-lambda';
 import { compileFilterCriteria, decodeRecordPayload, type FilterableRecord } from '../../core/event-pattern';
@@ -39,6 +37,7 @@ import {
   type ResolvedMappingOptions,
 } from './batch-retry';
 import type { CheckpointStore, ShardCheckpoint } from './checkpoint-store';
+import { getRecordsRaw, type RawKinesisRecord } from './kinesis-raw-records';
 import { PartitionCounters, type MappingMetrics } from './metrics';
 import type { InvocationFailureRecord } from './on-failure-destination';
 
@@ -421,7 +420,7 @@ class ShardReader {
       }
       let out;
       try {
-        out = await props.kinesis.send(new GetRecordsCommand({ ShardIterator: iterator, Limit: Math.min(GET_RECORDS_LIMIT, room) }));
+        out = await getRecordsRaw(props.kinesis, iterator, Math.min(GET_RECORDS_LIMIT, room));
         backoff = ERROR_BACKOFF_MIN_MS;
       } catch (err) {
         const name = (err as Error).name;
@@ -436,8 +435,8 @@ class ShardReader {
         backoff = Math.min(backoff * 2, ERROR_BACKOFF_MAX_MS);
         continue;
       }
-      const records = out.Records ?? [];
-      if (out.MillisBehindLatest !== undefined) this.counters.m.millisBehindLatest = out.MillisBehindLatest;
+      const records = out.records;
+      if (out.millisBehindLatest !== undefined) this.counters.m.millisBehindLatest = out.millisBehindLatest;
       if (records.length > 0) {
         this.lastRecordsAt = Date.now();
         this.lastPollEmpty = false;
@@ -447,7 +446,7 @@ class ShardReader {
         if (this.mapping.options.endWindowWhenQuiet) for (const lane of this.lanes) lane.poke();
       }
       this.mapping.emitMetrics();
-      iterator = out.NextShardIterator;
+      iterator = out.nextShardIterator;
       if (!iterator) {
         this.shardEnded = true; // a closed shard (after a split or merge) has no next iterator once read to its end
         return;
@@ -461,20 +460,19 @@ class ShardReader {
     }
   }
 
-  private accept(records: KinesisRecord[]): void {
+  private accept(records: RawKinesisRecord[]): void {
     const { stream, filtering, matches } = this.mapping.ctx;
     const invokeIdentityArn = this.mapping.ctx.props.invokeIdentityArn ?? `arn:aws:iam::${stream.account}:role/shardflow-local`;
     let filteredAny = false;
     for (const r of records) {
-      const seq = r.SequenceNumber!;
-      const arrivalMs = r.ApproximateArrivalTimestamp?.getTime() ?? Date.now();
-      const data = Buffer.from(r.Data ?? new Uint8Array());
+      const seq = r.sequenceNumber;
+      const arrivalMs = r.arrivalMs;
       const record: KinesisStreamRecord = {
         kinesis: {
           kinesisSchemaVersion: '1.0',
-          partitionKey: r.PartitionKey ?? '',
+          partitionKey: r.partitionKey,
           sequenceNumber: seq,
-          data: data.toString('base64'),
+          data: r.data,
           // Lambda gives seconds since the epoch with a millisecond fraction.
           approximateArrivalTimestamp: arrivalMs / 1000,
         },
@@ -495,7 +493,7 @@ class ShardReader {
           partitionKey: record.kinesis.partitionKey,
           sequenceNumber: seq,
           approximateArrivalTimestamp: record.kinesis.approximateArrivalTimestamp,
-          data: decodeRecordPayload(data.toString('utf8')),
+          data: decodeRecordPayload(Buffer.from(r.data, 'base64').toString('utf8')),
         } as FilterableRecord);
       const variable = kinesisRecordVariableBytes(record);
       this.fixedRecordBytes ??= Buffer.byteLength(JSON.stringify(record)) - variable;

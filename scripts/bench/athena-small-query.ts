@@ -22,7 +22,6 @@
  * Answers are checked equal wherever two paths ask the same question.
  */
 import fs from 'node:fs/promises';
-import os from 'node:os';
 import path from 'node:path';
 import { GetObjectCommand, ListObjectsCommand, type S3Client } from '@aws-sdk/client-s3';
 import { DuckDBInstance } from '@duckdb/node-api';
@@ -33,7 +32,7 @@ import { startS3Emulator, type S3Emulator } from '../../local/services/s3';
 import { freePort } from '../../local/services/service';
 import clickstream from '../../pipelines/clickstream';
 import { CLICKSTREAM_DAY, writeClickstreamDay } from './clickstream-day';
-import { result, type BenchSuiteOutput } from './types';
+import { benchScratchDir, result, type BenchSuiteOutput } from './types';
 
 const BUCKET = 'bench-small-query';
 const DAY = CLICKSTREAM_DAY;
@@ -72,7 +71,7 @@ async function listKeys(s3: S3Client, prefix: string): Promise<{ key: string; si
 }
 
 export async function benchAthenaSmallQuery(): Promise<BenchSuiteOutput> {
-  const tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'shardflow-bench-small-query-'));
+  const tmp = await benchScratchDir('shardflow-bench-small-query');
   const s3Service: S3Emulator = await startS3Emulator({ port: await freePort(), dataDir: path.join(tmp, 's3') });
   const s3 = localS3Client(s3Service.endpoint);
   const endpoints: AthenaEndpoint[] = [];

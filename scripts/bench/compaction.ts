@@ -7,7 +7,6 @@
  * and the objects each query reads.
  */
 import fs from 'node:fs/promises';
-import os from 'node:os';
 import path from 'node:path';
 import { runAthenaQuery } from '../../functions/query-runner/athena-query';
 import { startAthenaEndpoint } from '../../local/athena';
@@ -17,7 +16,7 @@ import { startS3Emulator } from '../../local/services/s3';
 import { freePort } from '../../local/services/service';
 import clickstream from '../../pipelines/clickstream';
 import { CLICKSTREAM_DAY, writeClickstreamDay } from './clickstream-day';
-import { result, type BenchSuiteOutput } from './types';
+import { benchScratchDir, result, type BenchSuiteOutput } from './types';
 
 const BUCKET = 'bench-compaction';
 const DAY = CLICKSTREAM_DAY;
@@ -32,7 +31,7 @@ const QUERIES = {
 interface Timing { coldMs: number; warmMs: number; rows: string }
 
 export async function benchCompaction(): Promise<BenchSuiteOutput> {
-  const tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'shardflow-bench-compaction-'));
+  const tmp = await benchScratchDir('shardflow-bench-compaction');
   const s3Service = await startS3Emulator({ port: await freePort(), dataDir: path.join(tmp, 's3') });
   const s3 = localS3Client(s3Service.endpoint);
   try {

@@ -11,7 +11,6 @@
  * counts and taken as linear in the number of batch objects an hour leaves.
  */
 import fs from 'node:fs/promises';
-import os from 'node:os';
 import path from 'node:path';
 import { CreateBucketCommand, type S3Client } from '@aws-sdk/client-s3';
 import { DEFAULT_PROCESSING } from '../../core';
@@ -24,7 +23,7 @@ import { freePort } from '../../local/services/service';
 import clickstream from '../../pipelines/clickstream';
 import { kinesisEvent, kinesisRecord } from '../../test/support/events';
 import { addedLatencyS, billingClass, eventsPerBatch, firehosePerMillion, monthlyCost, type RequestCounts } from './cost-model';
-import { result, type BenchSuiteOutput } from './types';
+import { benchScratchDir, result, type BenchSuiteOutput } from './types';
 
 const RATES = [10, 100, 1000] as const;
 const BATCHES = 6;
@@ -57,7 +56,7 @@ function countRequests(s3: S3Client): { take(): RequestCounts } {
 const per = (c: RequestCounts, n: number): RequestCounts => ({ put: c.put / n, get: c.get / n, delete: c.delete / n });
 
 export async function benchCost(): Promise<BenchSuiteOutput> {
-  const tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'shardflow-bench-cost-'));
+  const tmp = await benchScratchDir('shardflow-bench-cost');
   const s3Service = await startS3Emulator({ port: await freePort(), dataDir: path.join(tmp, 's3') });
   const s3 = localS3Client(s3Service.endpoint);
   const counter = countRequests(s3);

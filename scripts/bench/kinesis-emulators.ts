@@ -17,7 +17,6 @@
  * Run alone: `npx tsx scripts/bench/kinesis-emulators.ts` (prints the Markdown).
  */
 import fs from 'node:fs/promises';
-import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
@@ -30,7 +29,7 @@ import {
 import { createStreamIfMissing, localKinesisClient } from '../../local/aws-clients';
 import { startKinesisEmulator, type KinesisEngine } from '../../local/services/kinesis';
 import { freePort } from '../../local/services/service';
-import { result, type BenchResult, type BenchSuiteOutput } from './types';
+import { benchScratchDir, result, type BenchResult, type BenchSuiteOutput } from './types';
 
 /** Kinesis: at most 500 records per PutRecords call. */
 const BATCH = 500;
@@ -145,7 +144,7 @@ async function runEngine(engine: KinesisEngine, dataDir: string): Promise<Engine
 const fmt = (n: number | undefined, unit: string): string => (n === undefined ? 'not reached' : `${Math.round(n).toLocaleString('en-US')} ${unit}`);
 
 export async function benchKinesisEmulators(): Promise<BenchSuiteOutput> {
-  const root = await fs.mkdtemp(path.join(os.tmpdir(), 'shardflow-bench-kinesis-'));
+  const root = await benchScratchDir('shardflow-bench-kinesis');
   try {
     const base = await runEngine('kinesalite', path.join(root, 'kinesalite'));
     const cand = await runEngine('kinesis-local', path.join(root, 'kinesis-local'));

@@ -46,7 +46,7 @@ import iot from '../../pipelines/iot';
 import { clickstreamWorkload } from '../../test/support/clickstream-events';
 import { kinesisEvent, kinesisRecord } from '../../test/support/events';
 import { workload, type FromProducer, type ToProducer } from './e2e-producer';
-import { result, type BenchResult, type BenchSuiteOutput } from './types';
+import { benchScratchDir, result, type BenchResult, type BenchSuiteOutput } from './types';
 
 /** Events per send, per round and case. */
 const EVENTS = Number(process.env.E2E_EVENTS ?? 20_000);
@@ -377,7 +377,7 @@ async function e2eRounds(rt: LocalRuntime, athena: AthenaClient, kinesis: Kinesi
 }
 
 export async function benchLocalE2e(): Promise<BenchSuiteOutput> {
-  const dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'shardflow-bench-e2e-'));
+  const dataDir = await benchScratchDir('shardflow-bench-e2e');
   const all = cases();
   const loadBefore = os.loadavg()[0]!;
   const rt = await startLocalRuntime({
