@@ -14,7 +14,6 @@ import type { MSKEvent, MSKRecord } from 'aws-lambda';
 import { Kafka, logLevel, type Consumer, type EachBatchPayload, type IHeaders, type KafkaMessage } from 'kafkajs';
 import { compileFilterCriteria, decodeRecordPayload, type FilterableRecord } from '../../core/event-pattern';
 import {
-  EARLY_WINDOW_END_MIN_RECORDS,
   invokeHandler,
   isoMillis,
   MappingStoppedError,
@@ -27,6 +26,7 @@ import {
   type EventSourceMappingCommonProps,
   type ResolvedMappingOptions,
 } from './batch-retry';
+import { BatchLane } from './batch-lane';
 import { PartitionCounters, type MappingMetrics } from './metrics';
 import type { InvocationFailureRecord } from './on-failure-destination';
 
@@ -118,10 +118,8 @@ export function mskRecordFixedBytes(topic: string, partition: number): number {
  * handler runs; the lane's worker takes batches with Lambda's rules and commits as they settle.
  * A full queue (a next batch's worth) pauses the partition's fetches until the worker takes it.
  */
-class PartitionLane {
-  /** Records for the handler (not filtered out), fetched and not yet in a batch, in offset order. */
-  private queue: PendingMessage[] = [];
-  private queuedBytes = 0;
+class PartitionLane extends BatchLane<PendingMessage> {
+  // The queue (BatchLane's) holds the records for the handler (not filtered out), fetched and not yet in a batch, in offset order.
   /** Every fetched record behind no commit yet, filtered ones included (settled at once), in offset order. */
   private pending: PendingMessage[] = [];
   private committedUpTo = 0;
@@ -131,8 +129,6 @@ class PartitionLane {
   /** The last fetch read the partition to its high watermark. */
   private caughtUp = false;
   private lastFetchAt = 0;
-  private closed = false;
-  private readonly signal = new Signal();
   private resume: (() => void) | undefined;
   private commits: Promise<void> = Promise.resolve();
   worker: Promise<void> = Promise.resolve();
@@ -140,26 +136,22 @@ class PartitionLane {
   constructor(
     readonly tp: string,
     private readonly quietMs: number,
-  ) {}
+  ) {
+    // A closed lane hands out nothing more: what it holds is behind no commit and is fetched again.
+    super(EVENT_OVERHEAD_BYTES, false);
+  }
 
   /** Records of one fetch (offset order, none before `next`), and where the partition's log ended then. */
   push(records: readonly PendingMessage[], lastOffset: number, highWatermark: number, now: number): void {
     for (const p of records) {
       this.pending.push(p);
-      if (p.settled) continue;
-      this.queue.push(p);
-      this.queuedBytes += p.bytes;
+      if (!p.settled) this.enqueue(p);
     }
     this.next = Math.max(this.next, lastOffset + 1);
     this.highWatermark = highWatermark;
     this.caughtUp = lastOffset + 1 >= highWatermark;
     if (records.length > 0) this.lastFetchAt = now;
     this.signal.notify();
-  }
-
-  /** A next batch is queued in full: fetching more for this partition only fills memory. */
-  full(o: ResolvedMappingOptions): boolean {
-    return this.queue.length >= o.batchSize || this.queuedBytes + EVENT_OVERHEAD_BYTES >= MAX_INVOKE_PAYLOAD_BYTES;
   }
 
   pauseUntilTaken(resume: () => void): void {
@@ -203,45 +195,14 @@ class PartitionLane {
     return offset;
   }
 
-  close(): void {
-    this.closed = true;
-    this.signal.notify();
+  // Quiet: the last fetch read the partition to its high watermark, and no record came for quietMs.
+  protected quietIn(now: number): number | undefined {
+    return this.caughtUp ? this.lastFetchAt + this.quietMs - now : undefined;
   }
 
-  /**
-   * The next batch: waits for a first record, then until the batch is full (batchSize, or 6 MB
-   * of payload) or batchingWindowMs has passed since that record was fetched, or
-   * (endWindowWhenQuiet) the partition is quiet with at least EARLY_WINDOW_END_MIN_RECORDS records
-   * gathered. Returns [] once the lane is closed.
-   */
-  async take(o: ResolvedMappingOptions): Promise<PendingMessage[]> {
-    while (this.queue.length === 0) {
-      if (this.closed) return [];
-      await this.signal.wait(1_000);
-    }
-    // As on Kinesis, the window runs from the first record's fetch: records that queued while the
-    // previous batch was in the handler have been gathering all that time.
-    const deadline = this.queue[0]!.readAt + o.batchingWindowMs;
-    const early = o.endWindowWhenQuiet ? Math.min(o.batchSize, EARLY_WINDOW_END_MIN_RECORDS) : Infinity;
-    while (!this.closed && !this.full(o)) {
-      const now = Date.now();
-      let wait = deadline - now;
-      if (wait <= 0) break;
-      if (this.queue.length >= early && this.caughtUp) {
-        const quietIn = this.lastFetchAt + this.quietMs - now;
-        if (quietIn <= 0) break;
-        wait = Math.min(wait, quietIn);
-      }
-      await this.signal.wait(wait);
-    }
-    if (this.closed) return [];
-    let n = 0;
-    let bytes = EVENT_OVERHEAD_BYTES;
-    while (n < this.queue.length && n < o.batchSize && (n === 0 || bytes + this.queue[n]!.bytes <= MAX_INVOKE_PAYLOAD_BYTES)) bytes += this.queue[n++]!.bytes;
-    const out = this.queue.splice(0, n);
-    this.queuedBytes -= bytes - EVENT_OVERHEAD_BYTES;
+  // A next batch queued in full pauses this partition's fetches (fetching more only fills memory); taking it resumes them.
+  protected override taken(o: ResolvedMappingOptions): void {
     if (!this.full(o)) this.resumeFetching();
-    return out;
   }
 
   /**

@@ -23,11 +23,9 @@ import {
 import type { KinesisStreamEvent, KinesisStreamRecord } from 'aws-lambda';
 import { compileFilterCriteria, decodeRecordPayload, type FilterableRecord } from '../../core/event-pattern';
 import {
-  EARLY_WINDOW_END_MIN_RECORDS,
   invokeHandler,
   isoMillis,
   MappingStoppedError,
-  MAX_INVOKE_PAYLOAD_BYTES,
   processBatch,
   resolveMappingOptions,
   Signal,
@@ -36,6 +34,7 @@ import {
   type EventSourceMappingCommonProps,
   type ResolvedMappingOptions,
 } from './batch-retry';
+import { BatchLane } from './batch-lane';
 import type { CheckpointStore, ShardCheckpoint } from './checkpoint-store';
 import { getRecordsRaw, type RawKinesisRecord } from './kinesis-raw-records';
 import { PartitionCounters, type MappingMetrics } from './metrics';
@@ -91,24 +90,16 @@ interface PendingRecord {
   settled: boolean;
 }
 
-/** A queue of records for one lane, with Lambda's batching window. */
-class Lane {
-  private queue: PendingRecord[] = [];
-  private queuedBytes = 0;
-  private closed = false;
-  private readonly signal = new Signal();
-
+/** A queue of records for one lane, with Lambda's batching window (batch-lane.ts). */
+class Lane extends BatchLane<PendingRecord> {
   /** @param quiet whether the shard has gone quiet (endWindowWhenQuiet). */
-  constructor(private readonly quiet: () => boolean = () => false) {}
-
-  push(p: PendingRecord): void {
-    this.queue.push(p);
-    this.queuedBytes += p.bytes;
-    this.signal.notify();
+  constructor(private readonly quiet: () => boolean = () => false) {
+    // Records read before a stop are still handed out: stop() drains what was read.
+    super(EVENT_OVERHEAD_BYTES, true);
   }
 
-  close(): void {
-    this.closed = true;
+  push(p: PendingRecord): void {
+    this.enqueue(p);
     this.signal.notify();
   }
 
@@ -117,38 +108,9 @@ class Lane {
     this.signal.notify();
   }
 
-  /**
-   * The next batch: waits for a first record, then until the batch is full
-   * (batchSize, or 6 MB of payload) or batchingWindowMs has passed since that
-   * record arrived in the lane, or (endWindowWhenQuiet) the shard went quiet with at least
-   * EARLY_WINDOW_END_MIN_RECORDS records gathered. Returns [] once the lane is closed and empty.
-   */
-  async take(o: ResolvedMappingOptions): Promise<PendingRecord[]> {
-    while (this.queue.length === 0) {
-      if (this.closed) return [];
-      await this.signal.wait(1_000);
-    }
-    // The window runs from the moment the first record was there to take (Lambda: the most time
-    // spent gathering records), not from this call: records that queued while the previous batch
-    // was in the handler have been gathering all that time.
-    const deadline = this.queue[0]!.readAt + o.batchingWindowMs;
-    const early = o.endWindowWhenQuiet ? Math.min(o.batchSize, EARLY_WINDOW_END_MIN_RECORDS) : Infinity;
-    while (!this.closed && this.queue.length < o.batchSize && this.queuedBytes + EVENT_OVERHEAD_BYTES < MAX_INVOKE_PAYLOAD_BYTES) {
-      if (this.queue.length >= early && this.quiet()) break;
-      const left = deadline - Date.now();
-      if (left <= 0) break;
-      await this.signal.wait(left);
-    }
-    const out: PendingRecord[] = [];
-    let bytes = EVENT_OVERHEAD_BYTES;
-    while (this.queue.length > 0 && out.length < o.batchSize) {
-      const next = this.queue[0]!;
-      if (out.length > 0 && bytes + next.bytes > MAX_INVOKE_PAYLOAD_BYTES) break;
-      out.push(this.queue.shift()!);
-      bytes += next.bytes;
-      this.queuedBytes -= next.bytes;
-    }
-    return out;
+  // Quiet is known only when a poll comes back empty, which pokes the lane: until then, wait for the window.
+  protected quietIn(): number | undefined {
+    return this.quiet() ? 0 : undefined;
   }
 }
 
