@@ -77,6 +77,17 @@ const headerFile = (dataDir: string, id: string): string => path.join(dataDir, '
 /** A header file's text: the header, with the rows when the result is one page. */
 const headerText = (header: ResultHeader, rows: readonly Row[] | undefined): string => JSON.stringify(rows ? { ...header, rows } : header);
 
+/** writeWhole with synchronous calls, for a small file that must be whole before the caller goes on. */
+function writeWholeSync(file: string, text: string): void {
+  try {
+    writeFileSync(`${file}.tmp`, text);
+    renameSync(`${file}.tmp`, file);
+  } catch (err) {
+    rmSync(`${file}.tmp`, { force: true });
+    throw err;
+  }
+}
+
 async function writeWhole(file: string, text: string): Promise<void> {
   await fs.writeFile(`${file}.tmp`, text);
   await fs.rename(`${file}.tmp`, file);
@@ -214,7 +225,7 @@ export async function writeResult(dataDir: string, id: string, result: StoredRes
     await writeWhole(path.join(dir, `${page}.json`), JSON.stringify(result.rows.slice(page * RESULT_PAGE_ROWS, (page + 1) * RESULT_PAGE_ROWS)));
   }
   const header: ResultHeader = { columns: result.columns, headerRow: result.headerRow, rowCount: result.rows.length, pageRows: RESULT_PAGE_ROWS };
-  await writeWhole(path.join(dataDir, 'results', `${id}.json`), JSON.stringify(header));
+  await writeWhole(headerFile(dataDir, id), headerText(header, undefined));
 }
 
 export class QueryStore {
@@ -323,15 +334,7 @@ export class QueryStore {
    * object's write: a small file, and the query succeeds once both are whole.
    */
   commitSmall(id: string, result: SmallResult): void {
-    const file = headerFile(this.dir, id);
-    const tmp = `${file}.tmp`;
-    try {
-      writeFileSync(tmp, headerText(result.header, result.rows));
-      renameSync(tmp, file);
-    } catch (err) {
-      rmSync(tmp, { force: true });
-      throw err;
-    }
+    writeWholeSync(headerFile(this.dir, id), headerText(result.header, result.rows));
     this.keep(id, result);
   }
 
