@@ -11,6 +11,7 @@ import { ListStreamsCommand } from '@aws-sdk/client-kinesis';
 import { localKinesisClient } from '../aws-clients';
 import { startGuardProxy } from '../http-guard';
 import { childEntry } from './child-entry';
+import { waitForSaveAfter } from './kinesis-local-save';
 import { kinesisGuard, STATE_TRANSITION_MS } from './kinesalite-process';
 import { assertPortFree, freePort, ServiceStartError, type RunningService } from './service';
 import { lockDataDir, ServiceProcess, waitUntilReady, type DataDirLock } from './service-process';
@@ -48,6 +49,13 @@ export const DEFAULT_KINESIS_ENGINE: KinesisEngine = 'kinesalite';
  * which also bounds stop() to ~1 s.
  */
 const PERSIST_INTERVAL_MS = 1_000;
+
+/**
+ * How long stop() waits for a save that holds every acknowledged write: two save intervals
+ * when idle, but a save re-serialises the whole store on kinesis-mock's one thread, and on a
+ * loaded machine that thread falls behind its schedule.
+ */
+const SAVE_WAIT_MS = 30 * PERSIST_INTERVAL_MS;
 
 const require = createRequire(import.meta.url);
 
@@ -220,34 +228,15 @@ async function runKinesisLocal(l: KinesisLocalLaunch): Promise<RunningService> {
     stop() {
       stopping ??= (async () => {
         await proxy.close();
-        if (!proc.hasExited) await waitForSaveAfter(persistFile, Date.now(), PERSIST_INTERVAL_MS * 3);
-        // kinesis-mock ignores SIGTERM (measured: still running 6 s later), so no grace period.
-        await proc.stop(0);
-        await lock.release();
+        try {
+          if (!proc.hasExited) await waitForSaveAfter(persistFile, Date.now(), SAVE_WAIT_MS);
+        } finally {
+          // kinesis-mock ignores SIGTERM (measured: still running 6 s later), so no grace period.
+          await proc.stop(0);
+          await lock.release();
+        }
       })();
       return stopping;
     },
   };
-}
-
-/**
- * Waits until kinesis-mock has rewritten its data file after `since` (epoch ms),
- * so that a stop right after a write keeps that write. Gives up after `timeoutMs`.
- */
-async function waitForSaveAfter(file: string, since: number, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    const mtime = await fs.stat(file).then((s) => s.mtimeMs, () => 0);
-    if (mtime > since) {
-      // The save may still be writing a large file; its size settles within a poll or two.
-      let size = -1;
-      for (;;) {
-        await new Promise((r) => setTimeout(r, 50));
-        const now = await fs.stat(file).then((s) => s.size, () => 0);
-        if (now === size || Date.now() > deadline) return;
-        size = now;
-      }
-    }
-    await new Promise((r) => setTimeout(r, 25));
-  }
 }
