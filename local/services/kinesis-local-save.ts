@@ -24,13 +24,14 @@ async function stat(file: string): Promise<FileState | undefined> {
 }
 
 /**
- * The file's mtime if it holds one whole save now: it parses as JSON and did not change while
- * being read (kinesis-mock prints the whole store as one JSON document, so a file caught mid-write
- * is a cut-off document that does not parse).
+ * The file's mtime if it is later than `newerThan` and the file holds one whole save now: it
+ * parses as JSON and did not change while being read (kinesis-mock prints the whole store as one
+ * JSON document, so a file caught mid-write is a cut-off document that does not parse). The file
+ * is read only when its mtime has moved past `newerThan`: a store can be large.
  */
-async function wholeSaveMtime(file: string): Promise<number | undefined> {
+async function wholeSaveMtime(file: string, newerThan: number): Promise<number | undefined> {
   const before = await stat(file);
-  if (!before) return undefined;
+  if (!before || before.mtimeMs <= newerThan) return undefined;
   const text = await fs.readFile(file, 'utf8').catch(() => undefined);
   const after = await stat(file);
   if (text === undefined || !after || after.mtimeMs !== before.mtimeMs || after.size !== before.size) return undefined;
@@ -65,17 +66,13 @@ export async function waitForSaveAfter(file: string, since: number, timeoutMs: n
   // coarse one, never ahead of Date.now(), so mtime > since means written after `since`.
   let firstDone: number | undefined;
   while (Date.now() < deadline) {
-    const m = await wholeSaveMtime(file);
-    if (m !== undefined && m > since) {
-      firstDone = m;
-      break;
-    }
+    firstDone = await wholeSaveMtime(file, since);
+    if (firstDone !== undefined) break;
     await sleep(POLL_MS);
   }
   // Phase 2: the next save, whose snapshot followed the first one's end, finishes.
   while (firstDone !== undefined && Date.now() < deadline) {
-    const m = await wholeSaveMtime(file);
-    if (m !== undefined && m > firstDone) return;
+    if ((await wholeSaveMtime(file, firstDone)) !== undefined) return;
     await sleep(POLL_MS);
   }
   throw new SaveTimeoutError(file, timeoutMs);
