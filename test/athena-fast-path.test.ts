@@ -16,7 +16,7 @@ import { silentLogger } from '../functions/shared/logger';
 import { createStreamProcessor } from '../functions/stream-processor/handler';
 import { startAthenaEndpoint } from '../local/athena';
 import { LakeReader } from '../local/athena/catalog';
-import { QueryStore, type QueryRecord } from '../local/athena/query-store';
+import { QueryStore, RESULT_PAGE_ROWS, type QueryRecord, type SmallResult } from '../local/athena/query-store';
 import { toCsv } from '../local/athena/result-format';
 import { localAthenaClient } from '../local/aws-clients';
 import { s3ObjectFile } from '../local/services/s3';
@@ -159,6 +159,35 @@ describe('query records', () => {
       writes.mockRestore();
     }
   });
+});
+
+describe('small results kept in memory', () => {
+  const small = (n: number): SmallResult => ({
+    header: { columns: [{ CatalogName: 'hive', SchemaName: '', TableName: '', Name: 'n', Label: 'n', Type: 'integer', Precision: 10, Scale: 0, Nullable: 'UNKNOWN', CaseSensitive: false }], headerRow: true, rowCount: 1, pageRows: RESULT_PAGE_ROWS },
+    rows: [[String(n)]],
+  });
+
+  it('a small result is still answered after later results pushed its rows out of memory (read from its header file)', async () => {
+    const dir = path.join(lake.tmp, 'small-results');
+    const store = await QueryStore.open(dir);
+    store.commitSmall('first', small(0));
+    for (let i = 1; i <= 40; i++) store.commitSmall(`later-${i}`, small(i));
+    const header = await store.resultHeader('first');
+    expect(header?.rowCount).toBe(1);
+    expect(await store.resultRows('first', header!, 0, 10)).toEqual([['0']]);
+    // A new store (a restarted endpoint) reads the same from the file.
+    const reopened = await QueryStore.open(dir);
+    const again = await reopened.resultHeader('later-7');
+    expect(await reopened.resultRows('later-7', again!, 0, 10)).toEqual([['7']]);
+  });
+
+  it('GetQueryResults of a query answers its rows after 40 later queries (watched endpoint)', async () => {
+    const { client } = await endpoint(true);
+    const first = await runAthenaQuery(client, { sql: 'SELECT 4242 AS n' });
+    for (let i = 0; i < 40; i++) await runAthenaQuery(client, { sql: `SELECT ${i} AS n` });
+    const out = await client.send(new GetQueryResultsCommand({ QueryExecutionId: first.queryExecutionId }));
+    expect(out.ResultSet?.Rows?.map((r) => r.Data?.map((d) => d.VarCharValue))).toEqual([['n'], ['4242']]);
+  }, 60_000);
 });
 
 describe('lake objects read in place (watched endpoint)', () => {

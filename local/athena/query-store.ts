@@ -69,6 +69,11 @@ export interface ResultHeader {
   readonly pageRows: number;
 }
 
+/** A header as the store hands it out: `inline` when the rows are in the header file (one page, no page file). */
+export interface KnownResult extends ResultHeader {
+  readonly inline: boolean;
+}
+
 /** Rows per page file: ten GetQueryResults pages, a few hundred KB to parse. */
 export const RESULT_PAGE_ROWS = 10_000;
 
@@ -231,7 +236,7 @@ export async function writeResult(dataDir: string, id: string, result: StoredRes
 export class QueryStore {
   private readonly records = new Map<string, QueryRecord>();
   private readonly byToken = new Map<string, string>();
-  private readonly headers = new Map<string, ResultHeader>();
+  private readonly headers = new Map<string, KnownResult>();
   private readonly pages = new Map<string, Row[]>();
   private readonly saving = new Map<string, Promise<void>>();
   /** Per record, the save that has not started writing yet, and the record it will write. */
@@ -312,7 +317,7 @@ export class QueryStore {
   }
 
   /** The header of a result, or undefined when there is none. */
-  async resultHeader(id: string): Promise<ResultHeader | undefined> {
+  async resultHeader(id: string): Promise<KnownResult | undefined> {
     const cached = this.headers.get(id);
     if (cached) return cached;
     let h: ResultHeader & { rows?: Row[] };
@@ -322,7 +327,9 @@ export class QueryStore {
       return undefined;
     }
     // A one-page result holds its rows inline (and so did every result written before paging).
-    const header: ResultHeader = h.rows ? { columns: h.columns, headerRow: h.headerRow, rowCount: h.rows.length, pageRows: Math.max(1, h.rows.length) } : h;
+    const header: KnownResult = h.rows
+      ? { columns: h.columns, headerRow: h.headerRow, rowCount: h.rows.length, pageRows: Math.max(1, h.rows.length), inline: true }
+      : { columns: h.columns, headerRow: h.headerRow, rowCount: h.rowCount, pageRows: h.pageRows, inline: false };
     if (h.rows) this.remember(`${id}/0`, h.rows);
     this.rememberHeader(id, header);
     return header;
@@ -341,36 +348,42 @@ export class QueryStore {
   /** A small result the query worker handed over with its summary (ResultWriter.small), kept for GetQueryResults. */
   keep(id: string, result: SmallResult): void {
     const pageRows = Math.max(1, result.rows.length);
-    this.rememberHeader(id, { ...result.header, pageRows });
+    this.rememberHeader(id, { ...result.header, pageRows, inline: true });
     this.remember(`${id}/0`, [...result.rows]);
   }
 
-  private rememberHeader(id: string, header: ResultHeader): void {
+  private rememberHeader(id: string, header: KnownResult): void {
     this.headers.set(id, header);
     while (this.headers.size > 256) this.headers.delete(this.headers.keys().next().value!);
   }
 
   /** Data rows [from, to) of a result (header row not counted), read page by page. */
-  async resultRows(id: string, header: ResultHeader, from: number, to: number): Promise<Row[]> {
+  async resultRows(id: string, header: KnownResult, from: number, to: number): Promise<Row[]> {
     const out: Row[] = [];
     const end = Math.min(to, header.rowCount);
     if (end <= from) return out;
     for (let page = Math.floor(from / header.pageRows); page * header.pageRows < end; page++) {
-      const rows = await this.page(id, page);
+      const rows = await this.page(id, page, header.inline);
       const base = page * header.pageRows;
       for (let i = Math.max(from, base); i < Math.min(end, base + rows.length); i++) out.push(rows[i - base]!);
     }
     return out;
   }
 
-  private async page(id: string, page: number): Promise<Row[]> {
+  /**
+   * A page of rows, from memory while recent. A one-page result's rows live in its header file
+   * (there is no page file), and are read from there again once later results pushed them out.
+   */
+  private async page(id: string, page: number, inline: boolean): Promise<Row[]> {
     const key = `${id}/${page}`;
     const cached = this.pages.get(key);
     if (cached) {
       this.remember(key, cached);
       return cached;
     }
-    const rows = JSON.parse(await fs.readFile(path.join(this.dir, 'results', id, `${page}.json`), 'utf8')) as Row[];
+    const rows = inline
+      ? (JSON.parse(await fs.readFile(headerFile(this.dir, id), 'utf8')) as { rows: Row[] }).rows
+      : (JSON.parse(await fs.readFile(path.join(this.dir, 'results', id, `${page}.json`), 'utf8')) as Row[]);
     this.remember(key, rows);
     return rows;
   }
